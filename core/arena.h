@@ -1,0 +1,67 @@
+#pragma once
+// Arena: one allocation, sized up front from a size table, carved into named tensors (as llm.c does
+// for parameters, gradients, optimizer state and activations). Nothing is allocated per op.
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace pha {
+
+class Backend;
+
+struct TensorSpec {
+  std::string name;
+  Shape shape;
+  DType dtype = DType::f32;
+};
+
+// The size table: an ordered list of tensors; their order fixes the layout of the flat buffer.
+class SizeTable {
+ public:
+  size_t add(std::string name, Shape shape, DType dtype = DType::f32);
+  const std::vector<TensorSpec>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+  // Bytes needed, each tensor aligned to `alignment` bytes.
+  size_t total_bytes(size_t alignment = kAlignment) const;
+  int64_t total_elements() const;
+  static constexpr size_t kAlignment = 64;
+
+ private:
+  std::vector<TensorSpec> entries_;
+};
+
+class Arena {
+ public:
+  Arena() = default;
+  Arena(Backend& backend, const SizeTable& table, std::string label);
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  Arena(Arena&& other) noexcept;
+  Arena& operator=(Arena&& other) noexcept;
+
+  const Tensor& operator[](size_t index) const { return tensors_.at(index); }
+  const Tensor& get(const std::string& name) const;
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+  const SizeTable& table() const { return table_; }
+  size_t bytes() const { return bytes_; }
+  void* base() const { return base_; }
+  const std::string& label() const { return label_; }
+  // Sets every byte to zero (e.g. gradients before a step).
+  void zero();
+
+ private:
+  Backend* backend_ = nullptr;
+  SizeTable table_;
+  std::string label_;
+  void* base_ = nullptr;
+  size_t bytes_ = 0;
+  std::vector<Tensor> tensors_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+}  // namespace pha

@@ -1,0 +1,32 @@
+#include "core/backend.h"
+
+namespace pha {
+
+void Backend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta) {
+  require_rank("linear_forward", "w", w, 2);
+  require_last_dim("linear_forward", "x", x, w.dim(1));
+  require_last_dim("linear_forward", "y", y, w.dim(0));
+  PHA_REQUIRE(x.shape.rows() == y.shape.rows(), "linear_forward: x {} and y {} differ in rows",
+              x.shape.str(), y.shape.str());
+  const Tensor x2 = x.view({x.shape.rows(), x.shape.last()});
+  const Tensor y2 = y.view({y.shape.rows(), y.shape.last()});
+  matmul(x2, false, w, true, y2, 1.0, beta);
+}
+
+void Backend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& dx,
+                              const Tensor& dw) {
+  require_rank("linear_backward", "w", w, 2);
+  require_last_dim("linear_backward", "x", x, w.dim(1));
+  require_last_dim("linear_backward", "dy", dy, w.dim(0));
+  const Tensor dy2 = dy.view({dy.shape.rows(), dy.shape.last()});
+  if (!dx.empty()) {
+    require_same_shape("linear_backward", "dx", dx, "x", x);
+    matmul(dy2, false, w, false, dx.view({dx.shape.rows(), dx.shape.last()}), 1.0, 1.0);
+  }
+  if (!dw.empty()) {
+    require_same_shape("linear_backward", "dw", dw, "w", w);
+    matmul(dy2, true, x.view({x.shape.rows(), x.shape.last()}), false, dw, 1.0, 1.0);
+  }
+}
+
+}  // namespace pha

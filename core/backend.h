@@ -1,0 +1,158 @@
+#pragma once
+// The backend interface: memory plus every op the model needs, each a forward and a backward.
+//
+// Conventions (every implementation follows them; tests check them):
+// - Shapes are validated on entry; a mismatch throws pha::Error naming the op and the tensors.
+// - Backward ops ACCUMULATE (+=) into every gradient they write, input gradients and parameter
+//   gradients alike (llm.c's rule); callers zero gradient buffers when a fresh value is wanted.
+//   The one exception is cross_entropy_backward, which writes dlogits (it may alias logits, so the
+//   [N, V] logits are never stored twice).
+// - The CPU backend computes in f32 or f64 (the dtype of the tensors); f64 serves the gradient
+//   checks. Integer tensors (tokens, targets) are i32.
+// - "rows": an op on the last dim treats a tensor [..., C] as [rows, C].
+#include <cstddef>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace pha {
+
+enum class ConvAlgo : uint8_t {
+  fft,     // real FFTs zero-padded to >= 2T (the default)
+  direct,  // the O(T^2) causal sum (test mode: bit-exact causality)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // ---- memory ----
+  virtual void* allocate(size_t bytes, const std::string& label) = 0;
+  virtual void release(void* ptr) = 0;
+  virtual void memset_zero(void* ptr, size_t bytes) = 0;
+  virtual void copy_from_host(const Tensor& dst, const void* src) = 0;
+  virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+  // dst = src (same shape and dtype, same device); converts between f32/f64/bf16 when dtypes differ.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& t, double value) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- matmul ----
+  // c = alpha * op(a) op(b) + beta * c. a, b, c are 2-D [M, K] x [K, N] -> [M, N] (after the
+  // optional transposes), or 3-D with a leading batch dim (a 2-D a or b is shared by every batch).
+  virtual void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b,
+                      const Tensor& c, double alpha = 1.0, double beta = 0.0) = 0;
+  // y = x w^T (+ beta * y): x [rows, in], w [out, in], y [rows, out].
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta = 0.0);
+  // dx += dy w;  dw += dy^T x.  Either output may be empty (not wanted).
+  void linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& dx,
+                       const Tensor& dw);
+
+  // ---- embedding ----
+  // out[i, :] = table[tokens[i], :]. tokens i32 [...], table [V, d], out [..., d].
+  virtual void embedding_forward(const Tensor& tokens, const Tensor& table, const Tensor& out) = 0;
+  // dtable[tokens[i], :] += dout[i, :] (deterministic order).
+  virtual void embedding_backward(const Tensor& tokens, const Tensor& dout,
+                                  const Tensor& dtable) = 0;
+
+  // ---- norms ----
+  // y = x / sqrt(mean(x^2) + eps) * g; rstd [rows] saved for backward.
+  virtual void rmsnorm_forward(const Tensor& x, const Tensor& g, const Tensor& y,
+                               const Tensor& rstd, double eps) = 0;
+  virtual void rmsnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& g,
+                                const Tensor& rstd, const Tensor& dx, const Tensor& dg) = 0;
+  // y = (x - mean) * rstd * gamma + beta over the last dim; mean, rstd [rows].
+  virtual void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                 const Tensor& y, const Tensor& mean, const Tensor& rstd,
+                                 double eps) = 0;
+  virtual void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& mean, const Tensor& rstd, const Tensor& dx,
+                                  const Tensor& dgamma, const Tensor& dbeta) = 0;
+
+  // ---- activations and softmax ----
+  // GELU, tanh form. y may alias x.
+  virtual void gelu_forward(const Tensor& x, const Tensor& y) = 0;
+  virtual void gelu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) = 0;
+  // Row softmax over the last dim.
+  virtual void softmax_forward(const Tensor& x, const Tensor& y) = 0;
+  virtual void softmax_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) = 0;
+
+  // ---- RoPE (half-split) ----
+  // table [T_max, d_h/2, 2] holds (cos, sin) of p * theta_i (see rope_table.h). x, y [B, T, heads,
+  // d_h] with T <= T_max; y may alias x.
+  virtual void rope_forward(const Tensor& x, const Tensor& table, const Tensor& y) = 0;
+  virtual void rope_backward(const Tensor& dy, const Tensor& table, const Tensor& dx) = 0;
+
+  // ---- causal attention with GQA ----
+  // q [B, T, n_q, d_h], k and v [B, T, n_kv, d_h], out [B, T, n_q, d_h], lse [B, n_q, T] (the
+  // log-sum-exp of each score row, saved for backward). Query head j reads kv head j / (n_q/n_kv).
+  // window > 0: position t sees keys t-window+1..t. Scale 1/sqrt(d_h). Memory O(T) per head.
+  virtual void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                 const Tensor& out, const Tensor& lse, int64_t window) = 0;
+  virtual void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                  const Tensor& v, const Tensor& out, const Tensor& lse,
+                                  const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                  int64_t window) = 0;
+
+  // ---- fused log-softmax + cross-entropy ----
+  // logits [rows, V], targets i32 [rows] (a negative target ignores the row: loss 0),
+  // losses [rows] = lse - logit[target], lse [rows].
+  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& targets,
+                                     const Tensor& losses, const Tensor& lse) = 0;
+  // dlogits = (softmax(logits) - onehot(target)) * scale for each counted row, 0 for ignored rows.
+  // WRITES dlogits (no accumulation); dlogits may alias logits.
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& lse,
+                                      const Tensor& targets, double scale,
+                                      const Tensor& dlogits) = 0;
+
+  // ---- elementwise ----
+  virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;  // out = a + b
+  virtual void mul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;  // out = a * b
+  // da += dy * b; db += dy * a (either may be empty).
+  virtual void mul_backward(const Tensor& dy, const Tensor& a, const Tensor& b, const Tensor& da,
+                            const Tensor& db) = 0;
+  virtual void scale(const Tensor& x, double s, const Tensor& out) = 0;  // out = s * x
+  virtual void axpy(double s, const Tensor& x, const Tensor& y) = 0;     // y += s * x
+  // y = c + x * d, d [C] broadcast over rows of x, c, y [rows, C] (GSS skip term D * zn).
+  virtual void channel_fma_forward(const Tensor& x, const Tensor& d, const Tensor& c,
+                                   const Tensor& y) = 0;
+  // dx += dy * d; dd += sum_rows(dy * x); dc += dy. Any output may be empty.
+  virtual void channel_fma_backward(const Tensor& dy, const Tensor& x, const Tensor& d,
+                                    const Tensor& dx, const Tensor& dd, const Tensor& dc) = 0;
+
+  // ---- mixer ----
+  // w [n, C] from alpha [n, C] (C = 1 or d): softmax over the n branches (normalize) or w = alpha.
+  virtual void mixer_weights_forward(const Tensor& alpha, const Tensor& w, bool normalize) = 0;
+  virtual void mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,
+                                      bool normalize) = 0;
+  // out += sum_i w[i, c] * branches[i][r, c] (w[i, 0] when C = 1). branches: n tensors [rows, d].
+  virtual void mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) = 0;
+  // dbranches[i] += w[i, c] * dout; dw[i, c] += sum over rows (and over c when C = 1).
+  virtual void mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w,
+                              const Tensor* dbranches, const Tensor& dw) = 0;
+
+  // ---- reductions ----
+  virtual double sum(const Tensor& x) = 0;
+  virtual double sum_squares(const Tensor& x) = 0;
+  // out[c] += sum over rows of x[r, c].
+  virtual void sum_rows(const Tensor& x, const Tensor& out) = 0;
+
+  // ---- GSS: the simplified DSS kernel and the causal long convolution ----
+  // lambda_re, lambda_im [N]; c_re, c_im [H, N]; K [T, H] (see model.md).
+  virtual void dss_kernel_forward(const Tensor& lambda_re, const Tensor& lambda_im,
+                                  const Tensor& c_re, const Tensor& c_im, const Tensor& kernel) = 0;
+  virtual void dss_kernel_backward(const Tensor& dkernel, const Tensor& lambda_re,
+                                   const Tensor& lambda_im, const Tensor& c_re, const Tensor& c_im,
+                                   const Tensor& dlambda_re, const Tensor& dlambda_im,
+                                   const Tensor& dc_re, const Tensor& dc_im) = 0;
+  // y[b, t, h] = sum_{s <= t} K[t - s, h] * u[b, s, h]. u, y [B, T, H], K [T, H].
+  virtual void causal_conv_forward(const Tensor& u, const Tensor& kernel, const Tensor& y,
+                                   ConvAlgo algo) = 0;
+  // du += correlation of dy with K; dkernel += correlation of dy with u (summed over B).
+  virtual void causal_conv_backward(const Tensor& dy, const Tensor& u, const Tensor& kernel,
+                                    const Tensor& du, const Tensor& dkernel, ConvAlgo algo) = 0;
+};
+
+}  // namespace pha
