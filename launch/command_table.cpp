@@ -1,0 +1,28 @@
+#include "launch/command_table.h"
+
+#include <fmt/format.h>
+
+#include "core/version.h"
+#include "launch/commands.h"
+
+namespace pha::launch {
+
+const std::vector<Command>& command_table() {
+  static const std::vector<Command> table = {
+      {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",
+       run_check},
+  };
+  return table;
+}
+
+std::string top_level_help() {
+  std::string help = fmt::format(
+      "pha {}: trains Parallel Hybrid Architecture language models.\n\n"
+      "Usage: pha <command> [options]    (pha <command> --help for its options)\n"
+      "       pha --version | --help\n\nCommands:\n",
+      PHA_VERSION);
+  for (const auto& c : command_table()) help += fmt::format("  {:<10} {}\n", c.name, c.summary);
+  return help;
+}
+
+}  // namespace pha::launch

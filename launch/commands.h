@@ -1,0 +1,10 @@
+#pragma once
+// Entry points of the subcommands listed in command_table.cpp.
+#include <string>
+#include <vector>
+
+namespace pha::launch {
+
+int run_check(const std::vector<std::string>& args);
+
+}  // namespace pha::launch
