@@ -1,0 +1,62 @@
+#include "layers/attention.h"
+
+namespace pha {
+
+AttentionLayer make_attention(Planner& plan, const std::string& prefix, const LayerShape& s) {
+  const ModelConfig& c = s.cfg;
+  const int64_t dh = c.head_dim(), B = s.batch, T = s.seq_len;
+  AttentionLayer L;
+  L.wq = plan.param(prefix + "wq", {c.n_q * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wk = plan.param(prefix + "wk", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wv = plan.param(prefix + "wv", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wo = plan.param(prefix + "wo", {c.d, c.n_q * dh}, InitKind::normal, output_proj_stddev(c),
+                    ParamGroup::decay);
+  L.q = plan.act(prefix + "q", {B, T, c.n_q, dh});
+  L.k = plan.act(prefix + "k", {B, T, c.n_kv, dh});
+  L.v = plan.act(prefix + "v", {B, T, c.n_kv, dh});
+  L.o = plan.act(prefix + "o", {B, T, c.n_q, dh});
+  L.lse = plan.act(prefix + "lse", {B, c.n_q, T});
+  L.d_o = plan.scratch("attn.d_o", {B, T, c.n_q, dh});
+  L.dq = plan.scratch("attn.dq", {B, T, c.n_q, dh});
+  L.dk = plan.scratch("attn.dk", {B, T, c.n_kv, dh});
+  L.dv = plan.scratch("attn.dv", {B, T, c.n_kv, dh});
+  L.dk_pre = plan.scratch("attn.dk_pre", {B, T, c.n_kv, dh});
+  L.window = c.attn_window;
+  return L;
+}
+
+namespace {
+// [B, T, heads, d_h] seen as the [B*T, heads*d_h] rows a linear layer reads or writes.
+Tensor as_rows(const Tensor& t) { return t.view({t.dim(0) * t.dim(1), t.dim(2) * t.dim(3)}); }
+}  // namespace
+
+void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                       const Tensor& out) {
+  be.linear_forward(h, L.wq.value, as_rows(L.q));
+  be.linear_forward(h, L.wk.value, as_rows(L.k));
+  be.linear_forward(h, L.wv.value, as_rows(L.v));
+  be.rope_forward(L.q, rope, L.q);
+  be.rope_forward(L.k, rope, L.k);
+  be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
+  be.linear_forward(as_rows(L.o), L.wo.value, out);
+}
+
+void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                        const Tensor& dout, const Tensor& dh) {
+  zero(be, L.d_o);
+  be.linear_backward(dout, as_rows(L.o), L.wo.value, as_rows(L.d_o), L.wo.grad);
+  zero(be, L.dq);
+  zero(be, L.dk);
+  zero(be, L.dv);
+  be.attention_backward(L.d_o, L.q, L.k, L.v, L.o, L.lse, L.dq, L.dk, L.dv, L.window);
+  // d_o is free now: it takes the query gradient before RoPE.
+  zero(be, L.d_o);
+  be.rope_backward(L.dq, rope, L.d_o);
+  zero(be, L.dk_pre);
+  be.rope_backward(L.dk, rope, L.dk_pre);
+  be.linear_backward(as_rows(L.d_o), h, L.wq.value, dh, L.wq.grad);
+  be.linear_backward(as_rows(L.dk_pre), h, L.wk.value, dh, L.wk.grad);
+  be.linear_backward(as_rows(L.dv), h, L.wv.value, dh, L.wv.grad);
+}
+
+}  // namespace pha

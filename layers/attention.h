@@ -1,0 +1,23 @@
+#pragma once
+// The attention branch: causal GQA with RoPE, no biases (model.md, "Attention branch").
+#include "layers/layer_common.h"
+
+namespace pha {
+
+struct AttentionLayer {
+  Param wq, wk, wv, wo;  // [n_q*d_h, d], [n_kv*d_h, d], [n_kv*d_h, d], [d, n_q*d_h]
+  Tensor q, k, v;        // acts, after RoPE: [B, T, n_q, d_h], [B, T, n_kv, d_h] x2
+  Tensor o, lse;         // acts: [B, T, n_q, d_h], [B, n_q, T]
+  Tensor d_o, dq, dk, dv, dk_pre;  // backward scratch
+  int64_t window = 0;
+};
+
+AttentionLayer make_attention(Planner& plan, const std::string& prefix, const LayerShape& s);
+// out = Attention(h): h [B, T, d], rope [T_max, d_h/2, 2], out [B, T, d].
+void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                       const Tensor& out);
+// dh += d Attention / dh . dout; parameter gradients +=.
+void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                        const Tensor& dout, const Tensor& dh);
+
+}  // namespace pha

@@ -1,0 +1,90 @@
+#include "layers/block.h"
+
+#include <fmt/format.h>
+
+namespace pha {
+
+BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
+  const ModelConfig& c = s.cfg;
+  const std::string prefix = fmt::format("layers.{}.", layer);
+  const int64_t B = s.batch, T = s.seq_len;
+  BlockLayer L;
+  L.kind = c.block;
+  L.eps = c.norm_eps;
+  const bool serial = c.block.serial;
+  L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d},
+                      InitKind::ones, 0, ParamGroup::no_decay);
+  L.h = plan.act(prefix + "h", {B, T, c.d});
+  L.rstd = plan.act(prefix + "rstd", {B * T});
+  if (serial) {
+    L.ffn_norm = plan.param(prefix + "ffn_norm.weight", {c.d}, InitKind::ones, 0,
+                            ParamGroup::no_decay);
+    L.h2 = plan.act(prefix + "h2", {B, T, c.d});
+    L.rstd2 = plan.act(prefix + "rstd2", {B * T});
+    L.x_mid = plan.act(prefix + "x_mid", {B, T, c.d});
+  }
+  if (serial || c.block.attention) L.attention = make_attention(plan, prefix + "attn.", s);
+  if (!serial && c.block.gss) L.gss = make_gss(plan, prefix + "gss.", s);
+  if (serial || c.block.ffn) L.ffn = make_ffn(plan, prefix + "ffn.", s);
+  L.n_branches = c.block.n_active();
+  if (!serial) L.mixer = make_mixer(plan, prefix + "mixer.", s, L.n_branches);
+  for (int i = 0; i < L.n_branches; ++i) {
+    L.branch_out[i] = plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
+    L.d_branch[i] = plan.scratch(fmt::format("block.d_branch{}", i), {B, T, c.d});
+  }
+  L.d_h = plan.scratch("block.d_h", {B, T, c.d});
+  return L;
+}
+
+namespace {
+
+void serial_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                    const Tensor& x_out) {
+  be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
+  attention_forward(be, *L.attention, L.h, rope, L.branch_out[0]);
+  be.add(x_in, L.branch_out[0], L.x_mid);
+  be.rmsnorm_forward(L.x_mid, L.ffn_norm.value, L.h2, L.rstd2, L.eps);
+  ffn_forward(be, *L.ffn, L.h2, L.branch_out[1]);
+  be.add(L.x_mid, L.branch_out[1], x_out);
+}
+
+void serial_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                     const Tensor& d_res) {
+  // d_res = dloss/dx_out = dloss/dx_mid through the residual, plus the FFN path below.
+  zero(be, L.d_h);
+  ffn_backward(be, *L.ffn, L.h2, d_res, L.d_h);
+  be.rmsnorm_backward(L.d_h, L.x_mid, L.ffn_norm.value, L.rstd2, d_res, L.ffn_norm.grad);
+  zero(be, L.d_h);
+  attention_backward(be, *L.attention, L.h, rope, d_res, L.d_h);
+  be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
+}
+
+}  // namespace
+
+void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                   const Tensor& x_out) {
+  if (L.kind.serial) return serial_forward(be, L, x_in, rope, x_out);
+  be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
+  int i = 0;
+  if (L.attention) attention_forward(be, *L.attention, L.h, rope, L.branch_out[i++]);
+  if (L.gss) gss_forward(be, *L.gss, L.h, L.branch_out[i++]);
+  if (L.ffn) ffn_forward(be, *L.ffn, L.h, L.branch_out[i++]);
+  be.copy(x_in, x_out);
+  mixer_forward(be, *L.mixer, L.branch_out, x_out);
+}
+
+void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                    const Tensor& d_res) {
+  if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res);
+  for (int b = 0; b < L.n_branches; ++b) zero(be, L.d_branch[b]);
+  mixer_backward(be, *L.mixer, d_res, L.branch_out, L.d_branch);
+  // The three branches read the same h: their input gradients sum into d_h.
+  zero(be, L.d_h);
+  int i = 0;
+  if (L.attention) attention_backward(be, *L.attention, L.h, rope, L.d_branch[i++], L.d_h);
+  if (L.gss) gss_backward(be, *L.gss, L.h, L.d_branch[i++], L.d_h);
+  if (L.ffn) ffn_backward(be, *L.ffn, L.h, L.d_branch[i++], L.d_h);
+  be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
+}
+
+}  // namespace pha

@@ -1,0 +1,37 @@
+#pragma once
+// One block. pha: h = RMSNorm(x); x_out = x + mix(Attention(h), GSS(h), FFN(h)) over the active
+// branches. serial: the pre-norm Transformer x_mid = x + Attn(RMSNorm(x)),
+// x_out = x_mid + FFN(RMSNorm(x_mid)).
+#include <optional>
+
+#include "layers/attention.h"
+#include "layers/ffn.h"
+#include "layers/gss.h"
+#include "layers/mixer.h"
+
+namespace pha {
+
+struct BlockLayer {
+  BlockKind kind;
+  Param norm, ffn_norm;           // pha: norm; serial: attn_norm (in norm) and ffn_norm
+  Tensor h, rstd;                 // acts [B, T, d], [B*T]
+  Tensor h2, rstd2, x_mid;        // serial only
+  std::optional<AttentionLayer> attention;
+  std::optional<GssLayer> gss;
+  std::optional<FfnLayer> ffn;
+  std::optional<MixerLayer> mixer;  // pha only
+  Tensor branch_out[3];           // acts [B, T, d], in the order attention, gss, ffn
+  Tensor d_h, d_branch[3];        // scratch [B, T, d]
+  int n_branches = 0;
+  double eps = 1e-5;
+};
+
+BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s);
+// x_out = block(x_in). rope: the RoPE table.
+void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                   const Tensor& x_out);
+// On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=.
+void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                    const Tensor& d_res);
+
+}  // namespace pha

@@ -1,0 +1,33 @@
+#include "layers/ffn.h"
+
+namespace pha {
+
+FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s) {
+  const ModelConfig& c = s.cfg;
+  FfnLayer L;
+  L.w1 = plan.param(prefix + "w1", {c.d_ff, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.w2 = plan.param(prefix + "w2", {c.d, c.d_ff}, InitKind::normal, output_proj_stddev(c),
+                    ParamGroup::decay);
+  L.pre = plan.act(prefix + "pre", {s.batch, s.seq_len, c.d_ff});
+  L.act = plan.act(prefix + "act", {s.batch, s.seq_len, c.d_ff});
+  L.d_act = plan.scratch("ffn.d_act", {s.batch, s.seq_len, c.d_ff});
+  L.d_pre = plan.scratch("ffn.d_pre", {s.batch, s.seq_len, c.d_ff});
+  return L;
+}
+
+void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out) {
+  be.linear_forward(h, L.w1.value, L.pre);
+  be.gelu_forward(L.pre, L.act);
+  be.linear_forward(L.act, L.w2.value, out);
+}
+
+void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
+                  const Tensor& dh) {
+  zero(be, L.d_act);
+  be.linear_backward(dout, L.act, L.w2.value, L.d_act, L.w2.grad);
+  zero(be, L.d_pre);
+  be.gelu_backward(L.pre, L.d_act, L.d_pre);
+  be.linear_backward(L.d_pre, h, L.w1.value, dh, L.w1.grad);
+}
+
+}  // namespace pha

@@ -1,0 +1,18 @@
+#pragma once
+// The FFN branch: f = GELU(h W1^T) W2^T, no biases.
+#include "layers/layer_common.h"
+
+namespace pha {
+
+struct FfnLayer {
+  Param w1, w2;            // [d_ff, d], [d, d_ff]
+  Tensor pre, act;         // acts [B, T, d_ff]: h W1^T and its GELU
+  Tensor d_act, d_pre;     // backward scratch [B, T, d_ff]
+};
+
+FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s);
+void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out);
+void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
+                  const Tensor& dh);
+
+}  // namespace pha

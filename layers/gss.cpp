@@ -1,0 +1,93 @@
+#include "layers/gss.h"
+
+namespace pha {
+
+GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s) {
+  const ModelConfig& c = s.cfg;
+  const int64_t B = s.batch, T = s.seq_len, F = c.gss_f, H = c.gss_h, N = c.dss_n;
+  const bool s4d = c.dss_init == DssInit::s4d;
+  GssLayer L;
+  L.wu = plan.param(prefix + "wu", {F, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wz = plan.param(prefix + "wz", {H, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wg = plan.param(prefix + "wg", {F, H}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wo = plan.param(prefix + "wo", {c.d, F}, InitKind::normal, output_proj_stddev(c),
+                    ParamGroup::decay);
+  L.norm_weight = plan.param(prefix + "norm.weight", {H}, InitKind::ones, 0, ParamGroup::no_decay);
+  L.norm_bias = plan.param(prefix + "norm.bias", {H}, InitKind::zeros, 0, ParamGroup::no_decay);
+  L.lambda_re = plan.param(prefix + "lambda_re", {N}, s4d ? InitKind::s4d_lambda_re : InitKind::normal,
+                           1.0, ParamGroup::dss);
+  L.lambda_im = plan.param(prefix + "lambda_im", {N}, s4d ? InitKind::s4d_lambda_im : InitKind::normal,
+                           1.0, ParamGroup::dss);
+  // s4d: C complex normal of variance 1, so each part has variance 1/2.
+  const double c_std = s4d ? std::sqrt(0.5) : 1.0;
+  L.c_re = plan.param(prefix + "c_re", {H, N}, InitKind::normal, c_std, ParamGroup::dss);
+  L.c_im = plan.param(prefix + "c_im", {H, N}, InitKind::normal, c_std, ParamGroup::dss);
+  L.skip = plan.param(prefix + "d", {H}, InitKind::normal, 1.0, ParamGroup::no_decay);
+
+  L.u_pre = plan.act(prefix + "u_pre", {B, T, F});
+  L.u = plan.act(prefix + "u", {B, T, F});
+  L.gate = plan.act(prefix + "gate", {B, T, F});
+  L.gated = plan.act(prefix + "gated", {B, T, F});
+  L.z_pre = plan.act(prefix + "z_pre", {B, T, H});
+  L.z = plan.act(prefix + "z", {B, T, H});
+  L.zn = plan.act(prefix + "zn", {B, T, H});
+  L.conv = plan.act(prefix + "conv", {B, T, H});
+  L.y = plan.act(prefix + "y", {B, T, H});
+  L.ln_mean = plan.act(prefix + "ln_mean", {B * T});
+  L.ln_rstd = plan.act(prefix + "ln_rstd", {B * T});
+  L.kernel = plan.act(prefix + "kernel", {T, H});
+
+  L.d_gated = plan.scratch("gss.d_gated", {B, T, F});
+  L.d_gate = plan.scratch("gss.d_gate", {B, T, F});
+  L.d_u = plan.scratch("gss.d_u", {B, T, F});
+  L.d_y = plan.scratch("gss.d_y", {B, T, H});
+  L.d_zn = plan.scratch("gss.d_zn", {B, T, H});
+  L.d_conv = plan.scratch("gss.d_conv", {B, T, H});
+  L.d_z = plan.scratch("gss.d_z", {B, T, H});
+  L.d_kernel = plan.scratch("gss.d_kernel", {T, H});
+  L.conv_algo = c.conv_algo;
+  L.eps = c.norm_eps;
+  return L;
+}
+
+void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
+  be.linear_forward(h, L.wu.value, L.u_pre);
+  be.gelu_forward(L.u_pre, L.u);
+  be.linear_forward(h, L.wz.value, L.z_pre);
+  be.gelu_forward(L.z_pre, L.z);
+  be.layernorm_forward(L.z, L.norm_weight.value, L.norm_bias.value, L.zn, L.ln_mean, L.ln_rstd,
+                       L.eps);
+  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value,
+                        L.kernel);
+  be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
+  be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
+  be.linear_forward(L.y, L.wg.value, L.gate);
+  be.mul(L.gate, L.u, L.gated);
+  be.linear_forward(L.gated, L.wo.value, out);
+}
+
+void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
+                  const Tensor& dh) {
+  for (const Tensor* t : {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z,
+                          &L.d_kernel})
+    zero(be, *t);
+  be.linear_backward(dout, L.gated, L.wo.value, L.d_gated, L.wo.grad);
+  be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);
+  be.linear_backward(L.d_gate, L.y, L.wg.value, L.d_y, L.wg.grad);
+  be.channel_fma_backward(L.d_y, L.zn, L.skip.value, L.d_zn, L.skip.grad, L.d_conv);
+  be.causal_conv_backward(L.d_conv, L.zn, L.kernel, L.d_zn, L.d_kernel, L.conv_algo);
+  be.dss_kernel_backward(L.d_kernel, L.lambda_re.value, L.lambda_im.value, L.c_re.value,
+                         L.c_im.value, L.lambda_re.grad, L.lambda_im.grad, L.c_re.grad,
+                         L.c_im.grad);
+  be.layernorm_backward(L.d_zn, L.z, L.norm_weight.value, L.ln_mean, L.ln_rstd, L.d_z,
+                        L.norm_weight.grad, L.norm_bias.grad);
+  // The gradients before the GELUs reuse free buffers: d_gated (F wide) and d_zn (H wide).
+  zero(be, L.d_gated);
+  be.gelu_backward(L.u_pre, L.d_u, L.d_gated);
+  be.linear_backward(L.d_gated, h, L.wu.value, dh, L.wu.grad);
+  zero(be, L.d_zn);
+  be.gelu_backward(L.z_pre, L.d_z, L.d_zn);
+  be.linear_backward(L.d_zn, h, L.wz.value, dh, L.wz.grad);
+}
+
+}  // namespace pha

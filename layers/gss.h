@@ -1,0 +1,31 @@
+#pragma once
+// The GSS branch (Gated State Spaces, Pseudocode 3.2, without its own outer norm and residual):
+//   u = GELU(h Wu^T), z = GELU(h Wz^T), zn = LayerNorm(z), K = DSS kernel(T),
+//   c = causal_conv(zn, K), y = c + D * zn, s = ((y Wg^T) * u) Wo^T.
+#include "layers/layer_common.h"
+
+namespace pha {
+
+struct GssLayer {
+  Param wu, wz, wg, wo;              // [F, d], [H, d], [F, H], [d, F]
+  Param norm_weight, norm_bias;      // [H]
+  Param lambda_re, lambda_im;        // [N]
+  Param c_re, c_im;                  // [H, N]
+  Param skip;                        // D: [H]
+  Tensor u_pre, u, gate, gated;      // acts [B, T, F]: h Wu^T, GELU, y Wg^T, gate * u
+  Tensor z_pre, z, zn, conv, y;      // acts [B, T, H]
+  Tensor ln_mean, ln_rstd;           // acts [B*T]
+  Tensor kernel;                     // act [T, H]
+  Tensor d_gated, d_gate, d_u;       // scratch [B, T, F]
+  Tensor d_y, d_zn, d_conv, d_z;     // scratch [B, T, H]
+  Tensor d_kernel;                   // scratch [T, H]
+  ConvAlgo conv_algo = ConvAlgo::fft;
+  double eps = 1e-5;
+};
+
+GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s);
+void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out);
+void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
+                  const Tensor& dh);
+
+}  // namespace pha

@@ -1,0 +1,25 @@
+#pragma once
+// What every layer's make_* function needs: the config, the micro-batch shape, its name prefix.
+#include <string>
+
+#include "layers/model_config.h"
+#include "layers/planner.h"
+
+namespace pha {
+
+struct LayerShape {
+  const ModelConfig& cfg;
+  int64_t batch;    // B
+  int64_t seq_len;  // T
+  int64_t rows() const { return batch * seq_len; }
+};
+
+// The branch output projections are scaled down with depth (model.md, "Initialisation").
+inline double output_proj_stddev(const ModelConfig& cfg) {
+  return 0.02 / std::sqrt(2.0 * static_cast<double>(cfg.n_layers));
+}
+
+// Zeroes a gradient scratch buffer before a backward op accumulates into it.
+inline void zero(Backend& backend, const Tensor& t) { backend.memset_zero(t.data, t.bytes()); }
+
+}  // namespace pha

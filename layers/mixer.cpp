@@ -1,0 +1,42 @@
+#include "layers/mixer.h"
+
+namespace pha {
+
+MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape& s, int n) {
+  const ModelConfig& c = s.cfg;
+  MixerLayer M;
+  M.n = n;
+  M.normalize = c.mixer != MixerKind::scalar;
+  const int64_t C = c.mixer == MixerKind::channel ? c.d : 1;
+  const Shape shape = C == 1 ? Shape{n} : Shape{n, C};
+  M.alpha = plan.param(prefix + "alpha", shape,
+                       c.mixer == MixerKind::scalar ? InitKind::ones : InitKind::zeros, 0,
+                       ParamGroup::no_decay);
+  M.w = plan.act(prefix + "w", {n, C});
+  M.d_w = plan.scratch("mixer.d_w." + std::to_string(n) + "x" + std::to_string(C), {n, C});
+  return M;
+}
+
+namespace {
+Tensor as_matrix(const Tensor& alpha, int n) { return alpha.view({n, alpha.numel() / n}); }
+}  // namespace
+
+void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out) {
+  be.mixer_weights_forward(as_matrix(M.alpha.value, M.n), M.w, M.normalize);
+  be.mixer_forward(branches, M.n, M.w, out);
+}
+
+void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
+                    const Tensor* dbranches) {
+  zero(be, M.d_w);
+  be.mixer_backward(dout, branches, M.n, M.w, dbranches, M.d_w);
+  be.mixer_weights_backward(M.w, M.d_w, as_matrix(M.alpha.grad, M.n), M.normalize);
+}
+
+std::vector<float> mixer_weights(Backend& be, const MixerLayer& M) {
+  std::vector<float> w(static_cast<size_t>(M.w.numel()));
+  be.copy_to_host(M.w, w.data());
+  return w;
+}
+
+}  // namespace pha

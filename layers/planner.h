@@ -1,0 +1,75 @@
+#pragma once
+// Planner: the one place where a layer names its tensors. Every layer's make_* function runs
+// twice: a declare pass fills the size tables (parameters, activations, backward scratch), the
+// arenas are allocated from them, and a bind pass hands out the tensors carved from the arenas.
+// So the size table drives allocation, checkpoints and sharding, and no index is hard-coded.
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+
+namespace pha {
+
+// How a parameter is initialised (model.md, "Initialisation").
+enum class InitKind : uint8_t {
+  normal,         // normal(0, stddev)
+  ones,           // 1
+  zeros,          // 0
+  s4d_lambda_re,  // log(0.5 dt_n), dt_n log-uniform in [1e-3, 1e-1]
+  s4d_lambda_im,  // log(pi (n + 0.5) dt_n)
+};
+
+// The optimiser group (model.md, "Optimiser groups").
+enum class ParamGroup : uint8_t {
+  decay,     // 2-D weights and E: weight decay
+  no_decay,  // norms, alpha, D
+  dss,       // lambda_*, C_*: no decay, learning rate capped
+};
+
+struct ParamSpec {
+  std::string name;
+  Shape shape;
+  InitKind init = InitKind::normal;
+  double stddev = 0.0;
+  ParamGroup group = ParamGroup::decay;
+};
+
+struct Param {
+  Tensor value, grad;
+};
+
+class Planner {
+ public:
+  // Declare pass. `real` is the floating type of every parameter and activation (f32; f64 for
+  // gradient checks of whole layers and models).
+  explicit Planner(DType real = DType::f32) : real_(real) {}
+  // Bind pass over the arenas made from this planner's tables by the declare pass.
+  Planner(DType real, const Arena& params, const Arena& grads, const Arena& acts,
+          const Arena& scratch);
+
+  Param param(const std::string& name, Shape shape, InitKind init, double stddev,
+              ParamGroup group);
+  // A forward activation kept for backward (one per layer and name).
+  Tensor act(const std::string& name, Shape shape) { return act(name, shape, real_); }
+  Tensor act(const std::string& name, Shape shape, DType dtype);
+  // A backward temporary: the same name asked for again (by another layer) is the same memory.
+  Tensor scratch(const std::string& name, Shape shape);
+
+  bool binding() const { return params_ != nullptr; }
+  const SizeTable& param_table() const { return param_table_; }
+  const SizeTable& act_table() const { return act_table_; }
+  const SizeTable& scratch_table() const { return scratch_table_; }
+  const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
+
+ private:
+  Tensor bound(const Arena& arena, const std::string& name, const Shape& shape) const;
+  DType real_ = DType::f32;
+  SizeTable param_table_, act_table_, scratch_table_;
+  std::vector<ParamSpec> param_specs_;
+  const Arena* params_ = nullptr;
+  const Arena* grads_ = nullptr;
+  const Arena* acts_ = nullptr;
+  const Arena* scratch_ = nullptr;
+};
+
+}  // namespace pha
