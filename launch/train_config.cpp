@@ -1,0 +1,141 @@
+#include "launch/train_config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "core/error.h"
+
+namespace po = boost::program_options;
+
+namespace pha::launch {
+
+OptionTable make_option_table(TrainConfig& c) {
+  OptionTable t;
+  ModelConfig& m = c.model;
+  TrainSettings& s = c.train;
+  // The preset comes first: it sets every model size, and the keys below override single values.
+  t.add(OptionField{"model.preset",
+                    fmt::format("model preset: {}", model_preset_names()),
+                    [&c](const std::string& v) {
+                      c.model = model_preset(v);
+                      c.preset = v;
+                      c.block = c.model.block.str();
+                    },
+                    [&c] { return c.preset; }});
+  t.add("model.d", m.d, "model width");
+  t.add("model.n_q", m.n_q, "query heads");
+  t.add("model.n_kv", m.n_kv, "key/value heads");
+  t.add("model.d_h", m.d_h, "head width (0 = d / n_q)");
+  t.add("model.d_ff", m.d_ff, "FFN width");
+  t.add("model.gss_f", m.gss_f, "GSS gate width F");
+  t.add("model.gss_h", m.gss_h, "GSS state channels H");
+  t.add("model.dss_n", m.dss_n, "DSS modes N");
+  t.add("model.n_layers", m.n_layers, "blocks L");
+  t.add("model.vocab", m.vocab, "vocabulary size (padded to a multiple of 64 inside)");
+  t.add("model.max_seq_len", m.max_seq_len, "longest sequence the model accepts");
+  t.add("model.attn_window", m.attn_window, "sliding attention window (0 = full)");
+  t.add("model.block", c.block, "pha | serial | '+'-joined subset of attention, gss, ffn");
+  t.add("model.mixer", c.mixer, "softmax | scalar | channel");
+  t.add("model.dss_init", c.dss_init, "random | s4d");
+  t.add("model.conv", c.conv, "GSS convolution: fft | direct");
+  t.add("model.tie_embeddings", m.tie_embeddings, "share the embedding with the head");
+  t.add("train.batch_size", s.batch_size, "sequences per micro-batch");
+  t.add("train.seq_len", s.seq_len, "tokens per sequence");
+  t.add("train.grad_accum", s.grad_accum, "micro-batches per optimizer step");
+  t.add("train.steps", s.steps, "optimizer steps");
+  t.add("train.lr", s.lr, "peak learning rate");
+  t.add("train.min_lr", s.min_lr, "learning rate floor of the cosine decay");
+  t.add("train.warmup", s.warmup, "linear warmup steps");
+  t.add("train.beta1", s.beta1, "AdamW beta1");
+  t.add("train.beta2", s.beta2, "AdamW beta2");
+  t.add("train.eps", s.eps, "AdamW epsilon");
+  t.add("train.weight_decay", s.weight_decay, "decoupled weight decay (2-D weights and E)");
+  t.add("train.dss_lr_cap", s.dss_lr_cap, "learning-rate cap of the DSS parameters");
+  t.add("train.grad_clip", s.grad_clip, "global gradient-norm clip (0 = off)");
+  t.add("train.seed", s.seed, "seed of initialisation and data order");
+  t.add("train.eval_every", s.eval_every, "evaluate every N steps (0 = at the end only)");
+  t.add("train.eval_batches", s.eval_batches, "micro-batches per evaluation (0 = whole shard)");
+  t.add("train.log_every", s.log_every, "log every N steps");
+  t.add("train.max_skipped_steps", s.max_skipped_steps,
+        "steps with a non-finite loss or gradient that may be skipped before stopping");
+  t.add("train.threads", s.threads, "OpenMP threads per rank (0 = default)");
+  t.add("data.train", c.data.train, "training token shard, or 'synthetic'");
+  t.add("data.val", c.data.val, "validation token shard, or 'synthetic'");
+  t.add("data.synthetic_tokens", c.data.synthetic_tokens, "tokens of the built-in corpus");
+  t.add("run.dir", c.run_dir, "run directory (config, metrics, weights, plots)");
+  return t;
+}
+
+void TrainConfig::finalize() {
+  model.block = BlockKind::parse(block);
+  model.mixer = parse_mixer(mixer);
+  model.dss_init = parse_dss_init(dss_init);
+  PHA_REQUIRE(conv == "fft" || conv == "direct", "model.conv = '{}': use fft or direct", conv);
+  model.conv_algo = conv == "fft" ? ConvAlgo::fft : ConvAlgo::direct;
+  model.validate();
+  const TrainSettings& s = train;
+  require_positive("train.batch_size", s.batch_size);
+  require_positive("train.seq_len", s.seq_len);
+  PHA_REQUIRE(s.seq_len >= 2, "train.seq_len = {}: must be at least 2", s.seq_len);
+  PHA_REQUIRE(s.seq_len <= model.max_seq_len,
+              "train.seq_len = {} exceeds model.max_seq_len = {}: raise max_seq_len or shorten "
+              "seq_len",
+              s.seq_len, model.max_seq_len);
+  require_positive("train.grad_accum", s.grad_accum);
+  require_positive("train.steps", s.steps);
+  require_positive("train.lr", s.lr);
+  require_non_negative("train.min_lr", s.min_lr);
+  PHA_REQUIRE(s.min_lr <= s.lr, "train.min_lr = {} exceeds train.lr = {}", s.min_lr, s.lr);
+  require_non_negative("train.warmup", s.warmup);
+  PHA_REQUIRE(s.warmup <= s.steps, "train.warmup = {} exceeds train.steps = {}", s.warmup,
+              s.steps);
+  PHA_REQUIRE(s.beta1 >= 0 && s.beta1 < 1, "train.beta1 = {}: must be in [0, 1)", s.beta1);
+  PHA_REQUIRE(s.beta2 >= 0 && s.beta2 < 1, "train.beta2 = {}: must be in [0, 1)", s.beta2);
+  require_positive("train.eps", s.eps);
+  require_non_negative("train.weight_decay", s.weight_decay);
+  require_positive("train.dss_lr_cap", s.dss_lr_cap);
+  require_non_negative("train.grad_clip", s.grad_clip);
+  require_non_negative("train.eval_every", s.eval_every);
+  require_non_negative("train.eval_batches", s.eval_batches);
+  require_positive("train.log_every", s.log_every);
+  require_non_negative("train.max_skipped_steps", s.max_skipped_steps);
+  require_non_negative("train.threads", s.threads);
+  require_positive("data.synthetic_tokens", data.synthetic_tokens);
+  PHA_REQUIRE(!run_dir.empty(), "run.dir is empty: name a directory for the run");
+}
+
+bool parse_train_args(const std::vector<std::string>& args, TrainConfig& cfg) {
+  OptionTable table = make_option_table(cfg);
+  po::options_description general("pha train [--config FILE] [--section.key=value ...]");
+  std::string config_file;
+  general.add_options()("help,h", "print this help")(
+      "config", po::value(&config_file), "INI file with [model], [train], [data], [run] sections");
+  po::options_description keys = table.description("Configuration keys (file or command line)");
+  po::options_description all;
+  all.add(general).add(keys);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << general << "\n" << keys;
+      return false;
+    }
+    if (!config_file.empty()) {
+      std::ifstream in(config_file);
+      PHA_REQUIRE(in.good(), "cannot read the config file '{}': check the path", config_file);
+      // Stored after the command line, so command-line values win.
+      po::store(po::parse_config_file(in, keys, false), vm);
+    }
+  } catch (const po::error& e) {
+    fail("{}{}: run 'pha train --help' for the keys", e.what(),
+         config_file.empty() ? "" : fmt::format(" (config file '{}')", config_file));
+  }
+  table.apply(vm);
+  cfg.finalize();
+  return true;
+}
+
+}  // namespace pha::launch

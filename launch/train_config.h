@@ -1,0 +1,57 @@
+#pragma once
+// The configuration of a training run: model, optimisation, data, run directory. Read from an
+// INI file plus --section.key=value overrides, validated up front, written whole into the run
+// directory as config.ini (which `pha train --config RUN/config.ini` reproduces).
+#include <string>
+#include <vector>
+
+#include "launch/option_table.h"
+#include "layers/model_config.h"
+
+namespace pha::launch {
+
+struct TrainSettings {
+  int64_t batch_size = 8;      // sequences per micro-batch (B)
+  int64_t seq_len = 128;       // T
+  int64_t grad_accum = 1;      // micro-batches per optimizer step
+  int64_t steps = 200;
+  double lr = 3e-3;            // peak learning rate
+  double min_lr = 3e-4;        // cosine floor
+  int64_t warmup = 20;         // warmup steps
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double weight_decay = 0.1;
+  double dss_lr_cap = 1e-3;    // lambda_*, C_* use min(dss_lr_cap, lr)
+  double grad_clip = 1.0;      // global norm; 0 = off
+  uint64_t seed = 1234;
+  int64_t eval_every = 50;     // steps; 0 = only at the end
+  int64_t eval_batches = 8;    // micro-batches per evaluation (0 = the whole validation shard)
+  int64_t log_every = 1;
+  int64_t max_skipped_steps = 0;  // steps with a non-finite loss/gradient tolerated (skipped)
+  int64_t threads = 0;         // OpenMP threads per rank; 0 = the OpenMP default
+};
+
+struct DataSettings {
+  std::string train = "synthetic";  // a token shard, or "synthetic" (the built-in corpus)
+  std::string val = "synthetic";
+  int64_t synthetic_tokens = 2000000;  // size of the built-in corpus's training part
+};
+
+struct TrainConfig {
+  std::string preset = "tiny";
+  ModelConfig model = model_preset("tiny");
+  std::string block = "pha", mixer = "softmax", dss_init = "random", conv = "fft";
+  TrainSettings train;
+  DataSettings data;
+  std::string run_dir = "runs/default";
+
+  // Applies the string-typed choices to `model` and checks every value; throws with the key.
+  void finalize();
+};
+
+// The table of every key, bound to `cfg`'s fields.
+OptionTable make_option_table(TrainConfig& cfg);
+// Parses `pha train` arguments: --config FILE and --section.key=value overrides (the command
+// line wins). Returns false when --help was asked (the help is printed).
+bool parse_train_args(const std::vector<std::string>& args, TrainConfig& cfg);
+
+}  // namespace pha::launch
