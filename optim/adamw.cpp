@@ -1,0 +1,129 @@
+#include "optim/adamw.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "optim/cpu_kernels.h"
+
+namespace pha {
+
+namespace {
+
+SizeTable state_table(const SizeTable& param_table) {
+  SizeTable table;
+  for (const TensorSpec& e : param_table.entries()) {
+    PHA_REQUIRE(e.dtype == DType::f32 || e.dtype == DType::f64,
+                "AdamW: parameter '{}' is {}; the optimiser updates f32 or f64 parameters", e.name,
+                dtype_name(e.dtype));
+    table.add(AdamW::exp_avg_name(e.name), e.shape, e.dtype);
+  }
+  for (const TensorSpec& e : param_table.entries())
+    table.add(AdamW::exp_avg_sq_name(e.name), e.shape, e.dtype);
+  return table;
+}
+
+void require_lr(double lr) {
+  PHA_REQUIRE(std::isfinite(lr) && lr >= 0.0, "AdamW: learning rate {} must be finite and >= 0",
+              lr);
+}
+
+}  // namespace
+
+void AdamWConfig::validate() const {
+  require_lr(lr);
+  PHA_REQUIRE(beta1 >= 0.0 && beta1 < 1.0, "AdamW: beta1 = {} must be in [0, 1)", beta1);
+  PHA_REQUIRE(beta2 >= 0.0 && beta2 < 1.0, "AdamW: beta2 = {} must be in [0, 1)", beta2);
+  PHA_REQUIRE(std::isfinite(eps) && eps > 0.0, "AdamW: eps = {} must be > 0", eps);
+  PHA_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0,
+              "AdamW: weight_decay = {} must be >= 0", weight_decay);
+  PHA_REQUIRE(std::isfinite(dss_lr_cap) && dss_lr_cap > 0.0, "AdamW: dss_lr_cap = {} must be > 0",
+              dss_lr_cap);
+}
+
+AdamW::AdamW(Backend& backend, const SizeTable& param_table, const AdamWConfig& config)
+    : config_(config), param_table_(param_table) {
+  config_.validate();
+  state_ = Arena(backend, state_table(param_table_), "optimiser state");
+}
+
+void AdamW::set_lr(double lr) {
+  require_lr(lr);
+  config_.lr = lr;
+}
+
+double AdamW::group_lr(ParamGroup group) const {
+  return group == ParamGroup::dss ? std::min(config_.dss_lr_cap, config_.lr) : config_.lr;
+}
+
+double AdamW::group_weight_decay(ParamGroup group) const {
+  return group == ParamGroup::decay ? config_.weight_decay : 0.0;
+}
+
+std::string AdamW::exp_avg_name(const std::string& param_name) {
+  return "/optim/exp_avg/" + param_name;
+}
+
+std::string AdamW::exp_avg_sq_name(const std::string& param_name) {
+  return "/optim/exp_avg_sq/" + param_name;
+}
+
+const Tensor& AdamW::exp_avg(const std::string& param_name) const {
+  return state_.get(exp_avg_name(param_name));
+}
+
+const Tensor& AdamW::exp_avg_sq(const std::string& param_name) const {
+  return state_.get(exp_avg_sq_name(param_name));
+}
+
+void AdamW::require_matches(const char* what, const Arena& arena) const {
+  const auto& mine = param_table_.entries();
+  const auto& theirs = arena.table().entries();
+  PHA_REQUIRE(theirs.size() == mine.size(),
+              "AdamW: the {} arena holds {} tensors but the optimiser was made for {}", what,
+              theirs.size(), mine.size());
+  for (size_t i = 0; i < mine.size(); ++i)
+    PHA_REQUIRE(theirs[i].name == mine[i].name && theirs[i].shape == mine[i].shape &&
+                    theirs[i].dtype == mine[i].dtype,
+                "AdamW: {} tensor {} is '{}' {}{}, but the optimiser was made for '{}' {}{}", what,
+                i, theirs[i].name, dtype_name(theirs[i].dtype), theirs[i].shape.str(), mine[i].name,
+                dtype_name(mine[i].dtype), mine[i].shape.str());
+}
+
+void AdamW::step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
+                 int64_t step_number, const std::vector<ElementRange>& ranges) {
+  PHA_REQUIRE(step_number >= 1, "AdamW: step number {} must be >= 1 (steps count from 1)",
+              step_number);
+  require_matches("parameter", params);
+  require_matches("gradient", grads);
+  const size_t n = param_table_.size();
+  PHA_REQUIRE(specs.size() == n, "AdamW: {} parameter specs for {} parameters", specs.size(), n);
+  for (size_t i = 0; i < n; ++i)
+    PHA_REQUIRE(specs[i].name == param_table_.entries()[i].name,
+                "AdamW: parameter spec {} is '{}' but parameter {} is '{}'", i, specs[i].name, i,
+                param_table_.entries()[i].name);
+  if (!ranges.empty()) require_ranges_fit("AdamW", params, ranges);
+
+  const double t = static_cast<double>(step_number);
+  AdamWScalars<double> scalars{0.0,
+                               config_.beta1,
+                               config_.beta2,
+                               config_.eps,
+                               0.0,
+                               1.0 - std::pow(config_.beta1, t),
+                               1.0 - std::pow(config_.beta2, t)};
+  // Every check before the first update, so a refused step changes nothing.
+  for (size_t i = 0; i < n; ++i)
+    PHA_REQUIRE(params[i].device == Device::cpu && grads[i].device == Device::cpu &&
+                    state_[i].device == Device::cpu,
+                "AdamW: '{}' is on {}; the optimiser has kernels for cpu tensors only",
+                specs[i].name, device_name(params[i].device));
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor& param = params[i];
+    scalars.lr = group_lr(specs[i].group);
+    scalars.weight_decay = group_weight_decay(specs[i].group);
+    const ElementRange range = ranges.empty() ? ElementRange{0, param.numel()} : ranges[i];
+    adamw_cpu(param, grads[i], state_[i], state_[n + i], range, scalars);
+  }
+}
+
+}  // namespace pha

@@ -1,0 +1,62 @@
+#pragma once
+// AdamW over the model's parameter arena, with the optimiser groups of model.md: the decay group
+// gets weight decay; no_decay none; the dss group (lambda_*, C_*) none and the learning rate
+// min(dss_lr_cap, lr). The moments live in one arena carved from the parameter size table, each
+// moment in its parameter's dtype (f32 model: f32 state; f64 model: f64 state).
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+#include "layers/planner.h"
+#include "optim/element_range.h"
+
+namespace pha {
+
+struct AdamWConfig {
+  double lr = 0.0;  // the current learning rate: the schedule sets it before each step (set_lr)
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;  // decay group only
+  double dss_lr_cap = 1e-3;   // dss group learning rate = min(dss_lr_cap, lr)
+  // Refuses values outside the ranges AdamW is defined for, naming the field.
+  void validate() const;
+};
+
+class AdamW {
+ public:
+  // Zeroed moments for every tensor of `param_table` (the model's params().table()).
+  AdamW(Backend& backend, const SizeTable& param_table, const AdamWConfig& config);
+
+  void set_lr(double lr);
+  double lr() const { return config_.lr; }
+  const AdamWConfig& config() const { return config_; }
+  // What a group gets at the current lr.
+  double group_lr(ParamGroup group) const;
+  double group_weight_decay(ParamGroup group) const;
+
+  // One update of every parameter from its gradient. params and grads are arenas over the table
+  // the optimiser was made for, specs the matching ParamSpecs (same order and names).
+  // step_number t >= 1 counts updates since the start of training (bias corrections 1 - beta^t;
+  // a resumed run passes the step it continues from). ranges: one ElementRange per tensor to
+  // update only those elements (a ZeRO-1 shard, see shard_ranges); empty means every element.
+  void step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
+            int64_t step_number, const std::vector<ElementRange>& ranges = {});
+
+  // The moments, named as in checkpoints: "/optim/exp_avg/<param>" and "/optim/exp_avg_sq/<param>"
+  // (all exp_avg tensors first, then all exp_avg_sq, each in parameter order).
+  const Arena& state() const { return state_; }
+  const Tensor& exp_avg(const std::string& param_name) const;
+  const Tensor& exp_avg_sq(const std::string& param_name) const;
+  static std::string exp_avg_name(const std::string& param_name);
+  static std::string exp_avg_sq_name(const std::string& param_name);
+
+ private:
+  void require_matches(const char* what, const Arena& arena) const;
+
+  AdamWConfig config_;
+  SizeTable param_table_;
+  Arena state_;
+};
+
+}  // namespace pha
