@@ -7,8 +7,7 @@
 namespace pha {
 namespace {
 
-// Rows are costly (V exps each): thread once there are a few.
-constexpr int64_t kParallelRows = 4;
+constexpr int64_t kParallelMin = 1 << 15;  // logits below which threads cost more than they save
 
 // A per-row tensor (targets, losses, lse) holds one value per row of logits [rows, V].
 void check_per_row(const char* op, const Tensor& logits, const char* name, const Tensor& t) {
@@ -50,7 +49,7 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targe
     const T* x = logits.as<T>();  // [rows, V]
     T* loss = losses.as<T>();     // [rows]
     T* out_lse = lse.as<T>();     // [rows]
-#pragma omp parallel for schedule(static) if (rows >= kParallelRows)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * vocab >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* row = x + r * vocab;
       const T m = *std::max_element(row, row + vocab);
@@ -82,7 +81,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& lse,
     const T* l = lse.as<T>();     // [rows]
     T* g = dlogits.as<T>();       // [rows, V]
     const T s = static_cast<T>(scale);
-#pragma omp parallel for schedule(static) if (rows >= kParallelRows)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * vocab >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* in = x + r * vocab;
       T* out = g + r * vocab;

@@ -128,6 +128,28 @@ TEST(Elementwise, ChannelFmaBackwardMatchesFiniteDifferences) {
   }
 }
 
+// The threaded paths (40 x 1000) against a naive loop, on top of random gradient contents.
+TEST(Elementwise, ChannelFmaBackwardLarge) {
+  CpuBackend be;
+  const int64_t rows = 40, C = 1000;
+  const auto dy = random_tensor<float>({rows, C}, 17), x = random_tensor<float>({rows, C}, 18);
+  const auto d = random_tensor<float>({C}, 19);
+  const auto dx0 = random_tensor<float>({rows, C}, 20), dc0 = random_tensor<float>({rows, C}, 21);
+  const auto dd0 = random_tensor<float>({C}, 22);
+  auto dx = dx0, dc = dc0, dd = dd0;
+  be.channel_fma_backward(dy, x, d, dx, dd, dc);
+  std::vector<double> e_dx(dx.size()), e_dc(dc.size()), e_dd(dd0.data.begin(), dd0.data.end());
+  for (size_t i = 0; i < dx.size(); ++i) {
+    const size_t c = i % static_cast<size_t>(C);
+    e_dx[i] = dx0.data[i] + double(dy.data[i]) * d.data[c];
+    e_dc[i] = dc0.data[i] + double(dy.data[i]);
+    e_dd[c] += double(dy.data[i]) * x.data[i];
+  }
+  EXPECT_LE(rel_error(dx.data, e_dx), 1e-7);
+  EXPECT_LE(rel_error(dc.data, e_dc), 1e-7);
+  EXPECT_LE(rel_error(dd.data, e_dd), 1e-7);
+}
+
 // 2^20 values near 0.1: a float running sum would be off by ~1e-3 relative.
 TEST(Elementwise, SumsAccumulateInDouble) {
   CpuBackend be;

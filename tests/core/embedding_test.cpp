@@ -13,9 +13,10 @@ Shape rows_of(const Shape& tokens, int64_t d) {
   return s;
 }
 
+// 1000 tokens x 33 columns take the threaded path.
 TEST(Embedding, ForwardCopiesRows) {
   CpuBackend be;
-  for (const Shape& ts : {Shape{1}, Shape{7}, Shape{3, 13}, Shape{2, 3, 5}})
+  for (const Shape& ts : {Shape{1}, Shape{7}, Shape{3, 13}, Shape{2, 3, 5}, Shape{25, 40}})
     for (int64_t d : {1, 13, 33}) {
       const int32_t vocab = 11;
       const auto tokens = random_tokens(ts, vocab, 1);

@@ -138,22 +138,30 @@ TEST(Mixer, BackwardMatchesFiniteDifferences) {
       }
 }
 
-// The threaded dw reductions (rows * d = 40000) against a naive double sum.
-TEST(Mixer, BackwardLargeDw) {
+// The threaded paths (rows * d = 40000) against naive double sums, on top of random gradients.
+TEST(Mixer, BackwardLarge) {
   CpuBackend be;
   const Shape s{1000, 40};
   const auto branches = make_branches<float>(3, s, 40);
   const auto dout = random_tensor<float>(s, 41);
   for (int64_t C : {1, 40}) {
     const auto w = random_tensor<float>({3, C}, 42);
-    Owned<float> dw(Shape{3, C});
-    be.mixer_backward(dout, views(branches).data(), 3, w, nullptr, dw);
-    std::vector<double> expected(dw.size(), 0.0);
-    for (size_t i = 0; i < 3; ++i)
-      for (size_t k = 0; k < dout.size(); ++k)
-        expected[i * static_cast<size_t>(C) + (C == 1 ? 0 : k % 40)] +=
-            double(dout.data[k]) * branches[i].data[k];
-    EXPECT_LE(rel_error(dw.data, expected), 1e-7) << "C " << C;
+    const auto dw0 = random_tensor<float>({3, C}, 43);
+    auto dw = dw0;
+    auto db = make_branches<float>(3, s, 50);
+    const auto db0 = db;
+    be.mixer_backward(dout, views(branches).data(), 3, w, views(db).data(), dw);
+    std::vector<double> e_dw(dw0.data.begin(), dw0.data.end());
+    for (size_t i = 0; i < 3; ++i) {
+      std::vector<double> e_db(dout.size());
+      for (size_t k = 0; k < dout.size(); ++k) {
+        const size_t at = i * static_cast<size_t>(C) + (C == 1 ? 0 : k % 40);
+        e_dw[at] += double(dout.data[k]) * branches[i].data[k];
+        e_db[k] = db0[i].data[k] + double(w.data[at]) * dout.data[k];
+      }
+      EXPECT_LE(rel_error(db[i].data, e_db), 1e-7) << "branch " << i << " C " << C;
+    }
+    EXPECT_LE(rel_error(dw.data, e_dw), 1e-7) << "C " << C;
   }
 }
 
