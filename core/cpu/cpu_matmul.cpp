@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <string>
 
 #include "core/cpu/cpu_backend.h"
 
@@ -38,34 +39,36 @@ bool overlaps(const Tensor& x, const Tensor& y) {
 
 void CpuBackend::matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b,
                         const Tensor& c, double alpha, double beta) {
-  const std::string what =
-      fmt::format("matmul: a {}{} x b {}{} -> c {}", a.describe(), trans_a ? "^T" : "",
-                  b.describe(), trans_b ? "^T" : "", c.describe());
+  // The message prefix, built only when a check fails.
+  const auto what = [&] {
+    return fmt::format("matmul: a {}{} x b {}{} -> c {}", a.describe(), trans_a ? "^T" : "",
+                       b.describe(), trans_b ? "^T" : "", c.describe());
+  };
   for (const Tensor* t : {&a, &b, &c})
-    PHA_REQUIRE(t->rank() == 2 || t->rank() == 3, "{}: every operand must be 2-D or 3-D", what);
-  PHA_REQUIRE(a.dtype == c.dtype && b.dtype == c.dtype, "{}: mixed element types", what);
+    PHA_REQUIRE(t->rank() == 2 || t->rank() == 3, "{}: every operand must be 2-D or 3-D", what());
+  PHA_REQUIRE(a.dtype == c.dtype && b.dtype == c.dtype, "{}: mixed element types", what());
   const auto operand = [](const Tensor& t) {
     return t.rank() == 2 ? Operand{0, t.dim(0), t.dim(1)} : Operand{t.dim(0), t.dim(1), t.dim(2)};
   };
   const Operand A = operand(a), B = operand(b), C = operand(c);
   const int64_t M = trans_a ? A.cols : A.rows, K = trans_a ? A.rows : A.cols;
   const int64_t Kb = trans_b ? B.cols : B.rows, N = trans_b ? B.rows : B.cols;
-  PHA_REQUIRE(K == Kb, "{}: inner dims differ (op(a) is [{}, {}], op(b) is [{}, {}])", what, M, K,
+  PHA_REQUIRE(K == Kb, "{}: inner dims differ (op(a) is [{}, {}], op(b) is [{}, {}])", what(), M, K,
               Kb, N);
-  PHA_REQUIRE(C.rows == M && C.cols == N, "{}: c must be [{}, {}] per batch", what, M, N);
+  PHA_REQUIRE(C.rows == M && C.cols == N, "{}: c must be [{}, {}] per batch", what(), M, N);
   if (C.batch == 0) {
-    PHA_REQUIRE(A.batch == 0 && B.batch == 0, "{}: a 2-D c needs 2-D a and b", what);
+    PHA_REQUIRE(A.batch == 0 && B.batch == 0, "{}: a 2-D c needs 2-D a and b", what());
   } else {
-    PHA_REQUIRE(A.batch > 0 || B.batch > 0, "{}: a 3-D c needs a 3-D a or b", what);
+    PHA_REQUIRE(A.batch > 0 || B.batch > 0, "{}: a 3-D c needs a 3-D a or b", what());
     PHA_REQUIRE((A.batch == 0 || A.batch == C.batch) && (B.batch == 0 || B.batch == C.batch),
-                "{}: batch dims differ", what);
+                "{}: batch dims differ", what());
   }
-  PHA_REQUIRE(!overlaps(c, a) && !overlaps(c, b), "{}: c overlaps an input", what);
+  PHA_REQUIRE(!overlaps(c, a) && !overlaps(c, b), "{}: c overlaps an input", what());
   const int64_t batches = C.batch == 0 ? 1 : C.batch;
   // A batched a (not transposed) times a shared b folds its batch into M: one large gemm.
   const bool fold = A.batch > 0 && B.batch == 0 && !trans_a;
   for (int64_t dim : {fold ? batches * M : M, N, K, A.cols, B.cols})
-    PHA_REQUIRE(dim <= INT_MAX, "{}: a dim of {} exceeds the BLAS int range", what, dim);
+    PHA_REQUIRE(dim <= INT_MAX, "{}: a dim of {} exceeds the BLAS int range", what(), dim);
 
   dispatch_float("matmul", c.dtype, [&](auto tag) {
     using T = decltype(tag);
