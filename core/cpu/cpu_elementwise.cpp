@@ -1,17 +1,224 @@
-// TEMPORARY scaffold: replaced by the real kernels.
+// Elementwise ops and reductions. Loops run under OpenMP once a tensor is large enough to pay for
+// the threads. Reductions accumulate in double over a partition fixed by the sizes alone, so their
+// results do not depend on the thread count.
+#include <algorithm>
+#include <initializer_list>
+
 #include "core/cpu/cpu_backend.h"
 
 namespace pha {
+namespace {
 
-void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) { fail("cpu add: scaffold"); }
-void CpuBackend::mul(const Tensor& a, const Tensor& b, const Tensor& out) { fail("cpu mul: scaffold"); }
-void CpuBackend::mul_backward(const Tensor& dy, const Tensor& a, const Tensor& b, const Tensor& da, const Tensor& db) { fail("cpu mul_backward: scaffold"); }
-void CpuBackend::scale(const Tensor& x, double s, const Tensor& out) { fail("cpu scale: scaffold"); }
-void CpuBackend::axpy(double s, const Tensor& x, const Tensor& y) { fail("cpu axpy: scaffold"); }
-void CpuBackend::channel_fma_forward(const Tensor& x, const Tensor& d, const Tensor& c, const Tensor& y) { fail("cpu channel_fma_forward: scaffold"); }
-void CpuBackend::channel_fma_backward(const Tensor& dy, const Tensor& x, const Tensor& d, const Tensor& dx, const Tensor& dd, const Tensor& dc) { fail("cpu channel_fma_backward: scaffold"); }
-double CpuBackend::sum(const Tensor& x) { fail("cpu sum: scaffold"); }
-double CpuBackend::sum_squares(const Tensor& x) { fail("cpu sum_squares: scaffold"); }
-void CpuBackend::sum_rows(const Tensor& x, const Tensor& out) { fail("cpu sum_rows: scaffold"); }
+constexpr int64_t kParallelMin = 1 << 15;  // elements below which threads cost more than they save
+constexpr int64_t kParts = 64;             // fixed ranges of a full reduction
+constexpr int64_t kColBlock = 16;          // columns per task of a column reduction
+
+template <typename F>
+void parallel_for(int64_t n, F&& f) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// f(r) for each row of a [rows, cols] tensor.
+template <typename F>
+void for_rows(int64_t rows, int64_t cols, F&& f) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) f(r);
+}
+
+// sum of term(i) over [0, n): kParts fixed ranges summed in double, then combined in order.
+template <typename F>
+double reduce(int64_t n, F&& term) {
+  double part[kParts] = {};
+  const int64_t len = (n + kParts - 1) / kParts;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t p = 0; p < kParts; ++p) {
+    double s = 0;
+    const int64_t end = std::min(n, (p + 1) * len);
+    for (int64_t i = p * len; i < end; ++i) s += term(i);
+    part[p] = s;
+  }
+  double total = 0;
+  for (double s : part) total += s;
+  return total;
+}
+
+// out[c] += sum over r of term(r, c), rows x cols: each task owns a block of columns and sums
+// its rows in order in double, so no two threads write one output.
+template <typename T, typename F>
+void column_sums(int64_t rows, int64_t cols, T* out, F&& term) {
+  const int64_t blocks = (cols + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t c0 = blk * kColBlock, width = std::min(kColBlock, cols - c0);
+    double acc[kColBlock] = {};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < width; ++j) acc[j] += term(r, c0 + j);
+    for (int64_t j = 0; j < width; ++j) out[c0 + j] += static_cast<T>(acc[j]);
+  }
+}
+
+// Every non-empty tensor shares the first one's shape and dtype.
+void require_alike(const char* op,
+                   std::initializer_list<std::pair<const char*, const Tensor*>> ts) {
+  const auto& [first_name, first] = *ts.begin();
+  for (const auto& [name, t] : ts) {
+    if (t->empty()) continue;
+    require_same_shape(op, name, *t, first_name, *first);
+    require_same_dtype(op, *t, *first);
+  }
+}
+
+// x [rows, C] and a channel vector d [C].
+void require_channel(const char* op, const Tensor& x, const char* name, const Tensor& d) {
+  PHA_REQUIRE(x.rank() >= 1, "{}: x {} needs a channel dim", op, x.shape.str());
+  require_shape(op, name, d, {x.shape.last()});
+  require_same_dtype(op, x, d);
+}
+
+}  // namespace
+
+void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_alike("add", {{"a", &a}, {"b", &b}, {"out", &out}});
+  dispatch_float("add", a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = a.as<T>(), *y = b.as<T>();
+    T* o = out.as<T>();
+    parallel_for(a.numel(), [&](int64_t i) { o[i] = x[i] + y[i]; });
+  });
+}
+
+void CpuBackend::mul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_alike("mul", {{"a", &a}, {"b", &b}, {"out", &out}});
+  dispatch_float("mul", a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = a.as<T>(), *y = b.as<T>();
+    T* o = out.as<T>();
+    parallel_for(a.numel(), [&](int64_t i) { o[i] = x[i] * y[i]; });
+  });
+}
+
+// da += dy * b; db += dy * a.
+void CpuBackend::mul_backward(const Tensor& dy, const Tensor& a, const Tensor& b, const Tensor& da,
+                              const Tensor& db) {
+  require_alike("mul_backward", {{"dy", &dy}, {"a", &a}, {"b", &b}, {"da", &da}, {"db", &db}});
+  dispatch_float("mul_backward", dy.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *g = dy.as<T>(), *x = a.as<T>(), *y = b.as<T>();
+    if (!da.empty()) {
+      T* dx = da.as<T>();
+      parallel_for(dy.numel(), [&](int64_t i) { dx[i] += g[i] * y[i]; });
+    }
+    if (!db.empty()) {
+      T* dz = db.as<T>();
+      parallel_for(dy.numel(), [&](int64_t i) { dz[i] += g[i] * x[i]; });
+    }
+  });
+}
+
+void CpuBackend::scale(const Tensor& x, double s, const Tensor& out) {
+  require_alike("scale", {{"x", &x}, {"out", &out}});
+  dispatch_float("scale", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.as<T>();
+    T* o = out.as<T>();
+    const T k = static_cast<T>(s);
+    parallel_for(x.numel(), [&](int64_t i) { o[i] = k * in[i]; });
+  });
+}
+
+void CpuBackend::axpy(double s, const Tensor& x, const Tensor& y) {
+  require_alike("axpy", {{"x", &x}, {"y", &y}});
+  dispatch_float("axpy", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.as<T>();
+    T* o = y.as<T>();
+    const T k = static_cast<T>(s);
+    parallel_for(x.numel(), [&](int64_t i) { o[i] += k * in[i]; });
+  });
+}
+
+// y = c + x * d: x, c, y [rows, C], d [C]. y may alias c or x.
+void CpuBackend::channel_fma_forward(const Tensor& x, const Tensor& d, const Tensor& c,
+                                     const Tensor& y) {
+  const char* op = "channel_fma_forward";
+  require_alike(op, {{"x", &x}, {"c", &c}, {"y", &y}});
+  require_channel(op, x, "d", d);
+  dispatch_float(op, x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *in = x.as<T>(), *ch = d.as<T>(), *skip = c.as<T>();
+    T* o = y.as<T>();
+    const int64_t C = x.shape.last();
+    for_rows(x.shape.rows(), C, [&](int64_t r) {
+      for (int64_t i = r * C, c = 0; c < C; ++i, ++c) o[i] = skip[i] + in[i] * ch[c];
+    });
+  });
+}
+
+// dx += dy * d; dd += sum_rows(dy * x); dc += dy.
+void CpuBackend::channel_fma_backward(const Tensor& dy, const Tensor& x, const Tensor& d,
+                                      const Tensor& dx, const Tensor& dd, const Tensor& dc) {
+  const char* op = "channel_fma_backward";
+  require_alike(op, {{"dy", &dy}, {"x", &x}, {"dx", &dx}, {"dc", &dc}});
+  require_channel(op, x, "d", d);
+  if (!dd.empty()) require_channel(op, x, "dd", dd);
+  dispatch_float(op, x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *g = dy.as<T>(), *in = x.as<T>(), *ch = d.as<T>();
+    const int64_t C = x.shape.last();
+    if (!dx.empty()) {
+      T* o = dx.as<T>();
+      for_rows(x.shape.rows(), C, [&](int64_t r) {
+        for (int64_t i = r * C, c = 0; c < C; ++i, ++c) o[i] += g[i] * ch[c];
+      });
+    }
+    if (!dc.empty()) {
+      T* o = dc.as<T>();
+      parallel_for(x.numel(), [&](int64_t i) { o[i] += g[i]; });
+    }
+    if (!dd.empty()) {
+      column_sums(x.shape.rows(), C, dd.as<T>(), [&](int64_t r, int64_t c) {
+        return static_cast<double>(g[r * C + c]) * static_cast<double>(in[r * C + c]);
+      });
+    }
+  });
+}
+
+double CpuBackend::sum(const Tensor& x) {
+  double total = 0;
+  dispatch_float("sum", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.as<T>();
+    total = reduce(x.numel(), [&](int64_t i) { return static_cast<double>(in[i]); });
+  });
+  return total;
+}
+
+double CpuBackend::sum_squares(const Tensor& x) {
+  double total = 0;
+  dispatch_float("sum_squares", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.as<T>();
+    total = reduce(x.numel(), [&](int64_t i) {
+      const double v = static_cast<double>(in[i]);
+      return v * v;
+    });
+  });
+  return total;
+}
+
+// out[c] += sum over rows of x[r, c]: x [rows, C], out [C].
+void CpuBackend::sum_rows(const Tensor& x, const Tensor& out) {
+  PHA_REQUIRE(x.rank() >= 1, "sum_rows: x {} needs a last dim", x.shape.str());
+  require_shape("sum_rows", "out", out, {x.shape.last()});
+  require_same_dtype("sum_rows", x, out);
+  dispatch_float("sum_rows", x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.as<T>();
+    const int64_t C = x.shape.last();
+    column_sums(x.shape.rows(), C, out.as<T>(),
+                [&](int64_t r, int64_t c) { return static_cast<double>(in[r * C + c]); });
+  });
+}
 
 }  // namespace pha

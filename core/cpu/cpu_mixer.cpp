@@ -1,11 +1,199 @@
-// TEMPORARY scaffold: replaced by the real kernels.
+// The branch mixer: per-layer weights w [n, C] (C = 1 or d) from alpha, and the weighted sum of
+// the n branch outputs [rows, d] added to the residual stream.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "core/cpu/cpu_backend.h"
 
 namespace pha {
+namespace {
 
-void CpuBackend::mixer_weights_forward(const Tensor& alpha, const Tensor& w, bool normalize) { fail("cpu mixer_weights_forward: scaffold"); }
-void CpuBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha, bool normalize) { fail("cpu mixer_weights_backward: scaffold"); }
-void CpuBackend::mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) { fail("cpu mixer_forward: scaffold"); }
-void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w, const Tensor* dbranches, const Tensor& dw) { fail("cpu mixer_backward: scaffold"); }
+constexpr int64_t kParallelMin = 1 << 15;  // elements below which threads cost more than they save
+constexpr int64_t kParts = 64;             // fixed ranges of a full reduction
+constexpr int64_t kColBlock = 16;          // columns per task of a column reduction
+
+// f(r) for each row of a [rows, cols] tensor.
+template <typename F>
+void for_rows(int64_t rows, int64_t cols, F&& f) {
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) f(r);
+}
+
+// sum of term(i) over [0, n): kParts fixed ranges summed in double, then combined in order, so
+// the result does not depend on the thread count.
+template <typename F>
+double reduce(int64_t n, F&& term) {
+  double part[kParts] = {};
+  const int64_t len = (n + kParts - 1) / kParts;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t p = 0; p < kParts; ++p) {
+    double s = 0;
+    const int64_t end = std::min(n, (p + 1) * len);
+    for (int64_t i = p * len; i < end; ++i) s += term(i);
+    part[p] = s;
+  }
+  double total = 0;
+  for (double s : part) total += s;
+  return total;
+}
+
+// out[c] += sum over r of term(r, c), rows x cols: each task owns a block of columns and sums
+// its rows in order in double, so no two threads write one output.
+template <typename T, typename F>
+void column_sums(int64_t rows, int64_t cols, T* out, F&& term) {
+  const int64_t blocks = (cols + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t c0 = blk * kColBlock, width = std::min(kColBlock, cols - c0);
+    double acc[kColBlock] = {};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < width; ++j) acc[j] += term(r, c0 + j);
+    for (int64_t j = 0; j < width; ++j) out[c0 + j] += static_cast<T>(acc[j]);
+  }
+}
+
+// alpha-like tensors are [n, C] with n >= 1 branches.
+void require_weights(const char* op, const char* name, const Tensor& t) {
+  PHA_REQUIRE(t.rank() == 2 && t.dim(0) >= 1, "{}: {} must be [n, C] with n >= 1, has shape {}", op,
+              name, t.shape.str());
+}
+
+// branches: n tensors shaped like `ref` ([rows, d]); w [n, 1] or [n, d]. Returns C.
+int64_t require_mixer(const char* op, const char* ref_name, const Tensor& ref,
+                      const Tensor* branches, int n, const Tensor& w) {
+  PHA_REQUIRE(n >= 1 && branches != nullptr, "{}: needs at least one branch, got {}", op, n);
+  PHA_REQUIRE(ref.rank() >= 1, "{}: {} {} needs a last dim", op, ref_name, ref.shape.str());
+  const int64_t d = ref.shape.last();
+  PHA_REQUIRE(w.rank() == 2 && w.dim(0) == n && (w.dim(1) == 1 || w.dim(1) == d),
+              "{}: w has shape {}, expected [{}, 1] or [{}, {}] for {} branches of {} {}", op,
+              w.shape.str(), n, n, d, n, ref_name, ref.shape.str());
+  require_same_dtype(op, w, ref);
+  for (int i = 0; i < n; ++i) {
+    PHA_REQUIRE(branches[i].shape == ref.shape,
+                "{}: branch {} has shape {} but {} has shape {}; they must match", op, i,
+                branches[i].shape.str(), ref_name, ref.shape.str());
+    require_same_dtype(op, branches[i], ref);
+  }
+  return w.dim(1);
+}
+
+}  // namespace
+
+// w[:, c] = softmax over the n branches of alpha[:, c] (normalize), else w = alpha.
+void CpuBackend::mixer_weights_forward(const Tensor& alpha, const Tensor& w, bool normalize) {
+  const char* op = "mixer_weights_forward";
+  require_weights(op, "alpha", alpha);
+  require_same_shape(op, "w", w, "alpha", alpha);
+  require_same_dtype(op, w, alpha);
+  const int64_t n = alpha.dim(0), C = alpha.dim(1);
+  dispatch_float(op, alpha.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* a = alpha.as<T>();  // [n, C]
+    T* o = w.as<T>();            // [n, C]
+    for (int64_t c = 0; c < C; ++c) {
+      if (!normalize) {
+        for (int64_t i = 0; i < n; ++i) o[i * C + c] = a[i * C + c];
+        continue;
+      }
+      double m = a[c], s = 0;
+      for (int64_t i = 1; i < n; ++i) m = std::max(m, static_cast<double>(a[i * C + c]));
+      for (int64_t i = 0; i < n; ++i) s += std::exp(a[i * C + c] - m);
+      for (int64_t i = 0; i < n; ++i) o[i * C + c] = static_cast<T>(std::exp(a[i * C + c] - m) / s);
+    }
+  });
+}
+
+// dalpha += J^T dw: with softmax, dalpha[i, c] += w[i, c] (dw[i, c] - sum_j w[j, c] dw[j, c]).
+void CpuBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,
+                                        bool normalize) {
+  const char* op = "mixer_weights_backward";
+  require_weights(op, "w", w);
+  require_same_shape(op, "dw", dw, "w", w);
+  require_same_shape(op, "dalpha", dalpha, "w", w);
+  require_same_dtype(op, dw, w);
+  require_same_dtype(op, dalpha, w);
+  const int64_t n = w.dim(0), C = w.dim(1);
+  dispatch_float(op, w.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *p = w.as<T>(), *g = dw.as<T>();  // [n, C]
+    T* o = dalpha.as<T>();                    // [n, C]
+    for (int64_t c = 0; c < C; ++c) {
+      double dot = 0;
+      if (normalize)
+        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(p[j * C + c]) * g[j * C + c];
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t k = i * C + c;
+        o[k] += normalize ? static_cast<T>(p[k] * (g[k] - dot)) : g[k];
+      }
+    }
+  });
+}
+
+// out[r, c] += sum_i w[i, c] * branches[i][r, c] (w[i, 0] when C = 1).
+void CpuBackend::mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) {
+  const char* op = "mixer_forward";
+  const int64_t C = require_mixer(op, "out", out, branches, n, w);
+  const int64_t rows = out.shape.rows(), d = out.shape.last();
+  dispatch_float(op, out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<const T*> b(static_cast<size_t>(n));  // n x [rows, d]
+    for (int i = 0; i < n; ++i) b[static_cast<size_t>(i)] = branches[i].as<T>();
+    const T* wt = w.as<T>();  // [n, C]
+    T* o = out.as<T>();       // [rows, d]
+    for_rows(rows, d, [&](int64_t r) {
+      for (int64_t c = 0, k = r * d; c < d; ++c, ++k) {
+        T acc = o[k];
+        for (int i = 0; i < n; ++i)
+          acc += wt[i * C + (C == 1 ? 0 : c)] * b[static_cast<size_t>(i)][k];
+        o[k] = acc;
+      }
+    });
+  });
+}
+
+// dbranches[i] += w[i, c] * dout; dw[i, c] += sum over rows of dout * branches[i] (and over c
+// when C = 1). dbranches may be null, and any of its tensors or dw empty (not wanted).
+void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w,
+                                const Tensor* dbranches, const Tensor& dw) {
+  const char* op = "mixer_backward";
+  const int64_t C = require_mixer(op, "dout", dout, branches, n, w);
+  if (!dw.empty()) {
+    require_same_shape(op, "dw", dw, "w", w);
+    require_same_dtype(op, dw, w);
+  }
+  for (int i = 0; dbranches != nullptr && i < n; ++i) {
+    if (dbranches[i].empty()) continue;
+    PHA_REQUIRE(dbranches[i].shape == dout.shape,
+                "{}: dbranch {} has shape {} but dout has shape {}; they must match", op, i,
+                dbranches[i].shape.str(), dout.shape.str());
+    require_same_dtype(op, dbranches[i], dout);
+  }
+  const int64_t rows = dout.shape.rows(), d = dout.shape.last();
+  dispatch_float(op, dout.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = dout.as<T>();  // [rows, d]
+    const T* wt = w.as<T>();    // [n, C]
+    for (int i = 0; i < n; ++i) {
+      if (dbranches != nullptr && !dbranches[i].empty()) {
+        T* db = dbranches[i].as<T>();  // [rows, d]
+        const T* wi = wt + i * C;
+        for_rows(rows, d, [&](int64_t r) {
+          for (int64_t c = 0, k = r * d; c < d; ++c, ++k) db[k] += wi[C == 1 ? 0 : c] * g[k];
+        });
+      }
+      if (dw.empty()) continue;
+      const T* b = branches[i].as<T>();  // [rows, d]
+      T* dwi = dw.as<T>() + i * C;       // [C]
+      const auto term = [&](int64_t k) {
+        return static_cast<double>(g[k]) * static_cast<double>(b[k]);
+      };
+      if (C == 1)
+        dwi[0] += static_cast<T>(reduce(rows * d, term));
+      else
+        column_sums(rows, d, dwi, [&](int64_t r, int64_t c) { return term(r * d + c); });
+    }
+  });
+}
 
 }  // namespace pha
