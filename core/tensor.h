@@ -20,7 +20,11 @@ struct Shape {
   int64_t operator[](int i) const { return dims[static_cast<size_t>(i)]; }
   int64_t numel() const;
   // Product of all dims but the last: the row count when an op works on the last dim.
-  int64_t rows() const { return rank == 0 ? 1 : numel() / dims[static_cast<size_t>(rank - 1)]; }
+  int64_t rows() const {
+    int64_t n = 1;
+    for (int i = 0; i + 1 < rank; ++i) n *= dims[static_cast<size_t>(i)];
+    return n;
+  }
   int64_t last() const { return rank == 0 ? 1 : dims[static_cast<size_t>(rank - 1)]; }
   bool operator==(const Shape& other) const;
   bool operator!=(const Shape& other) const { return !(*this == other); }
