@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <tuple>
 
 namespace pha {
@@ -34,7 +33,6 @@ class FftPlanCache {
  private:
   // Layout, then fftw_alignment_of of both arrays and whether they are the same array.
   using Key = std::tuple<int, int, int, int, int, int, int, int, bool>;
-  std::mutex mutex_;  // FFTW's planner is not thread-safe
   std::map<Key, fftwf_plan> r2c_f32_, c2r_f32_;
   std::map<Key, fftw_plan> r2c_f64_, c2r_f64_;
 };
