@@ -4,7 +4,7 @@
 // interface (fftw[f]_execute_dft_r2c / _c2r) on the op's buffers. FFTW allows that only on arrays
 // of the planning arrays' alignment and placement (in-place or not), so both are part of the key:
 // pass the arrays the plan will run on, or arrays laid out alike. Execution is thread-safe;
-// planning (these calls) goes through a mutex and belongs outside parallel regions.
+// planning (these calls) takes one process-wide lock and belongs outside parallel regions.
 #include <fftw3.h>
 
 #include <cstdint>
