@@ -9,6 +9,8 @@ namespace pha::launch {
 
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {
+      {"train", "train a model: pha train --config FILE [--section.key=value ...]", run_train},
+      {"eval", "validation loss and perplexity of trained weights", run_eval},
       {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",
        run_check},
   };

@@ -36,6 +36,8 @@ class Model {
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
+  // Forward activations, in forward order (to name the first non-finite one).
+  const Arena& activations() const { return acts_; }
   int64_t parameter_count() const { return params_.table().total_elements(); }
   MemoryFigures memory() const;
   // Logits of the last forward [B*T, V_pad] (valid until backward()).

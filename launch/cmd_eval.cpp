@@ -1,0 +1,69 @@
+// `pha eval`: validation loss and perplexity of trained weights over non-overlapping windows of a
+// token shard (or the built-in corpus).
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "core/cpu/cpu_backend.h"
+#include "launch/commands.h"
+#include "launch/evaluator.h"
+#include "launch/train_config.h"
+#include "launch/train_data.h"
+#include "launch/weights_file.h"
+
+namespace po = boost::program_options;
+
+namespace pha::launch {
+
+int run_eval(const std::vector<std::string>& args) {
+  std::string run_dir, weights, data;
+  int64_t max_batches = 0, batch = 0, seq_len = 0;
+  po::options_description opts("pha eval (--run DIR | --weights FILE) [--data SHARD] [options]");
+  opts.add_options()("help,h", "print this help")(
+      "run", po::value(&run_dir), "a run directory of pha train (reads DIR/weights.h5)")(
+      "weights", po::value(&weights), "a weights file written by pha train")(
+      "data", po::value(&data),
+      "token shard to evaluate (default: the run's data.val, e.g. 'synthetic')")(
+      "batches", po::value(&max_batches)->default_value(0), "micro-batches to evaluate (0 = all)")(
+      "batch-size", po::value(&batch)->default_value(0), "sequences per batch (0 = the run's)")(
+      "seq-len", po::value(&seq_len)->default_value(0), "window length (0 = the run's)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  po::notify(vm);
+  PHA_REQUIRE(run_dir.empty() != weights.empty(),
+              "give exactly one of --run DIR or --weights FILE (see pha eval --help)");
+  if (!run_dir.empty()) weights = (std::filesystem::path(run_dir) / "weights.h5").string();
+  PHA_REQUIRE(std::filesystem::exists(weights), "the weights file '{}' does not exist", weights);
+
+  // The run's configuration travels inside the weights file.
+  TrainConfig cfg;
+  const std::string ini = weights_config_text(weights);
+  OptionTable table = make_option_table(cfg);
+  std::istringstream in(ini);
+  po::variables_map cvm;
+  po::store(po::parse_config_file(in, table.description("config"), false), cvm);
+  table.apply(cvm);
+  if (batch > 0) cfg.train.batch_size = batch;
+  if (seq_len > 0) cfg.train.seq_len = seq_len;
+  cfg.finalize();
+  if (data.empty()) data = cfg.data.val;
+
+  CpuBackend backend;
+  Model model(backend, cfg.model, cfg.train.batch_size, cfg.train.seq_len);
+  load_weights(weights, model);
+  const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab);
+  const EvalResult r = evaluate(model, stream.view(), max_batches, stream.synthetic());
+  fmt::print("eval {} on {}: loss {:.4f} | perplexity {:.2f} | {} windows of {} tokens{}\n",
+             weights, stream.description(), r.loss, r.perplexity, r.windows, cfg.train.seq_len,
+             r.recall_answers ? fmt::format(" | recall accuracy {:.3f}", r.recall_accuracy) : "");
+  return 0;
+}
+
+}  // namespace pha::launch
