@@ -102,6 +102,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   PHA_REQUIRE(src.numel() == dst.numel(), "copy: {} and {} differ in element count", src.describe(),
               dst.describe());
   if (src.dtype == dst.dtype) {
+    // Unlike the CPU's memmove, src and dst must not partly overlap (no op needs that).
     if (src.data != dst.data && src.bytes() > 0)
       PHA_CUDA_CHECK(
           cudaMemcpyAsync(dst.data, src.data, src.bytes(), cudaMemcpyDeviceToDevice, stream_));
