@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Device checks of the CUDA backend, run from the repository root on a machine with a GPU:
+#
+#   bash tests/gpu/run-device-checks.sh [BUILD_DIR]        (default build-device)
+#
+# 1. configure: a CUDA build (cmake -DPHA_CUDA=ON, sm_${PHA_CUDA_ARCH:-90}). The GPU machines
+#    lack pha's CPU dependencies (MPI, HDF5, OpenBLAS, FFTW, Boost); when the full configure fails
+#    it configures tests/gpu/standalone instead (pha_cuda and the GPU tests only), with fmt and
+#    GoogleTest from .device-deps: run tests/gpu/pack-device-deps.sh on a build machine first
+#    and carry .device-deps.
+# 2. build: pha_cuda and every tests/gpu/*_test.cpp.
+# 3. tests: ctest -R cuda (prints each check's measured error).
+# 4. memcheck: compute-sanitizer --tool memcheck over cuda_ops_test, when installed.
+# 5. a summary; the exit status is non-zero when a step failed.
+# Each step has its own time limit and all of them a shared deadline, so the script ends within
+# about 7 minutes whatever happens (expected 2-3 on 16 cores). Logs go to $OUT (the device tool's
+# folder that comes back) when set, else to BUILD_DIR/device-logs.
+set -euo pipefail
+
+build=${1:-build-device}
+arch=${PHA_CUDA_ARCH:-90}
+logs=${OUT:-$build/device-logs}
+deadline=$((SECONDS + 420))
+summary=()
+failed=0
+mkdir -p "$logs"
+
+# step NAME LIMIT_S CMD...: runs CMD with its output in $logs/NAME.log, for at most LIMIT_S
+# seconds (fewer when the deadline is nearer); records the outcome; returns CMD's status.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((deadline - SECONDS))
+  ((left < limit)) && limit=$left
+  if ((limit < 15)); then
+    summary+=("$name: not run (out of time)")
+    failed=1
+    return 1
+  fi
+  echo "== $name (limit ${limit}s): $*"
+  local t0=$SECONDS rc=0
+  timeout --kill-after=10 "$limit" "$@" >"$logs/$name.log" 2>&1 || rc=$?
+  local took=$((SECONDS - t0))
+  if ((rc == 0)); then
+    summary+=("$name: ok (${took}s)")
+    return 0
+  fi
+  local why="exit $rc"
+  ((rc == 124 || rc == 137)) && why="timed out"
+  summary+=("$name: FAILED, $why (${took}s), log $logs/$name.log")
+  tail -n 40 "$logs/$name.log"
+  return "$rc"
+}
+
+finish() {
+  echo
+  echo "== summary (${SECONDS}s)"
+  printf '  %s\n' "${summary[@]}"
+  if ((failed)); then echo "device checks: FAILED"; else echo "device checks: passed"; fi
+  exit "$failed"
+}
+
+echo "== GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader \
+  2>/dev/null || echo 'nvidia-smi not available')"
+
+# ---- 1. configure ----
+config=(-G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$arch")
+if ! step configure 120 cmake -S . -B "$build" -DPHA_CUDA=ON "${config[@]}"; then
+  echo "   the full configure failed (see above); configuring tests/gpu/standalone instead"
+  build=$build-standalone
+  if ! step configure-standalone 120 cmake -S tests/gpu/standalone -B "$build" "${config[@]}"; then
+    failed=1
+    finish
+  fi
+  summary[0]="configure: failed, used tests/gpu/standalone"
+fi
+
+# ---- 2. build ----
+targets=(pha_cuda)
+for src in tests/gpu/*_test.cpp; do targets+=("$(basename "$src" .cpp)"); done
+if ! step build 240 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"; then
+  failed=1
+  finish
+fi
+
+# ---- 3. tests ----
+if step tests 90 ctest --test-dir "$build" -R cuda -V --output-on-failure; then :; else failed=1; fi
+grep -E "Test +#[0-9]+:|rel error|visible GPUs|Failure|tests passed" "$logs/tests.log" | sed 's/^[0-9]*: //' || true
+
+# ---- 4. memcheck ----
+sanitizer=$(command -v compute-sanitizer || true)
+for candidate in /usr/local/cuda/bin/compute-sanitizer \
+  /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+  [[ -z $sanitizer && -x $candidate ]] && sanitizer=$candidate
+done
+op_test=$(find "$build" -name cuda_ops_test -type f -perm -u+x | head -n 1)
+if [[ -z $sanitizer ]]; then
+  summary+=("memcheck: not run (compute-sanitizer not found)")
+elif step memcheck 150 "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
+  "$op_test" --gtest_filter='cuda_ops.*' --gtest_brief=1; then
+  grep -E "ERROR SUMMARY" "$logs/memcheck.log" || true
+else
+  failed=1
+fi
+
+finish
