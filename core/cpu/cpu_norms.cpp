@@ -10,6 +10,8 @@ namespace pha {
 namespace {
 
 constexpr int kScratchSlot = 0;
+// Below this many elements an OpenMP team costs more than it saves.
+constexpr int64_t kParallelMin = int64_t{1} << 15;
 // Parameter gradients are reduced over rows in this many fixed row chunks (each with its own
 // partial sums, added in chunk order), so the result does not depend on the thread count.
 constexpr int64_t kChunks = 64;
@@ -37,7 +39,7 @@ const double* rows_with_partials(CpuBackend& cpu, int64_t rows, int64_t width, i
                                  RowFn&& row_fn) {
   chunks = std::min(rows, kChunks);
   double* partial = cpu.scratch<double>(kScratchSlot, static_cast<size_t>(chunks * width));
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (rows * width >= kParallelMin)
   for (int64_t c = 0; c < chunks; ++c) {
     double* mine = partial + c * width;
     std::fill(mine, mine + width, 0.0);
@@ -50,7 +52,7 @@ const double* rows_with_partials(CpuBackend& cpu, int64_t rows, int64_t width, i
 template <typename T>
 void add_partials(const double* partial, int64_t chunks, int64_t width, int64_t offset, int64_t n,
                   T* out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks * n >= kParallelMin)
   for (int64_t j = 0; j < n; ++j) {
     double s = 0;
     for (int64_t c = 0; c < chunks; ++c) s += partial[c * width + offset + j];
@@ -71,7 +73,7 @@ void CpuBackend::rmsnorm_forward(const Tensor& x, const Tensor& g, const Tensor&
     const T* gs = g.as<T>();
     T* ys = y.as<T>();
     T* rs = rstd.as<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* xr = xs + r * C;
       double ss = 0;
@@ -137,7 +139,7 @@ void CpuBackend::layernorm_forward(const Tensor& x, const Tensor& gamma, const T
     T* ys = y.as<T>();
     T* ms = mean.as<T>();
     T* rs = rstd.as<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* xr = xs + r * C;
       double s = 0;

@@ -12,17 +12,24 @@ namespace {
 
 constexpr double kEps = 1e-5;
 
-// x shapes: rows 1, 3, 7 times C 5, 13, 64, and one 3-D tensor ([2, 3] rows of 13).
+// x shapes: rows 1, 3, 7 times C 5, 13, 64, one 3-D tensor ([2, 3] rows of 13), and one large
+// enough for the multi-threaded path.
 std::vector<Shape> norm_shapes() {
   std::vector<Shape> shapes;
   for (int64_t rows : {1, 3, 7})
     for (int64_t c : {5, 13, 64}) shapes.push_back(Shape{rows, c});
   shapes.push_back(Shape{2, 3, 13});
+  shapes.push_back(Shape{513, 64});
   return shapes;
 }
 
 Shape stat_shape(const Shape& x) {
   return Shape{x.rows()};
+}
+
+// Finite differences cost two forwards a point: fewer points on the large shape.
+size_t fd_points(const Shape& s) {
+  return s.numel() > 10000 ? 40 : 400;
 }
 
 std::vector<double> minus(const std::vector<double>& a, const std::vector<double>& b) {
@@ -68,8 +75,10 @@ TEST(RmsNorm, BackwardMatchesFiniteDifferences) {
       cpu.rmsnorm_forward(x, g, y2, r2, kEps);
       return probe_loss(y2.data, probe.data);
     };
-    check_gradient(("rmsnorm dx " + s.str()).c_str(), x.data, minus(dx.data, dx0.data), loss);
-    check_gradient(("rmsnorm dg " + s.str()).c_str(), g.data, minus(dg.data, dg0.data), loss);
+    check_gradient(("rmsnorm dx " + s.str()).c_str(), x.data, minus(dx.data, dx0.data), loss, 1e-6,
+                   1e-6, fd_points(s));
+    check_gradient(("rmsnorm dg " + s.str()).c_str(), g.data, minus(dg.data, dg0.data), loss, 1e-6,
+                   1e-6, fd_points(s));
   }
 }
 
@@ -115,11 +124,12 @@ TEST(LayerNorm, BackwardMatchesFiniteDifferences) {
       cpu.layernorm_forward(x, gamma, beta, y2, m2, r2, kEps);
       return probe_loss(y2.data, probe.data);
     };
-    check_gradient(("layernorm dx " + s.str()).c_str(), x.data, minus(dx.data, dx0.data), loss);
+    check_gradient(("layernorm dx " + s.str()).c_str(), x.data, minus(dx.data, dx0.data), loss,
+                   1e-6, 1e-6, fd_points(s));
     check_gradient(("layernorm dgamma " + s.str()).c_str(), gamma.data,
-                   minus(dgamma.data, dgamma0.data), loss);
+                   minus(dgamma.data, dgamma0.data), loss, 1e-6, 1e-6, fd_points(s));
     check_gradient(("layernorm dbeta " + s.str()).c_str(), beta.data,
-                   minus(dbeta.data, dbeta0.data), loss);
+                   minus(dbeta.data, dbeta0.data), loss, 1e-6, 1e-6, fd_points(s));
   }
 }
 
@@ -146,7 +156,7 @@ std::vector<std::vector<double>> run_both_norms(const Shape& s) {
 
 TEST(Norms, Float32MatchesFloat64) {
   const char* names[] = {"rms y", "rms dx", "rms dg", "ln y", "ln dx", "ln dgamma", "ln dbeta"};
-  for (const Shape& s : {Shape{7, 64}, Shape{300, 13}}) {
+  for (const Shape& s : {Shape{7, 64}, Shape{3000, 13}}) {
     const auto f = run_both_norms<float>(s), d = run_both_norms<double>(s);
     for (size_t i = 0; i < f.size(); ++i) {
       const double err = rel_error(f[i], d[i]);
@@ -159,16 +169,17 @@ TEST(Norms, Float32MatchesFloat64) {
 // Many rows: the chunked, thread-count-independent reduction of dg must still add every row.
 TEST(RmsNorm, GainGradientSumsManyRows) {
   CpuBackend cpu;
-  const Shape s{1000, 3};
+  const int64_t rows = 20000;
+  const Shape s{rows, 3};
   auto x = random_tensor<double>(s, 31);
-  Owned<double> g({3}), y(s), rstd({1000}), dy(s), dx(s), dg({3});
+  Owned<double> g({3}), y(s), rstd({rows}), dy(s), dx(s), dg({3});
   cpu.fill(g, 1.0);
   cpu.fill(dy, 1.0);
   cpu.rmsnorm_forward(x, g, y, rstd, kEps);
   cpu.rmsnorm_backward(dy, x, g, rstd, dx, dg);
   for (int64_t j = 0; j < 3; ++j) {
     double want = 0;
-    for (int64_t r = 0; r < 1000; ++r) want += y[r * 3 + j];  // dy = 1, g = 1: dg_j = sum y_j
+    for (int64_t r = 0; r < rows; ++r) want += y[r * 3 + j];  // dy = 1, g = 1: dg_j = sum y_j
     EXPECT_NEAR(dg[j], want, 1e-10 * std::abs(want) + 1e-12);
   }
 }
