@@ -1,5 +1,7 @@
 // RMSNorm and LayerNorm on the CPU backend: forward against the formula, backward against central
 // finite differences in f64 (accumulating into pre-filled gradients), f32 against f64, bad shapes.
+#include <omp.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -164,6 +166,17 @@ TEST(Norms, Float32MatchesFloat64) {
       EXPECT_LT(err, 2e-6) << names[i] << " " << s.str();
     }
   }
+}
+
+// Parameter gradients are reduced in fixed row chunks: one thread gives the same bits.
+TEST(Norms, ResultsDoNotDependOnThreadCount) {
+  const Shape s{3000, 13};  // above the size where the ops go multi-threaded
+  const auto many = run_both_norms<float>(s);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = run_both_norms<float>(s);
+  omp_set_num_threads(threads);
+  EXPECT_TRUE(one == many);
 }
 
 // Many rows: the chunked, thread-count-independent reduction of dg must still add every row.
