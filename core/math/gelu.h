@@ -9,6 +9,7 @@ namespace pha {
 
 template <typename T>
 PHA_HD T gelu_value(T x) {
+  using std::tanh;  // the float overload on the host (the unqualified C tanh is double)
   const T k = T(0.7978845608028654);  // sqrt(2/pi)
   const T inner = k * (x + T(0.044715) * x * x * x);
   return T(0.5) * x * (T(1) + tanh(inner));
@@ -17,6 +18,7 @@ PHA_HD T gelu_value(T x) {
 // d gelu / dx
 template <typename T>
 PHA_HD T gelu_grad(T x) {
+  using std::tanh;
   const T k = T(0.7978845608028654);
   const T inner = k * (x + T(0.044715) * x * x * x);
   const T th = tanh(inner);
