@@ -1,0 +1,85 @@
+// Forward+backward throughput of one model configuration on the CPU backend: prints one JSON
+// object (tokens/s, seconds per step, peak resident memory, the model's planned memory).
+// bench/model_vs_torch.sh runs it beside the PyTorch reference's training step.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "core/cpu/cpu_backend.h"
+#include "core/philox.h"
+#include "layers/model.h"
+
+extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);
+
+namespace po = boost::program_options;
+
+namespace {
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      status >> kib;
+      return kib / 1024.0;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string preset = "tiny", block = "pha";
+  int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
+  po::options_description opts("pha_bench_model [options]");
+  opts.add_options()("help,h", "print this help")("preset", po::value(&preset), "model preset")(
+      "block", po::value(&block), "block variant")("seq", po::value(&seq_len), "T")(
+      "batch", po::value(&batch), "B")("steps", po::value(&steps), "timed steps")(
+      "threads", po::value(&threads), "OpenMP and OpenBLAS threads");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, opts), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  omp_set_num_threads(static_cast<int>(threads));
+  openblas_set_num_threads(static_cast<int>(threads));
+  pha::ModelConfig cfg = pha::model_preset(preset);
+  if (vm.count("block")) cfg.block = pha::BlockKind::parse(block);
+  cfg.max_seq_len = std::max(cfg.max_seq_len, seq_len);
+  pha::CpuBackend backend;
+  pha::Model model(backend, cfg, batch, seq_len);
+  model.init_parameters(1);
+  std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<int32_t>(pha::philox_block(2, 3, i).v[0] % cfg.vocab);
+  auto step = [&] {
+    model.zero_grads();
+    const double loss = model.forward(tokens.data());
+    model.backward();
+    return loss;
+  };
+  step();  // warm-up: scratch grows, FFT plans are made
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) step();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+      static_cast<double>(steps);
+  const pha::MemoryFigures mem = model.memory();
+  fmt::print(
+      "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
+      "\"parameters\":{},\"seconds_per_step\":{:.4f},\"tokens_per_s\":{:.1f},"
+      "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\"}}\n",
+      preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
+      static_cast<double>(batch * seq_len) / seconds, peak_rss_mib(),
+      static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
+      openblas_get_corename());
+  return 0;
+}
