@@ -1,0 +1,159 @@
+#include "parallel/communicator.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace pha::parallel {
+
+namespace {
+
+// Times one public call and adds it to the counters when the call returns.
+class CallTimer {
+ public:
+  CallTimer(CommCounter& counter, size_t bytes) : counter_(counter), bytes_(bytes) {}
+  ~CallTimer() {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+    counter_.calls += 1;
+    counter_.bytes += static_cast<int64_t>(bytes_);
+    counter_.seconds += elapsed.count();
+  }
+  CallTimer(const CallTimer&) = delete;
+  CallTimer& operator=(const CallTimer&) = delete;
+
+ private:
+  CommCounter& counter_;
+  size_t bytes_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+void require_data(const char* op, const char* what, const Tensor& t) {
+  PHA_REQUIRE(!t.empty() || t.numel() == 0, "{}: {} {} has no memory", op, what, t.describe());
+}
+
+}  // namespace
+
+std::string_view reduce_op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum:
+      return "sum";
+    case ReduceOp::max:
+      return "max";
+    case ReduceOp::avg:
+      return "avg";
+  }
+  return "?";
+}
+
+std::string_view comm_op_name(CommOp op) {
+  switch (op) {
+    case CommOp::all_reduce:
+      return "all_reduce";
+    case CommOp::reduce_scatter:
+      return "reduce_scatter";
+    case CommOp::all_gather:
+      return "all_gather";
+    case CommOp::broadcast:
+      return "broadcast";
+    case CommOp::send:
+      return "send";
+    case CommOp::recv:
+      return "recv";
+    case CommOp::barrier:
+      return "barrier";
+  }
+  return "?";
+}
+
+CommCounter CommStats::total() const {
+  CommCounter sum;
+  for (const CommCounter& c : by_op) {
+    sum.calls += c.calls;
+    sum.bytes += c.bytes;
+    sum.seconds += c.seconds;
+  }
+  return sum;
+}
+
+std::string CommStats::str() const {
+  std::string out;
+  for (int i = 0; i < comm_op_count; ++i) {
+    const CommCounter& c = by_op[static_cast<size_t>(i)];
+    if (c.calls == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {} calls {:.3f} MB {:.3f} s", comm_op_name(static_cast<CommOp>(i)),
+                       c.calls, static_cast<double>(c.bytes) * 1e-6, c.seconds);
+  }
+  return out.empty() ? "no communication" : out;
+}
+
+void Communicator::all_reduce(const Tensor& t, ReduceOp op) {
+  require_data("all_reduce", "tensor", t);
+  CallTimer timer(stats_[CommOp::all_reduce], t.bytes());
+  do_all_reduce(t, op);
+}
+
+void Communicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
+  require_data("reduce_scatter", "input", in);
+  require_data("reduce_scatter", "output", out);
+  require_same_dtype("reduce_scatter", in, out);
+  PHA_REQUIRE(in.numel() == out.numel() * size(),
+              "reduce_scatter on the {} group: input {} must hold {} chunks of the output {}",
+              name(), in.describe(), size(), out.describe());
+  CallTimer timer(stats_[CommOp::reduce_scatter], in.bytes());
+  do_reduce_scatter(in, out, op);
+}
+
+void Communicator::all_gather(const Tensor& in, const Tensor& out) {
+  require_data("all_gather", "input", in);
+  require_data("all_gather", "output", out);
+  require_same_dtype("all_gather", in, out);
+  PHA_REQUIRE(out.numel() == in.numel() * size(),
+              "all_gather on the {} group: output {} must hold {} chunks of the input {}", name(),
+              out.describe(), size(), in.describe());
+  CallTimer timer(stats_[CommOp::all_gather], out.bytes());
+  do_all_gather(in, out);
+}
+
+void Communicator::broadcast(const Tensor& t, int root) {
+  require_data("broadcast", "tensor", t);
+  PHA_REQUIRE(root >= 0 && root < size(),
+              "broadcast on the {} group: root {} is not one of {} ranks", name(), root, size());
+  CallTimer timer(stats_[CommOp::broadcast], t.bytes());
+  do_broadcast(t, root);
+}
+
+void Communicator::send(const Tensor& t, int dst) {
+  require_data("send", "tensor", t);
+  require_peer("send to", dst);
+  CallTimer timer(stats_[CommOp::send], t.bytes());
+  do_send(t, dst);
+}
+
+void Communicator::recv(const Tensor& t, int src) {
+  require_data("recv", "tensor", t);
+  require_peer("recv from", src);
+  CallTimer timer(stats_[CommOp::recv], t.bytes());
+  do_recv(t, src);
+}
+
+void Communicator::barrier() {
+  CallTimer timer(stats_[CommOp::barrier], 0);
+  do_barrier();
+}
+
+void Communicator::count(CommOp op, size_t bytes, double seconds) {
+  CommCounter& c = stats_[op];
+  c.calls += 1;
+  c.bytes += static_cast<int64_t>(bytes);
+  c.seconds += seconds;
+}
+
+void Communicator::require_peer(const char* what, int peer) const {
+  // A blocking transfer to oneself can never complete.
+  PHA_REQUIRE(peer >= 0 && peer < size() && peer != rank(),
+              "{} {} on the {} group: the peer must be another of its {} ranks (this is rank {})",
+              what, peer, name(), size(), rank());
+}
+
+}  // namespace pha::parallel
