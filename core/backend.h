@@ -51,7 +51,8 @@ class Backend {
                        const Tensor& dw);
 
   // ---- embedding ----
-  // out[i, :] = table[tokens[i], :]. tokens i32 [...], table [V, d], out [..., d].
+  // out[i, :] = table[tokens[i], :]. tokens i32 [...], table [V, d], out [..., d]. A token id of
+  // -1 (not held by this vocabulary shard) gives a zero row and no gradient.
   virtual void embedding_forward(const Tensor& tokens, const Tensor& table, const Tensor& out) = 0;
   // dtable[tokens[i], :] += dout[i, :] (deterministic order).
   virtual void embedding_backward(const Tensor& tokens, const Tensor& dout,

@@ -17,6 +17,7 @@ double s4d_dt(const std::string& param_name, uint64_t seed, int64_t n) {
 }  // namespace
 
 double initial_value(const ParamSpec& spec, uint64_t seed, int64_t index) {
+  // `index` is global: s4d modes are indexed by n along an unsplit [N] parameter.
   switch (spec.init) {
     case InitKind::normal:
       return spec.stddev *
@@ -32,7 +33,8 @@ double initial_value(const ParamSpec& spec, uint64_t seed, int64_t index) {
 
 void initial_values(const ParamSpec& spec, uint64_t seed, int64_t begin, std::vector<float>& out) {
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<float>(initial_value(spec, seed, begin + static_cast<int64_t>(i)));
+    out[i] = static_cast<float>(
+        initial_value(spec, seed, spec.global_index(begin + static_cast<int64_t>(i))));
 }
 
 }  // namespace pha

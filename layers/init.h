@@ -8,10 +8,10 @@
 
 namespace pha {
 
-// The initial value of element `index` of parameter `spec` (global index into its full shape).
+// The initial value of element `index` of parameter `spec` (a global index into its full shape).
 double initial_value(const ParamSpec& spec, uint64_t seed, int64_t index);
 
-// Fills `out` (host, f32) with elements [begin, begin + out.size()) of the parameter.
+// Fills `out` (host, f32) with this rank's local elements [begin, begin + out.size()).
 void initial_values(const ParamSpec& spec, uint64_t seed, int64_t begin, std::vector<float>& out);
 
 }  // namespace pha

@@ -56,7 +56,7 @@ void Model::init_parameters(uint64_t seed) {
     const size_t n = static_cast<size_t>(spec.shape.numel());
     if (value.dtype == DType::f64) {
       host64.resize(n);
-      for (size_t i = 0; i < n; ++i) host64[i] = initial_value(spec, seed, static_cast<int64_t>(i));
+      for (size_t i = 0; i < n; ++i) host64[i] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(i)));
       backend_.copy_from_host(value, host64.data());
     } else {
       host32.resize(n);

@@ -4,9 +4,22 @@
 
 namespace pha {
 
-Planner::Planner(DType real, const Arena& params, const Arena& grads, const Arena& acts,
-                 const Arena& scratch)
+int64_t ParamSpec::global_index(int64_t i) const {
+  switch (split) {
+    case TpSplit::replicated: return i;
+    case TpSplit::rows: return offset * (global_shape.numel() / global_shape[0]) + i;
+    case TpSplit::cols: {
+      const int64_t cols = shape[1], row = i / cols, col = i % cols;
+      return row * global_shape[1] + offset + col;
+    }
+  }
+  return i;
+}
+
+Planner::Planner(DType real, TpPosition tp, const Arena& params, const Arena& grads,
+                 const Arena& acts, const Arena& scratch)
     : real_(real),
+      tp_(tp),
       params_(&params), grads_(&grads), acts_(&acts), scratch_(&scratch) {}
 
 Tensor Planner::bound(const Arena& arena, const std::string& name, const Shape& shape) const {
@@ -17,10 +30,20 @@ Tensor Planner::bound(const Arena& arena, const std::string& name, const Shape& 
 }
 
 Param Planner::param(const std::string& name, Shape shape, InitKind init, double stddev,
-                     ParamGroup group) {
-  if (binding()) return Param{bound(*params_, name, shape), bound(*grads_, name, shape)};
-  param_table_.add(name, shape, real_);
-  param_specs_.push_back(ParamSpec{name, shape, init, stddev, group});
+                     ParamGroup group, TpSplit split) {
+  Shape local = shape;
+  int64_t offset = 0;
+  if (split != TpSplit::replicated) {
+    const int dim = split == TpSplit::rows ? 0 : 1;
+    PHA_REQUIRE(shape.rank > dim && shape[dim] % tp_.size == 0,
+                "parameter '{}' {}: dim {} is not divisible by tp = {}", name, shape.str(), dim,
+                tp_.size);
+    local.dims[static_cast<size_t>(dim)] = shape[dim] / tp_.size;
+    offset = local[dim] * tp_.rank;
+  }
+  if (binding()) return Param{bound(*params_, name, local), bound(*grads_, name, local)};
+  param_table_.add(name, local, real_);
+  param_specs_.push_back(ParamSpec{name, local, shape, split, offset, init, stddev, group});
   return {};
 }
 

@@ -26,12 +26,29 @@ enum class ParamGroup : uint8_t {
   dss,       // lambda_*, C_*: no decay, learning rate capped
 };
 
+// How a parameter is split across the tensor-parallel ranks (parallel.md).
+enum class TpSplit : uint8_t {
+  replicated,  // every tp rank holds all of it
+  rows,        // dim 0 split into tp equal blocks (output rows of a linear layer, vocab rows)
+  cols,        // dim 1 split into tp equal blocks (input columns of a linear layer)
+};
+
 struct ParamSpec {
   std::string name;
-  Shape shape;
+  Shape shape;         // this rank's shape
+  Shape global_shape;  // the whole parameter (what checkpoints and the reference hold)
+  TpSplit split = TpSplit::replicated;
+  int64_t offset = 0;  // where this rank's block starts along the split dim
   InitKind init = InitKind::normal;
   double stddev = 0.0;
   ParamGroup group = ParamGroup::decay;
+  // Global element index of local element `i` (initialisation, checkpoints).
+  int64_t global_index(int64_t i) const;
+};
+
+// This rank's place in its tensor-parallel group.
+struct TpPosition {
+  int size = 1, rank = 0;
 };
 
 struct Param {
@@ -42,13 +59,14 @@ class Planner {
  public:
   // Declare pass. `real` is the floating type of every parameter and activation (f32; f64 for
   // gradient checks of whole layers and models).
-  explicit Planner(DType real = DType::f32) : real_(real) {}
+  explicit Planner(DType real = DType::f32, TpPosition tp = {}) : real_(real), tp_(tp) {}
   // Bind pass over the arenas made from this planner's tables by the declare pass.
-  Planner(DType real, const Arena& params, const Arena& grads, const Arena& acts,
+  Planner(DType real, TpPosition tp, const Arena& params, const Arena& grads, const Arena& acts,
           const Arena& scratch);
 
+  // `shape` is the global shape; a split parameter gets this rank's block of it.
   Param param(const std::string& name, Shape shape, InitKind init, double stddev,
-              ParamGroup group);
+              ParamGroup group, TpSplit split = TpSplit::replicated);
   // A forward activation kept for backward (one per layer and name).
   Tensor act(const std::string& name, Shape shape) { return act(name, shape, real_); }
   Tensor act(const std::string& name, Shape shape, DType dtype);
@@ -64,6 +82,7 @@ class Planner {
  private:
   Tensor bound(const Arena& arena, const std::string& name, const Shape& shape) const;
   DType real_ = DType::f32;
+  TpPosition tp_;
   SizeTable param_table_, act_table_, scratch_table_;
   std::vector<ParamSpec> param_specs_;
   const Arena* params_ = nullptr;

@@ -71,6 +71,32 @@ TEST(Embedding, BackwardEqualsSequentialScatter) {
   for (size_t i = 0; i < dtable.size(); ++i) ASSERT_EQ(dtable[i], expected[i]) << "element " << i;
 }
 
+// A vocabulary shard sees -1 for tokens it does not hold: a zero row, and no gradient.
+TEST(Embedding, TokensOfOtherShardsGiveZeroRowsAndNoGradient) {
+  CpuBackend be;
+  auto tokens = random_tokens({7}, 9, 5);
+  tokens[2] = -1;
+  tokens[5] = -1;
+  const auto table = random_tensor<double>({9, 4}, 6);
+  auto out = random_tensor<double>({7, 4}, 7);
+  be.embedding_forward(tokens, table, out);
+  for (int64_t i = 0; i < 7; ++i)
+    for (int64_t c = 0; c < 4; ++c) {
+      const double expected = tokens[static_cast<size_t>(i)] < 0
+                                  ? 0.0
+                                  : table.data[static_cast<size_t>(tokens[i] * 4 + c)];
+      EXPECT_EQ(out[static_cast<size_t>(i * 4 + c)], expected);
+    }
+  auto dtable = random_tensor<double>({9, 4}, 8);
+  auto expected = dtable;
+  for (size_t i = 0; i < 7; ++i)
+    if (tokens[i] >= 0)
+      for (size_t c = 0; c < 4; ++c)
+        expected[static_cast<size_t>(tokens[i]) * 4 + c] += out[i * 4 + c];
+  be.embedding_backward(tokens, out, dtable);
+  for (size_t i = 0; i < dtable.size(); ++i) EXPECT_EQ(dtable[i], expected[i]) << i;
+}
+
 TEST(Embedding, RefusesBadInput) {
   CpuBackend be;
   auto tokens = random_tokens({2, 3}, 11, 1);
@@ -81,8 +107,8 @@ TEST(Embedding, RefusesBadInput) {
                "embedding_forward: token id 11 at position 4 is outside the vocabulary [0, 11)");
   expect_error([&] { be.embedding_backward(tokens, out, table); },
                "embedding_backward: token id 11 at position 4");
-  tokens[4] = -1;
-  expect_error([&] { be.embedding_forward(tokens, table, out); }, "token id -1 at position 4");
+  tokens[4] = -2;
+  expect_error([&] { be.embedding_forward(tokens, table, out); }, "token id -2 at position 4");
   tokens[4] = 0;
   expect_error(
       [&] {
