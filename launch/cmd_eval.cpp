@@ -9,6 +9,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "launch/commands.h"
+#include "launch/distributed.h"
 #include "launch/evaluator.h"
 #include "launch/train_config.h"
 #include "launch/train_data.h"
@@ -19,6 +20,7 @@ namespace po = boost::program_options;
 namespace pha::launch {
 
 int run_eval(const std::vector<std::string>& args) {
+  MpiSession mpi(nullptr, nullptr);
   std::string run_dir, weights, data;
   int64_t max_batches = 0, batch = 0, seq_len = 0;
   po::options_description opts("pha eval (--run DIR | --weights FILE) [--data SHARD] [options]");
@@ -55,11 +57,13 @@ int run_eval(const std::vector<std::string>& args) {
   cfg.finalize();
   if (data.empty()) data = cfg.data.val;
 
+  // One rank evaluates the whole model.
+  Distributed dist(parallel::Layout{1, 1, 1}, cfg.model, 1, cfg.parallel.timeout_s);
   CpuBackend backend;
   Model model(backend, cfg.model, cfg.train.batch_size, cfg.train.seq_len);
-  load_weights(weights, model);
+  load_weights(weights, model, MPI_COMM_WORLD);
   const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab);
-  const EvalResult r = evaluate(model, stream.view(), max_batches, stream.synthetic());
+  const EvalResult r = evaluate(model, dist, stream.view(), max_batches, stream.synthetic());
   fmt::print("eval {} on {}: loss {:.4f} | perplexity {:.2f} | {} windows of {} tokens{}\n",
              weights, stream.description(), r.loss, r.perplexity, r.windows, cfg.train.seq_len,
              r.recall_answers ? fmt::format(" | recall accuracy {:.3f}", r.recall_accuracy) : "");

@@ -3,16 +3,17 @@
 #include <cmath>
 #include <span>
 
-#include "io/batch_sampler.h"
 #include "io/synthetic_corpus.h"
 
 namespace pha::launch {
 
-void score_recall(Model& model, const std::vector<int32_t>& tokens, int64_t& answers,
+using parallel::ReduceOp;
+
+void score_recall(Model& model, int slot, const int32_t* tokens, int64_t& answers,
                   int64_t& correct) {
-  const int64_t B = model.batch(), T = model.seq_len(), V = model.config().vocab_padded();
-  std::vector<float> logits(static_cast<size_t>(model.logits().numel()));
-  model.backend().copy_to_host(model.logits(), logits.data());
+  const int64_t B = model.batch(), T = model.seq_len(), V = model.logits(slot).dim(1);
+  std::vector<float> logits(static_cast<size_t>(model.logits(slot).numel()));
+  model.backend().copy_to_host(model.logits(slot), logits.data());
   io::RecallScore score;
   std::vector<int32_t> predicted(static_cast<size_t>(T));
   for (int64_t b = 0; b < B; ++b) {
@@ -21,37 +22,50 @@ void score_recall(Model& model, const std::vector<int32_t>& tokens, int64_t& ans
       predicted[static_cast<size_t>(t)] =
           static_cast<int32_t>(std::max_element(row, row + V) - row);
     }
-    score.add(std::span<const int32_t>(&tokens[static_cast<size_t>(b * T)], static_cast<size_t>(T)),
-              predicted);
+    score.add(std::span<const int32_t>(tokens + b * T, static_cast<size_t>(T)), predicted);
   }
   answers += static_cast<int64_t>(score.answers);
   correct += static_cast<int64_t>(score.correct);
 }
 
-EvalResult evaluate(Model& model, const io::TokenView& tokens, int64_t max_batches,
-                    bool recall) {
+EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens,
+                    int64_t max_batches, bool recall) {
   const int64_t B = model.batch(), T = model.seq_len();
+  const int dp = dist.grid.layout().dp;
   const int64_t windows = static_cast<int64_t>(tokens.size) / T;
-  PHA_REQUIRE(windows >= B,
-              "the validation data holds {} windows of {} tokens, fewer than one batch of {}: "
-              "use more validation data or a smaller batch",
-              windows, T, B);
-  int64_t batches = windows / B;
+  PHA_REQUIRE(windows >= B * dp,
+              "the validation data holds {} windows of {} tokens, fewer than one batch of {} per "
+              "data-parallel rank: use more validation data or a smaller batch",
+              windows, T, B * dp);
+  int64_t batches = windows / (B * dp);
   if (max_batches > 0) batches = std::min(batches, max_batches);
+  recall = recall && dist.last_stage() && dist.grid.layout().tp == 1;
   std::vector<int32_t> batch(static_cast<size_t>(B * T));
-  EvalResult r;
-  int64_t correct = 0;
   double loss_sum = 0;
+  int64_t answers = 0, correct = 0;
   for (int64_t i = 0; i < batches; ++i) {
-    tokens.copy_to(static_cast<uint64_t>(i * B * T), static_cast<uint64_t>(B * T), batch.data());
-    loss_sum += model.forward(batch.data());
-    if (recall) score_recall(model, batch, r.recall_answers, correct);
+    const int64_t first_window = (i * dp + dist.dp_rank()) * B;
+    tokens.copy_to(static_cast<uint64_t>(first_window * T), static_cast<uint64_t>(B * T),
+                   batch.data());
+    if (!dist.first_stage()) dist.pp.recv(model.stage_input(0), dist.stage() - 1);
+    const double loss = model.stage_forward(0, batch.data());
+    if (!dist.last_stage()) dist.pp.send(model.stage_output(0), dist.stage() + 1);
+    if (dist.last_stage()) loss_sum += loss;
+    if (recall) score_recall(model, 0, batch.data(), answers, correct);
   }
-  r.windows = batches * B;
-  r.loss = loss_sum / static_cast<double>(batches);
+  // The last stage's tp rank 0 of every dp rank holds a share; one world sum spreads the total.
+  const bool reporter = dist.last_stage() && dist.tp_rank() == 0;
+  EvalResult r;
+  r.windows = batches * B * dp;
+  r.loss = dist.world.all_reduce_scalar(reporter ? loss_sum : 0.0, ReduceOp::sum) /
+           static_cast<double>(batches * dp);
   r.perplexity = std::exp(r.loss);
-  r.recall_accuracy =
-      r.recall_answers ? static_cast<double>(correct) / static_cast<double>(r.recall_answers) : 0;
+  r.recall_answers = dist.world.all_reduce_scalar(reporter ? answers : int64_t{0}, ReduceOp::sum);
+  const int64_t all_correct =
+      dist.world.all_reduce_scalar(reporter ? correct : int64_t{0}, ReduceOp::sum);
+  r.recall_accuracy = r.recall_answers ? static_cast<double>(all_correct) /
+                                             static_cast<double>(r.recall_answers)
+                                       : 0;
   return r;
 }
 

@@ -61,6 +61,12 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.max_skipped_steps", s.max_skipped_steps,
         "steps with a non-finite loss or gradient that may be skipped before stopping");
   t.add("train.threads", s.threads, "OpenMP threads per rank (0 = default)");
+  t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
+  t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
+  t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
+  t.add("parallel.zero1", c.parallel.zero1, "shard AdamW's moments and update across dp");
+  t.add("parallel.timeout", c.parallel.timeout_s,
+        "seconds a collective may take before the job aborts naming it");
   t.add("data.train", c.data.train, "training token shard, or 'synthetic'");
   t.add("data.val", c.data.val, "validation token shard, or 'synthetic'");
   t.add("data.synthetic_tokens", c.data.synthetic_tokens, "tokens of the built-in corpus");
@@ -103,15 +109,35 @@ void TrainConfig::finalize() {
   require_non_negative("train.max_skipped_steps", s.max_skipped_steps);
   require_non_negative("train.threads", s.threads);
   require_positive("data.synthetic_tokens", data.synthetic_tokens);
+  require_non_negative("parallel.dp", static_cast<double>(parallel.dp));
+  require_positive("parallel.tp", static_cast<double>(parallel.tp));
+  require_positive("parallel.pp", static_cast<double>(parallel.pp));
+  require_positive("parallel.timeout", parallel.timeout_s);
   PHA_REQUIRE(!run_dir.empty(), "run.dir is empty: name a directory for the run");
 }
 
-bool parse_train_args(const std::vector<std::string>& args, TrainConfig& cfg) {
+bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
+  // --tp/--pp/--dp/--zero1 are short for --parallel.tp etc.
+  std::vector<std::string> args;
+  for (const std::string& a : raw_args) {
+    bool shorthand = false;
+    for (const char* key : {"tp", "pp", "dp", "zero1"}) {
+      const std::string flag = std::string("--") + key;
+      if (a == flag || a.rfind(flag + "=", 0) == 0) {
+        args.push_back("--parallel." + a.substr(2) + (a == "--zero1" ? "=true" : ""));
+        shorthand = true;
+      }
+    }
+    if (!shorthand) args.push_back(a);
+  }
   OptionTable table = make_option_table(cfg);
-  po::options_description general("pha train [--config FILE] [--section.key=value ...]");
+  po::options_description general(
+      "pha train [--config FILE] [--section.key=value ...]\n"
+      "  (--tp N, --pp N, --dp N and --zero1 are short for --parallel.tp N, ...)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(
-      "config", po::value(&config_file), "INI file with [model], [train], [data], [run] sections");
+      "config", po::value(&config_file),
+      "INI file with [model], [train], [parallel], [data], [run] sections");
   po::options_description keys = table.description("Configuration keys (file or command line)");
   po::options_description all;
   all.add(general).add(keys);

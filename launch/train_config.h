@@ -30,6 +30,13 @@ struct TrainSettings {
   int64_t threads = 0;         // OpenMP threads per rank; 0 = the OpenMP default
 };
 
+// The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.
+struct ParallelSettings {
+  int64_t dp = 0, tp = 1, pp = 1;
+  bool zero1 = false;            // shard AdamW's moments and update across dp
+  double timeout_s = 300;        // a collective taking longer aborts the job, naming it
+};
+
 struct DataSettings {
   std::string train = "synthetic";  // a token shard, or "synthetic" (the built-in corpus)
   std::string val = "synthetic";
@@ -41,6 +48,7 @@ struct TrainConfig {
   ModelConfig model = model_preset("tiny");
   std::string block = "pha", mixer = "softmax", dss_init = "random", conv = "fft";
   TrainSettings train;
+  ParallelSettings parallel;
   DataSettings data;
   std::string run_dir = "runs/default";
 

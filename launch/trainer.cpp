@@ -1,23 +1,27 @@
 #include "launch/trainer.h"
 
 #include <fmt/format.h>
+#include <mpi.h>
 #include <omp.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "core/cpu/cpu_backend.h"
 #include "io/metrics.h"
 #include "launch/evaluator.h"
 #include "launch/flops.h"
+#include "launch/grad_sync.h"
+#include "launch/pipeline_step.h"
 #include "launch/step_log.h"
 #include "launch/train_data.h"
 #include "launch/weights_file.h"
-#include "optim/adamw.h"
 #include "optim/clip.h"
 #include "optim/schedule.h"
+#include "parallel/abort.h"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -26,165 +30,258 @@ namespace pha::launch {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using parallel::ReduceOp;
+namespace fs = std::filesystem;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-JsonRecord eval_record(int64_t step, const EvalResult& e) {
-  JsonRecord r;
-  r.add("kind", std::string("eval")).add("step", step).add("val_loss", e.loss);
-  r.add("val_ppl", e.perplexity).add("val_windows", e.windows);
-  if (e.recall_answers) r.add("val_recall", e.recall_accuracy);
-  return r;
+AdamWConfig adamw_config(const TrainSettings& s) {
+  AdamWConfig c;
+  c.beta1 = s.beta1;
+  c.beta2 = s.beta2;
+  c.eps = s.eps;
+  c.weight_decay = s.weight_decay;
+  c.dss_lr_cap = s.dss_lr_cap;
+  return c;
 }
 
-void print_eval(int64_t step, const EvalResult& e) {
-  fmt::print("eval  step {:>5} | val loss {:.4f} | val ppl {:.2f} | {} windows{}\n", step, e.loss,
-             e.perplexity, e.windows,
-             e.recall_answers ? fmt::format(" | recall accuracy {:.3f} over {} answers",
-                                            e.recall_accuracy, e.recall_answers)
-                              : "");
+// Everything a run holds; built collectively on every rank.
+struct Run {
+  const TrainConfig& cfg;
+  const std::string& config_ini;
+  Distributed dist;
+  CpuBackend backend;
+  Model model;
+  AdamW optimizer;
+  CosineSchedule schedule;
+  TokenStream train_data, val_data;
+  io::BatchSampler sampler;
+  GradientSync sync;
+  bool rank0;
+  std::unique_ptr<MetricsWriter> metrics;
+  double peak = 0, flops_per_token = 0;
+
+  Run(const TrainConfig& c, const std::string& ini)
+      : cfg(c),
+        config_ini(ini),
+        dist(parallel::Layout{static_cast<int>(c.parallel.dp), static_cast<int>(c.parallel.tp),
+                              static_cast<int>(c.parallel.pp)},
+             c.model, c.train.grad_accum, c.parallel.timeout_s),
+        model(backend, c.model, c.train.batch_size, c.train.seq_len, DType::f32,
+              dist.model_part(c.model)),
+        optimizer(backend, model.params().table(), adamw_config(c.train)),
+        schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
+        train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab),
+        val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab),
+        sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
+        sync(model, dist, c.parallel.zero1),
+        rank0(dist.grid.rank() == 0) {
+    model.init_parameters(c.train.seed);
+    if (rank0) {
+      fs::create_directories(c.run_dir);
+      std::ofstream out(fs::path(c.run_dir) / "config.ini");
+      out << ini;
+      PHA_REQUIRE(out.good(), "cannot write '{}/config.ini': check the run directory", c.run_dir);
+      metrics = std::make_unique<MetricsWriter>((fs::path(c.run_dir) / "metrics.jsonl").string());
+    }
+  }
+
+  int64_t global_batch() const {
+    return cfg.train.batch_size * cfg.train.grad_accum * dist.grid.layout().dp;
+  }
+
+  void print_header() {
+    const MemoryFigures mem = model.memory();
+    peak = measure_matmul_peak(backend);
+    flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
+    if (!rank0) return;
+    const auto& L = dist.grid.layout();
+    fmt::print("model: {}\n", cfg.model.summary());
+    fmt::print("parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
+               "x {} tokens per rank and step, global batch {} sequences\n",
+               count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
+               sync.zero1() ? " (ZeRO-1)" : "", cfg.train.grad_accum, cfg.train.batch_size,
+               cfg.train.seq_len, global_batch());
+    fmt::print("rank 0 memory: parameters+gradients {:.1f} MiB | activations {:.1f} MiB ({} "
+               "slots) + backward scratch {:.1f} MiB\n",
+               mem.parameter_bytes / 1048576.0, mem.activation_bytes / 1048576.0,
+               model.part().slots, mem.scratch_bytes / 1048576.0);
+    fmt::print("train data: {} | {} windows of {} tokens per epoch\n", train_data.description(),
+               sampler.windows_per_epoch(), cfg.train.seq_len);
+    fmt::print("val data:   {}\n", val_data.description());
+    fmt::print("machine: measured f32 matmul peak {:.1f} GFLOP/s per rank ({} threads); model "
+               "{:.3f} GFLOP per token (forward+backward)\n",
+               peak / 1e9, omp_get_max_threads(), flops_per_token / 1e9);
+  }
+
+  EvalResult evaluate_now(int64_t step) {
+    const EvalResult e =
+        evaluate(model, dist, val_data.view(), cfg.train.eval_batches, val_data.synthetic());
+    if (rank0) {
+      fmt::print("eval  step {:>5} | val loss {:.4f} | val ppl {:.2f} | {} windows{}\n", step,
+                 e.loss, e.perplexity, e.windows,
+                 e.recall_answers ? fmt::format(" | recall accuracy {:.3f} over {} answers",
+                                                e.recall_accuracy, e.recall_answers)
+                                  : "");
+      JsonRecord r;
+      r.add("kind", std::string("eval")).add("step", step).add("val_loss", e.loss);
+      r.add("val_ppl", e.perplexity).add("val_windows", e.windows);
+      if (e.recall_answers) r.add("val_recall", e.recall_accuracy);
+      metrics->write(r);
+    }
+    return e;
+  }
+
+  int loop();
+};
+
+int Run::loop() {
+  const TrainSettings& s = cfg.train;
+  const int64_t B = s.batch_size, T = s.seq_len;
+  const int dp = dist.grid.layout().dp;
+  std::vector<std::vector<int32_t>> micro_tokens(static_cast<size_t>(s.grad_accum),
+                                                 std::vector<int32_t>(static_cast<size_t>(B * T)));
+  const bool score = train_data.synthetic() && dist.last_stage() && dist.grid.layout().tp == 1;
+  const bool reporter = dist.last_stage() && dist.tp_rank() == 0;
+  int64_t skipped = 0;
+  double train_seconds = 0;
+  EvalResult last_eval;
+  for (int64_t step = 1; step <= s.steps; ++step) {
+    const auto start = Clock::now();
+    dist.reset_comm_stats();
+    // This dp rank's slice of the global batch, micro-batch by micro-batch.
+    const uint64_t first = static_cast<uint64_t>((step - 1) * global_batch());
+    for (int64_t m = 0; m < s.grad_accum; ++m) {
+      const uint64_t sample = first + static_cast<uint64_t>((dist.dp_rank() * s.grad_accum + m) * B);
+      sampler.fill_local_batch(sample, static_cast<uint64_t>(B), 0, 1,
+                               micro_tokens[static_cast<size_t>(m)].data());
+    }
+    model.zero_grads();
+    int64_t answers = 0, correct = 0;
+    const PipelineResult pr = run_pipeline_step(
+        model, dist, [&](int m) { return micro_tokens[static_cast<size_t>(m)].data(); },
+        [&](int m, int slot) {
+          if (score)
+            score_recall(model, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
+                         correct);
+        });
+    const double loss = dist.world.all_reduce_scalar(
+        reporter ? pr.loss_sum / static_cast<double>(s.grad_accum * dp) : 0.0, ReduceOp::sum);
+    if (!std::isfinite(loss)) {
+      const auto where = first_nonfinite(model.activations());
+      fail("step {}: the loss is {} — first non-finite activation on rank {}: {}. Lower "
+           "train.lr, raise train.warmup, or check the data",
+           step, loss, dist.grid.rank(), where.value_or("(none here: see the other ranks)"));
+    }
+    scale_gradients(model.grads(), 1.0 / static_cast<double>(s.grad_accum));
+    sync.reduce(model);
+    const double sum_squares = sync.global_sum_squares(model);
+    double grad_norm = std::sqrt(sum_squares);
+    StepStats stats;
+    if (!std::isfinite(grad_norm)) {
+      const auto where = first_nonfinite(model.grads());
+      PHA_REQUIRE(skipped < s.max_skipped_steps,
+                  "step {}: the gradient norm is {}; first non-finite gradient on rank {}: {}. {} "
+                  "step(s) were skipped already (train.max_skipped_steps = {}): lower train.lr or "
+                  "raise train.max_skipped_steps",
+                  step, grad_norm, dist.grid.rank(), where.value_or("(none here)"), skipped,
+                  s.max_skipped_steps);
+      ++skipped;
+      if (rank0)
+        fmt::print("step {}: non-finite gradient; step skipped ({} of {} allowed)\n", step,
+                   skipped, s.max_skipped_steps);
+      stats.skipped = true;
+    } else {
+      if (s.grad_clip > 0) grad_norm = clip_by_global_norm(model.grads(), sum_squares, s.grad_clip);
+      optimizer.set_lr(schedule.lr(step));
+      sync.step(model, optimizer, step);
+    }
+    const int64_t all_answers = dist.world.all_reduce_scalar(answers, ReduceOp::sum);
+    const int64_t all_correct = dist.world.all_reduce_scalar(correct, ReduceOp::sum);
+    stats.step = step;
+    stats.total_steps = s.steps;
+    stats.loss = loss;
+    stats.lr = schedule.lr(step);
+    stats.grad_norm = grad_norm;
+    stats.seconds = seconds_since(start);
+    train_seconds += stats.seconds;
+    stats.tokens = static_cast<double>(global_batch() * T);
+    stats.flops = flops_per_token * stats.tokens;
+    // The whole job's FLOP/s against the summed peak of its ranks.
+    stats.peak_flops = peak * dist.grid.layout().world_size();
+    stats.peak_rss_mib = peak_rss_mib();
+    stats.eta_seconds = train_seconds / static_cast<double>(step) * static_cast<double>(s.steps - step);
+    if (all_answers)
+      stats.recall_accuracy = static_cast<double>(all_correct) / static_cast<double>(all_answers);
+    const double comm_fraction = dist.comm_seconds() / stats.seconds;
+    // Bubble: the share of the step this stage spent neither computing nor transferring.
+    const double bubble = std::max(0.0, 1.0 - (pr.forward_s + pr.backward_s + pr.comm_s) / stats.seconds);
+    if (rank0) {
+      if (step % s.log_every == 0 || step == 1 || step == s.steps)
+        fmt::print("{} | comm {:.0f}% | bubble {:.0f}%\n", format_step_line(stats),
+                   100 * comm_fraction, 100 * bubble);
+      JsonRecord record;
+      record.add("kind", std::string("step")).add("step", step).add("loss", stats.loss);
+      record.add("ppl", std::exp(stats.loss)).add("lr", stats.lr).add("grad_norm", grad_norm);
+      record.add("tokens_per_s", stats.tokens / stats.seconds);
+      record.add("flops_per_s", stats.flops / stats.seconds);
+      record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
+      record.add("peak_rss_mib", stats.peak_rss_mib).add("comm_fraction", comm_fraction);
+      record.add("bubble_fraction", bubble);
+      record.add("tokens_seen", step * global_batch() * T).add("skipped", int64_t{stats.skipped});
+      if (all_answers) record.add("recall", stats.recall_accuracy);
+      record.add("mixing_weights", model.mixing_weights());
+      metrics->write(record);
+    }
+    if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.steps)
+      last_eval = evaluate_now(step);
+  }
+  const auto& L = dist.grid.layout();
+  const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();
+  save_weights(weights, model, config_ini, dist.grid.comm(parallel::GroupKind::world),
+               dist.grid.coord());
+  if (rank0) {
+    fmt::print("done: {} steps in {} | final val loss {:.4f} (ppl {:.2f})\n", s.steps,
+               format_duration(train_seconds), last_eval.loss, last_eval.perplexity);
+    fmt::print("run directory: {}\n  config:  {}/config.ini\n  metrics: {}/metrics.jsonl\n"
+               "  weights: {} (written by all {} ranks, global shapes)\n",
+               cfg.run_dir, cfg.run_dir, cfg.run_dir, weights, L.world_size());
+  }
+  return kTrainDone;
 }
 
 }  // namespace
 
 int train(const TrainConfig& cfg, const std::string& config_ini) {
   const TrainSettings& s = cfg.train;
-  namespace fs = std::filesystem;
-  fs::create_directories(cfg.run_dir);
-  {
-    std::ofstream out(fs::path(cfg.run_dir) / "config.ini");
-    out << config_ini;
-    PHA_REQUIRE(out.good(), "cannot write '{}/config.ini': check the run directory", cfg.run_dir);
-  }
   if (s.threads > 0) omp_set_num_threads(static_cast<int>(s.threads));
   openblas_set_num_threads(s.threads > 0 ? static_cast<int>(s.threads) : omp_get_max_threads());
-
-  CpuBackend backend;
-  const int64_t B = s.batch_size, T = s.seq_len;
-  Model model(backend, cfg.model, B, T);
-  model.init_parameters(s.seed);
-  const MemoryFigures mem = model.memory();
-  fmt::print("model: {}\n", cfg.model.summary());
-  fmt::print("parameters: {} ({:.2f}M) | parameter+gradient memory {:.1f} MiB | activations {:.1f} "
-             "MiB + backward scratch {:.1f} MiB (B {}, T {})\n",
-             model.parameter_count(), model.parameter_count() / 1e6, mem.parameter_bytes / 1048576.0,
-             mem.activation_bytes / 1048576.0, mem.scratch_bytes / 1048576.0, B, T);
-
-  AdamWConfig opt_cfg;
-  opt_cfg.beta1 = s.beta1;
-  opt_cfg.beta2 = s.beta2;
-  opt_cfg.eps = s.eps;
-  opt_cfg.weight_decay = s.weight_decay;
-  opt_cfg.dss_lr_cap = s.dss_lr_cap;
-  AdamW optimizer(backend, model.params().table(), opt_cfg);
-  const CosineSchedule schedule(ScheduleConfig{s.lr, s.min_lr, s.warmup, s.steps});
-
-  const TokenStream train_data(cfg.data.train, "train", s.seed, cfg.data.synthetic_tokens,
-                               cfg.model.vocab);
-  const TokenStream val_data(cfg.data.val, "val", s.seed, cfg.data.synthetic_tokens,
-                             cfg.model.vocab);
-  const io::BatchSampler sampler(train_data.view(), static_cast<uint64_t>(T), s.seed);
-  fmt::print("train data: {} | {} windows of {} tokens per epoch\n", train_data.description(),
-             sampler.windows_per_epoch(), T);
-  fmt::print("val data:   {}\n", val_data.description());
-
-  const double peak = measure_matmul_peak(backend);
-  const double flops_per_token = train_flops_per_token(cfg.model, T);
-  fmt::print("machine: measured f32 matmul peak {:.1f} GFLOP/s with {} threads; model {:.3f} "
-             "GFLOP per token (forward+backward)\n",
-             peak / 1e9, omp_get_max_threads(), flops_per_token / 1e9);
-
-  MetricsWriter metrics((fs::path(cfg.run_dir) / "metrics.jsonl").string());
-  const bool score = train_data.synthetic();
-  std::vector<int32_t> tokens(static_cast<size_t>(B * T));
-  const int64_t global_batch = B * s.grad_accum;
-  int64_t skipped = 0;
-  double train_seconds = 0;
-  EvalResult last_eval;
-
-  for (int64_t step = 1; step <= s.steps; ++step) {
-    const auto start = Clock::now();
-    model.zero_grads();
-    double loss_sum = 0;
-    int64_t answers = 0, correct = 0;
-    for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
-      const uint64_t first = static_cast<uint64_t>((step - 1) * global_batch + micro * B);
-      sampler.fill_local_batch(first, static_cast<uint64_t>(B), 0, 1, tokens.data());
-      const double loss = model.forward(tokens.data());
-      if (!std::isfinite(loss)) {
-        const auto where = first_nonfinite(model.activations());
-        fail("step {}: the loss is {} — first non-finite activation: {}. Lower train.lr, raise "
-             "train.warmup, or check the data",
-             step, loss, where.value_or("(none: the loss itself overflowed)"));
-      }
-      loss_sum += loss;
-      if (score) score_recall(model, tokens, answers, correct);
-      model.backward();
-    }
-    scale_gradients(model.grads(), 1.0 / static_cast<double>(s.grad_accum));
-    const double sum_squares = gradient_sum_squares(model.grads());
-    double grad_norm = std::sqrt(sum_squares);
-    StepStats stats;
-    if (!std::isfinite(grad_norm)) {
-      const auto where = first_nonfinite(model.grads());
-      PHA_REQUIRE(skipped < s.max_skipped_steps,
-                  "step {}: the gradient norm is {}; first non-finite gradient: {}. {} step(s) "
-                  "were skipped already (train.max_skipped_steps = {}): lower train.lr or raise "
-                  "train.max_skipped_steps",
-                  step, grad_norm, where.value_or("?"), skipped, s.max_skipped_steps);
-      ++skipped;
-      fmt::print("step {}: non-finite gradient in {}; step skipped ({} of {} allowed)\n", step,
-                 where.value_or("?"), skipped, s.max_skipped_steps);
-      stats.skipped = true;
-    } else {
-      if (s.grad_clip > 0) grad_norm = clip_by_global_norm(model.grads(), sum_squares, s.grad_clip);
-      optimizer.set_lr(schedule.lr(step));
-      optimizer.step(model.params(), model.grads(), model.param_specs(), step);
-    }
-    stats.step = step;
-    stats.total_steps = s.steps;
-    stats.loss = loss_sum / static_cast<double>(s.grad_accum);
-    stats.lr = schedule.lr(step);
-    stats.grad_norm = grad_norm;
-    stats.seconds = seconds_since(start);
-    train_seconds += stats.seconds;
-    stats.tokens = static_cast<double>(global_batch * T);
-    stats.flops = flops_per_token * stats.tokens;
-    stats.peak_flops = peak;
-    stats.peak_rss_mib = peak_rss_mib();
-    stats.eta_seconds = train_seconds / static_cast<double>(step) * static_cast<double>(s.steps - step);
-    if (answers) stats.recall_accuracy = static_cast<double>(correct) / static_cast<double>(answers);
-    if (step % s.log_every == 0 || step == 1 || step == s.steps)
-      fmt::print("{}\n", format_step_line(stats));
-
-    JsonRecord record;
-    record.add("kind", std::string("step")).add("step", step).add("loss", stats.loss);
-    record.add("ppl", std::exp(stats.loss)).add("lr", stats.lr).add("grad_norm", grad_norm);
-    record.add("tokens_per_s", stats.tokens / stats.seconds);
-    record.add("flops_per_s", stats.flops / stats.seconds);
-    record.add("mfu", stats.flops / stats.seconds / peak).add("peak_rss_mib", stats.peak_rss_mib);
-    record.add("tokens_seen", step * global_batch * T).add("skipped", int64_t{stats.skipped});
-    if (answers) record.add("recall", stats.recall_accuracy);
-    record.add("mixing_weights", model.mixing_weights());
-    metrics.write(record);
-
-    if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.steps) {
-      last_eval = evaluate(model, val_data.view(), s.eval_batches, val_data.synthetic());
-      print_eval(step, last_eval);
-      metrics.write(eval_record(step, last_eval));
-    }
+  const int rank = parallel::world_rank();
+  // Set-up: every rank builds its part; the lowest failing rank reports, all stop together.
+  std::unique_ptr<Run> run;
+  std::string error;
+  try {
+    run = std::make_unique<Run>(cfg, config_ini);
+  } catch (const std::exception& e) {
+    error = e.what();
   }
-
-  const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();
-  save_weights(weights, model, config_ini);
-  fmt::print("done: {} steps in {} | final val loss {:.4f} (ppl {:.2f})\n", s.steps,
-             format_duration(train_seconds), last_eval.loss, last_eval.perplexity);
-  fmt::print("run directory: {}\n  config:  {}/config.ini\n  metrics: {}/metrics.jsonl\n  "
-             "weights: {}\n",
-             cfg.run_dir, cfg.run_dir, cfg.run_dir, weights);
-  return kTrainDone;
+  int failing = error.empty() ? INT32_MAX : rank, first_failing = 0;
+  MPI_Allreduce(&failing, &first_failing, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first_failing != INT32_MAX) {
+    if (rank == first_failing) fmt::print(stderr, "pha train: error: {}\n", error);
+    return kTrainFailed;
+  }
+  try {
+    run->print_header();
+    return run->loop();
+  } catch (const std::exception& e) {
+    int world = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    if (world == 1) throw;
+    parallel::abort_job(rank, e.what());
+  }
 }
 
 }  // namespace pha::launch

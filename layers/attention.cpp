@@ -5,22 +5,28 @@ namespace pha {
 AttentionLayer make_attention(Planner& plan, const std::string& prefix, const LayerShape& s) {
   const ModelConfig& c = s.cfg;
   const int64_t dh = c.head_dim(), B = s.batch, T = s.seq_len;
+  // Each tp rank holds n_kv/tp key/value heads and their n_q/tp query heads (parallel.md):
+  // Wq, Wk, Wv split by output rows, Wo by input columns.
+  const int64_t n_q = s.local(c.n_q), n_kv = s.local(c.n_kv);
   AttentionLayer L;
-  L.wq = plan.param(prefix + "wq", {c.n_q * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
-  L.wk = plan.param(prefix + "wk", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
-  L.wv = plan.param(prefix + "wv", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wq = plan.param(prefix + "wq", {c.n_q * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
+  L.wk = plan.param(prefix + "wk", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
+  L.wv = plan.param(prefix + "wv", {c.n_kv * dh, c.d}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
   L.wo = plan.param(prefix + "wo", {c.d, c.n_q * dh}, InitKind::normal, output_proj_stddev(c),
-                    ParamGroup::decay);
-  L.q = plan.act(prefix + "q", {B, T, c.n_q, dh});
-  L.k = plan.act(prefix + "k", {B, T, c.n_kv, dh});
-  L.v = plan.act(prefix + "v", {B, T, c.n_kv, dh});
-  L.o = plan.act(prefix + "o", {B, T, c.n_q, dh});
-  L.lse = plan.act(prefix + "lse", {B, c.n_q, T});
-  L.d_o = plan.scratch("attn.d_o", {B, T, c.n_q, dh});
-  L.dq = plan.scratch("attn.dq", {B, T, c.n_q, dh});
-  L.dk = plan.scratch("attn.dk", {B, T, c.n_kv, dh});
-  L.dv = plan.scratch("attn.dv", {B, T, c.n_kv, dh});
-  L.dk_pre = plan.scratch("attn.dk_pre", {B, T, c.n_kv, dh});
+                    ParamGroup::decay, TpSplit::cols);
+  L.q = plan.act(prefix + "q", {B, T, n_q, dh});
+  L.k = plan.act(prefix + "k", {B, T, n_kv, dh});
+  L.v = plan.act(prefix + "v", {B, T, n_kv, dh});
+  L.o = plan.act(prefix + "o", {B, T, n_q, dh});
+  L.lse = plan.act(prefix + "lse", {B, n_q, T});
+  L.d_o = plan.scratch("attn.d_o", {B, T, n_q, dh});
+  L.dq = plan.scratch("attn.dq", {B, T, n_q, dh});
+  L.dk = plan.scratch("attn.dk", {B, T, n_kv, dh});
+  L.dv = plan.scratch("attn.dv", {B, T, n_kv, dh});
+  L.dk_pre = plan.scratch("attn.dk_pre", {B, T, n_kv, dh});
   L.window = c.attn_window;
   return L;
 }

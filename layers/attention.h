@@ -13,7 +13,8 @@ struct AttentionLayer {
 };
 
 AttentionLayer make_attention(Planner& plan, const std::string& prefix, const LayerShape& s);
-// out = Attention(h): h [B, T, d], rope [T_max, d_h/2, 2], out [B, T, d].
+// out = Attention(h): h [B, T, d], rope [T_max, d_h/2, 2], out [B, T, d]. Under tensor
+// parallelism `out` is this rank's partial sum over its heads (the block reduces it).
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                        const Tensor& out);
 // dh += d Attention / dh . dout; parameter gradients +=.

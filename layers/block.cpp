@@ -39,51 +39,61 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
 namespace {
 
 void serial_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                    const Tensor& x_out) {
+                    const Tensor& x_out, Communicator* tp) {
   be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
   attention_forward(be, *L.attention, L.h, rope, L.branch_out[0]);
+  tp_all_reduce(tp, L.branch_out[0]);
   be.add(x_in, L.branch_out[0], L.x_mid);
   be.rmsnorm_forward(L.x_mid, L.ffn_norm.value, L.h2, L.rstd2, L.eps);
   ffn_forward(be, *L.ffn, L.h2, L.branch_out[1]);
+  tp_all_reduce(tp, L.branch_out[1]);
   be.add(L.x_mid, L.branch_out[1], x_out);
 }
 
 void serial_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                     const Tensor& d_res) {
+                     const Tensor& d_res, Communicator* tp) {
   // d_res = dloss/dx_out = dloss/dx_mid through the residual, plus the FFN path below.
   zero(be, L.d_h);
   ffn_backward(be, *L.ffn, L.h2, d_res, L.d_h);
+  tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, L.x_mid, L.ffn_norm.value, L.rstd2, d_res, L.ffn_norm.grad);
   zero(be, L.d_h);
   attention_backward(be, *L.attention, L.h, rope, d_res, L.d_h);
+  tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
 }
 
 }  // namespace
 
 void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                   const Tensor& x_out) {
-  if (L.kind.serial) return serial_forward(be, L, x_in, rope, x_out);
+                   const Tensor& x_out, Communicator* tp) {
+  if (L.kind.serial) return serial_forward(be, L, x_in, rope, x_out, tp);
   be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
   int i = 0;
   if (L.attention) attention_forward(be, *L.attention, L.h, rope, L.branch_out[i++]);
   if (L.gss) gss_forward(be, *L.gss, L.h, L.branch_out[i++]);
   if (L.ffn) ffn_forward(be, *L.ffn, L.h, L.branch_out[i++]);
-  be.copy(x_in, x_out);
+  // The residual enters the sum on one tp rank; the others contribute only their partials.
+  if (!tp || tp->rank() == 0)
+    be.copy(x_in, x_out);
+  else
+    zero(be, x_out);
   mixer_forward(be, *L.mixer, L.branch_out, x_out);
+  tp_all_reduce(tp, x_out);
 }
 
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                    const Tensor& d_res) {
-  if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res);
+                    const Tensor& d_res, Communicator* tp) {
+  if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res, tp);
   for (int b = 0; b < L.n_branches; ++b) zero(be, L.d_branch[b]);
-  mixer_backward(be, *L.mixer, d_res, L.branch_out, L.d_branch);
+  mixer_backward(be, *L.mixer, d_res, L.branch_out, L.d_branch, tp);
   // The three branches read the same h: their input gradients sum into d_h.
   zero(be, L.d_h);
   int i = 0;
   if (L.attention) attention_backward(be, *L.attention, L.h, rope, L.d_branch[i++], L.d_h);
-  if (L.gss) gss_backward(be, *L.gss, L.h, L.d_branch[i++], L.d_h);
+  if (L.gss) gss_backward(be, *L.gss, L.h, L.d_branch[i++], L.d_h, tp);
   if (L.ffn) ffn_backward(be, *L.ffn, L.h, L.d_branch[i++], L.d_h);
+  tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
 }
 

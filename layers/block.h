@@ -27,11 +27,15 @@ struct BlockLayer {
 };
 
 BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s);
-// x_out = block(x_in). rope: the RoPE table.
+// x_out = block(x_in). rope: the RoPE table. tp: the tensor-parallel group (nullptr: one rank).
+// A PHA block mixes its partial branch outputs and reduces them with ONE all-reduce of
+// [B, T, d]; a serial block needs two (after attention and after the FFN).
 void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                   const Tensor& x_out);
-// On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=.
+                   const Tensor& x_out, Communicator* tp);
+// On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=. A PHA block
+// reduces the mixing weights' gradient (n or n x d floats), GSS's [B, T, H] state gradient and
+// ONE [B, T, d] input gradient.
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                    const Tensor& d_res);
+                    const Tensor& d_res, Communicator* tp);
 
 }  // namespace pha

@@ -5,13 +5,16 @@ namespace pha {
 FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s) {
   const ModelConfig& c = s.cfg;
   FfnLayer L;
-  L.w1 = plan.param(prefix + "w1", {c.d_ff, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  // W1 split by rows, W2 by columns: out is this rank's partial sum over its d_ff/tp slice.
+  const int64_t d_ff = s.local(c.d_ff);
+  L.w1 = plan.param(prefix + "w1", {c.d_ff, c.d}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
   L.w2 = plan.param(prefix + "w2", {c.d, c.d_ff}, InitKind::normal, output_proj_stddev(c),
-                    ParamGroup::decay);
-  L.pre = plan.act(prefix + "pre", {s.batch, s.seq_len, c.d_ff});
-  L.act = plan.act(prefix + "act", {s.batch, s.seq_len, c.d_ff});
-  L.d_act = plan.scratch("ffn.d_act", {s.batch, s.seq_len, c.d_ff});
-  L.d_pre = plan.scratch("ffn.d_pre", {s.batch, s.seq_len, c.d_ff});
+                    ParamGroup::decay, TpSplit::cols);
+  L.pre = plan.act(prefix + "pre", {s.batch, s.seq_len, d_ff});
+  L.act = plan.act(prefix + "act", {s.batch, s.seq_len, d_ff});
+  L.d_act = plan.scratch("ffn.d_act", {s.batch, s.seq_len, d_ff});
+  L.d_pre = plan.scratch("ffn.d_pre", {s.batch, s.seq_len, d_ff});
   return L;
 }
 

@@ -4,14 +4,19 @@ namespace pha {
 
 GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s) {
   const ModelConfig& c = s.cfg;
-  const int64_t B = s.batch, T = s.seq_len, F = c.gss_f, H = c.gss_h, N = c.dss_n;
+  // Wu and Wg split by rows (F/tp), Wo by columns; the small state path (Wz, the LayerNorm, the
+  // DSS kernel, D) is replicated on every tp rank (parallel.md).
+  const int64_t B = s.batch, T = s.seq_len, F = s.local(c.gss_f), H = c.gss_h, N = c.dss_n;
+  const int64_t F_global = c.gss_f;
   const bool s4d = c.dss_init == DssInit::s4d;
   GssLayer L;
-  L.wu = plan.param(prefix + "wu", {F, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
+  L.wu = plan.param(prefix + "wu", {F_global, c.d}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
   L.wz = plan.param(prefix + "wz", {H, c.d}, InitKind::normal, 0.02, ParamGroup::decay);
-  L.wg = plan.param(prefix + "wg", {F, H}, InitKind::normal, 0.02, ParamGroup::decay);
-  L.wo = plan.param(prefix + "wo", {c.d, F}, InitKind::normal, output_proj_stddev(c),
-                    ParamGroup::decay);
+  L.wg = plan.param(prefix + "wg", {F_global, H}, InitKind::normal, 0.02, ParamGroup::decay,
+                    TpSplit::rows);
+  L.wo = plan.param(prefix + "wo", {c.d, F_global}, InitKind::normal, output_proj_stddev(c),
+                    ParamGroup::decay, TpSplit::cols);
   L.norm_weight = plan.param(prefix + "norm.weight", {H}, InitKind::ones, 0, ParamGroup::no_decay);
   L.norm_bias = plan.param(prefix + "norm.bias", {H}, InitKind::zeros, 0, ParamGroup::no_decay);
   L.lambda_re = plan.param(prefix + "lambda_re", {N}, s4d ? InitKind::s4d_lambda_re : InitKind::normal,
@@ -67,13 +72,15 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 }
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
-                  const Tensor& dh) {
+                  const Tensor& dh, Communicator* tp) {
   for (const Tensor* t : {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z,
                           &L.d_kernel})
     zero(be, *t);
   be.linear_backward(dout, L.gated, L.wo.value, L.d_gated, L.wo.grad);
   be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);
   be.linear_backward(L.d_gate, L.y, L.wg.value, L.d_y, L.wg.grad);
+  // d_y is a partial sum over this rank's F/tp gates; the replicated state path needs all of it.
+  tp_all_reduce(tp, L.d_y);
   be.channel_fma_backward(L.d_y, L.zn, L.skip.value, L.d_zn, L.skip.grad, L.d_conv);
   be.causal_conv_backward(L.d_conv, L.zn, L.kernel, L.d_zn, L.d_kernel, L.conv_algo);
   be.dss_kernel_backward(L.d_kernel, L.lambda_re.value, L.lambda_im.value, L.c_re.value,
@@ -87,7 +94,10 @@ void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor&
   be.linear_backward(L.d_gated, h, L.wu.value, dh, L.wu.grad);
   zero(be, L.d_zn);
   be.gelu_backward(L.z_pre, L.d_z, L.d_zn);
-  be.linear_backward(L.d_zn, h, L.wz.value, dh, L.wz.grad);
+  // Every tp rank computes the same state-path input gradient: one rank adds it, so the block's
+  // all-reduce of dh counts it once.
+  const bool state_path_owner = !tp || tp->rank() == 0;
+  be.linear_backward(L.d_zn, h, L.wz.value, state_path_owner ? dh : Tensor(), L.wz.grad);
 }
 
 }  // namespace pha

@@ -25,7 +25,9 @@ struct GssLayer {
 
 GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s);
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out);
+// Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
+// input gradient; `tp` reduces the state path's gradient (nullptr: one rank).
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
-                  const Tensor& dh);
+                  const Tensor& dh, Communicator* tp);
 
 }  // namespace pha

@@ -4,15 +4,25 @@
 
 #include "layers/model_config.h"
 #include "layers/planner.h"
+#include "parallel/communicator.h"
 
 namespace pha {
+
+using parallel::Communicator;
 
 struct LayerShape {
   const ModelConfig& cfg;
   int64_t batch;    // B
   int64_t seq_len;  // T
+  TpPosition tp;    // this rank's tensor-parallel position: split dims are divided by tp.size
   int64_t rows() const { return batch * seq_len; }
+  int64_t local(int64_t global_dim) const { return global_dim / tp.size; }
 };
+
+// Sums a partial result over the tensor-parallel group (nothing to do without one).
+inline void tp_all_reduce(Communicator* tp, const Tensor& t) {
+  if (tp) tp->all_reduce(t, parallel::ReduceOp::sum);
+}
 
 // The branch output projections are scaled down with depth (model.md, "Initialisation").
 inline double output_proj_stddev(const ModelConfig& cfg) {

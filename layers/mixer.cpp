@@ -27,9 +27,10 @@ void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, con
 }
 
 void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches) {
+                    const Tensor* dbranches, Communicator* tp) {
   zero(be, M.d_w);
   be.mixer_backward(dout, branches, M.n, M.w, dbranches, M.d_w);
+  tp_all_reduce(tp, M.d_w);
   be.mixer_weights_backward(M.w, M.d_w, as_matrix(M.alpha.grad, M.n), M.normalize);
 }
 

@@ -19,9 +19,10 @@ struct MixerLayer {
 MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape& s, int n);
 // out += sum_i w_i * branches[i]
 void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out);
-// dbranches[i] += w_i * dout; alpha.grad +=.
+// dbranches[i] += w_i * dout; alpha.grad +=. Under tensor parallelism the branches are partial
+// sums, so the weights' gradient is summed over `tp` (n or n x d floats) before alpha's.
 void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches);
+                    const Tensor* dbranches, Communicator* tp);
 // The current weights w as host floats, [n] or [n * d] (for logs and plots).
 std::vector<float> mixer_weights(Backend& be, const MixerLayer& M);
 

@@ -2,13 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 #include "core/rope_table.h"
 #include "layers/init.h"
 
 namespace pha {
 
-Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len, DType real)
-    : backend_(backend), cfg_(cfg), batch_(batch), seq_len_(seq_len), real_(real) {
+Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len, DType real,
+             ModelPart part)
+    : backend_(backend), cfg_(cfg), batch_(batch), seq_len_(seq_len), real_(real), part_(part) {
   cfg_.validate();
   PHA_REQUIRE(batch > 0, "batch size {} must be positive", batch);
   PHA_REQUIRE(seq_len >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len);
@@ -16,35 +20,55 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
               "sequence length {} exceeds model.max_seq_len = {}: raise max_seq_len or shorten "
               "the sequences",
               seq_len, cfg_.max_seq_len);
-  Planner declare(real_);
-  plan(declare);
+  if (part_.n_layers < 0) part_.n_layers = cfg_.n_layers;
+  PHA_REQUIRE(part_.first_layer >= 0 && part_.first_layer + part_.n_layers <= cfg_.n_layers,
+              "layers [{}, {}) are outside the model's {} layers", part_.first_layer,
+              part_.first_layer + part_.n_layers, cfg_.n_layers);
+  PHA_REQUIRE(part_.tp.size == 1 || part_.tp_comm != nullptr,
+              "a tensor-parallel model part needs its tp communicator");
+  PHA_REQUIRE(part_.slots >= 1, "a model needs at least one activation slot");
+  if (part_.tp.size == 1) part_.tp_comm = nullptr;
+
+  slots_.resize(static_cast<size_t>(part_.slots));
+  Planner declare(real_, part_.tp);
+  plan(declare, slots_[0]);
   param_specs_ = declare.param_specs();
   params_ = Arena(backend_, declare.param_table(), "parameters");
   grads_ = Arena(backend_, declare.param_table(), "gradients");
-  acts_ = Arena(backend_, declare.act_table(), "activations");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
-  Planner bind(real_, params_, grads_, acts_, scratch_);
-  plan(bind);
+  for (int s = 0; s < part_.slots; ++s) {
+    acts_.emplace_back(backend_, declare.act_table(), fmt::format("activations (slot {})", s));
+    Planner bind(real_, part_.tp, params_, grads_, acts_.back(), scratch_);
+    plan(bind, slots_[static_cast<size_t>(s)]);
+  }
   if (cfg_.block.serial || cfg_.block.attention) rope_table_fill(backend_, rope_);
   // Targets are the next tokens; the last position of each sequence has none.
   host_targets_.assign(static_cast<size_t>(batch_ * seq_len_), -1);
+  host_local_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
   counted_rows_ = batch_ * (seq_len_ - 1);
 }
 
-void Model::plan(Planner& p) {
-  const LayerShape s{cfg_, batch_, seq_len_};
+void Model::plan(Planner& p, Slot& slot) {
+  const LayerShape s{cfg_, batch_, seq_len_, part_.tp};
   const int64_t B = batch_, T = seq_len_;
-  embedding_ = make_embedding(p, s);
-  tokens_ = p.act("tokens", {B * T}, DType::i32);
-  targets_ = p.act("targets", {B * T}, DType::i32);
-  if (cfg_.block.serial || cfg_.block.attention)
-    rope_ = p.act("rope.table", {T, cfg_.head_dim() / 2, 2});
-  x_.resize(static_cast<size_t>(cfg_.n_layers + 1));
-  for (int64_t l = 0; l <= cfg_.n_layers; ++l)
-    x_[static_cast<size_t>(l)] = p.act(fmt::format("x.{}", l), {B, T, cfg_.d});
-  blocks_.clear();
-  for (int64_t l = 0; l < cfg_.n_layers; ++l) blocks_.push_back(make_block(p, l, s));
-  head_ = make_head(p, s);
+  // The tied head needs E on the last stage too: the same parameter, its own copy.
+  if (part_.has_embedding || (part_.has_head && cfg_.tie_embeddings))
+    embedding_ = make_embedding(p, s);
+  slot.tokens = p.act("tokens", {B * T}, DType::i32);
+  slot.local_tokens = p.act("local_tokens", {B * T}, DType::i32);
+  slot.targets = p.act("targets", {B * T}, DType::i32);
+  if (cfg_.block.serial || cfg_.block.attention) {
+    // One table for all slots: it lives in whichever arena the first bind pass hands out.
+    const Tensor table = p.act("rope.table", {T, cfg_.head_dim() / 2, 2});
+    if (rope_.empty()) rope_ = table;
+  }
+  slot.x.resize(static_cast<size_t>(part_.n_layers + 1));
+  for (int64_t l = 0; l <= part_.n_layers; ++l)
+    slot.x[static_cast<size_t>(l)] = p.act(fmt::format("x.{}", part_.first_layer + l), {B, T, cfg_.d});
+  slot.blocks.clear();
+  for (int64_t l = 0; l < part_.n_layers; ++l)
+    slot.blocks.push_back(make_block(p, part_.first_layer + l, s));
+  if (part_.has_head) slot.head = make_head(p, s);
   d_res_ = p.scratch("model.d_res", {B, T, cfg_.d});
 }
 
@@ -56,7 +80,8 @@ void Model::init_parameters(uint64_t seed) {
     const size_t n = static_cast<size_t>(spec.shape.numel());
     if (value.dtype == DType::f64) {
       host64.resize(n);
-      for (size_t i = 0; i < n; ++i) host64[i] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(i)));
+      for (size_t i = 0; i < n; ++i)
+        host64[i] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(i)));
       backend_.copy_from_host(value, host64.data());
     } else {
       host32.resize(n);
@@ -67,59 +92,82 @@ void Model::init_parameters(uint64_t seed) {
 }
 
 const Tensor& Model::head_weight() const {
-  return cfg_.tie_embeddings ? embedding_.weight.value : head_.untied_weight.value;
+  return cfg_.tie_embeddings ? embedding_->weight.value : slots_[0].head.untied_weight.value;
 }
 
 const Tensor& Model::head_weight_grad() const {
-  return cfg_.tie_embeddings ? embedding_.weight.grad : head_.untied_weight.grad;
+  return cfg_.tie_embeddings ? embedding_->weight.grad : slots_[0].head.untied_weight.grad;
 }
 
-double Model::forward(const int32_t* tokens) {
+double Model::stage_forward(int slot_index, const int32_t* tokens) {
+  Slot& slot = slots_.at(static_cast<size_t>(slot_index));
   const int64_t B = batch_, T = seq_len_;
   for (int64_t i = 0; i < B * T; ++i)
     PHA_REQUIRE(tokens[i] >= 0 && tokens[i] < cfg_.vocab,
                 "token id {} at position {} of the batch is outside the vocabulary [0, {}): the "
                 "data does not match model.vocab",
                 tokens[i], i, cfg_.vocab);
+  Communicator* tp = part_.tp_comm;
+  if (part_.has_embedding) {
+    local_token_ids(*embedding_, tokens, B * T, host_local_tokens_.data());
+    backend_.copy_from_host(slot.local_tokens, host_local_tokens_.data());
+    embedding_forward(backend_, *embedding_, slot.local_tokens.view({B, T}), slot.x[0], tp);
+  }
+  for (size_t l = 0; l < slot.blocks.size(); ++l)
+    block_forward(backend_, slot.blocks[l], slot.x[l], rope_, slot.x[l + 1], tp);
+  if (!part_.has_head) return std::numeric_limits<double>::quiet_NaN();
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t + 1 < T; ++t)
       host_targets_[static_cast<size_t>(b * T + t)] = tokens[b * T + t + 1];
-  backend_.copy_from_host(tokens_, tokens);
-  backend_.copy_from_host(targets_, host_targets_.data());
-
-  embedding_forward(backend_, embedding_, tokens_.view({B, T}), x_[0]);
-  for (size_t l = 0; l < blocks_.size(); ++l) block_forward(backend_, blocks_[l], x_[l], rope_, x_[l + 1]);
-  const double loss_sum = head_forward(backend_, head_, x_.back(), head_weight(), targets_);
+  backend_.copy_from_host(slot.targets, host_targets_.data());
+  const double loss_sum = head_forward(backend_, slot.head, slot.x.back(), head_weight(),
+                                       slot.targets, tp);
   return loss_sum / static_cast<double>(counted_rows_);
 }
 
-void Model::backward() {
-  head_backward(backend_, head_, x_.back(), head_weight(), head_weight_grad(), targets_,
-                1.0 / static_cast<double>(counted_rows_), d_res_);
-  for (size_t l = blocks_.size(); l-- > 0;) block_backward(backend_, blocks_[l], x_[l], rope_, d_res_);
-  embedding_backward(backend_, embedding_, tokens_.view({batch_, seq_len_}), d_res_);
+void Model::stage_backward(int slot_index) {
+  Slot& slot = slots_.at(static_cast<size_t>(slot_index));
+  Communicator* tp = part_.tp_comm;
+  if (part_.has_head)
+    head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
+                  slot.targets, 1.0 / static_cast<double>(counted_rows_), d_res_, tp);
+  for (size_t l = slot.blocks.size(); l-- > 0;)
+    block_backward(backend_, slot.blocks[l], slot.x[l], rope_, d_res_, tp);
+  if (part_.has_embedding)
+    embedding_backward(backend_, *embedding_, slot.local_tokens.view({batch_, seq_len_}), d_res_);
 }
 
 MemoryFigures Model::memory() const {
-  return MemoryFigures{params_.bytes() + grads_.bytes(), acts_.bytes(), scratch_.bytes()};
+  size_t acts = 0;
+  for (const Arena& a : acts_) acts += a.bytes();
+  return MemoryFigures{params_.bytes() + grads_.bytes(), acts, scratch_.bytes()};
 }
 
 std::vector<std::vector<float>> Model::mixing_weights() {
   std::vector<std::vector<float>> out;
-  for (const BlockLayer& b : blocks_)
+  for (const BlockLayer& b : slots_[0].blocks)
     out.push_back(b.mixer ? mixer_weights(backend_, *b.mixer) : std::vector<float>{});
   return out;
 }
 
-int64_t count_parameters(const ModelConfig& cfg) {
+std::optional<Param> Model::embedding_param() const {
+  if (!embedding_) return std::nullopt;
+  return embedding_->weight;
+}
+
+std::vector<ParamSpec> model_param_specs(const ModelConfig& cfg) {
   cfg.validate();
   Planner declare;
-  const LayerShape s{cfg, 1, 2};
-  int64_t total = 0;
+  const LayerShape s{cfg, 1, 2, {}};
   make_embedding(declare, s);
   for (int64_t l = 0; l < cfg.n_layers; ++l) make_block(declare, l, s);
   make_head(declare, s);
-  for (const ParamSpec& p : declare.param_specs()) total += p.shape.numel();
+  return declare.param_specs();
+}
+
+int64_t count_parameters(const ModelConfig& cfg) {
+  int64_t total = 0;
+  for (const ParamSpec& p : model_param_specs(cfg)) total += p.shape.numel();
   return total;
 }
 

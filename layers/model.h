@@ -1,7 +1,14 @@
 #pragma once
 // The PHA model on one rank: embedding, L blocks, final norm, head and loss, with every buffer
-// planned up front. No autograd: backward() calls each layer's backward in reverse.
+// planned up front. No autograd: backward calls each layer's backward in reverse.
+//
+// Under 3D parallelism a Model is one (tp rank, pipeline stage) part of the whole: its blocks are
+// the stage's contiguous range, the embedding lives on the first stage, the final norm and head on
+// the last (which holds its own copy of E when the embedding is tied), and every split parameter
+// holds this tp rank's block. The pipeline keeps several micro-batches in flight, so activations
+// come in `slots`: one activation arena each, sharing parameters, gradients and scratch.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "layers/block.h"
@@ -12,42 +19,76 @@ namespace pha {
 
 struct MemoryFigures {
   size_t parameter_bytes = 0;   // parameters + gradients
-  size_t activation_bytes = 0;  // forward activations kept for backward
+  size_t activation_bytes = 0;  // forward activations kept for backward, all slots
   size_t scratch_bytes = 0;     // backward temporaries shared by all layers
+};
+
+// Which part of the model this rank computes.
+struct ModelPart {
+  TpPosition tp;
+  Communicator* tp_comm = nullptr;  // required when tp.size > 1
+  int64_t first_layer = 0;
+  int64_t n_layers = -1;            // -1: every layer (one stage)
+  bool has_embedding = true, has_head = true;
+  int slots = 1;                    // micro-batches in flight
 };
 
 class Model {
  public:
-  // A model for micro-batches of `batch` sequences of `seq_len` tokens, computing in `real`
+  // A model part for micro-batches of `batch` sequences of `seq_len` tokens, computing in `real`
   // (f32; f64 for whole-model gradient checks).
   Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
-        DType real = DType::f32);
+        DType real = DType::f32, ModelPart part = {});
 
   void init_parameters(uint64_t seed);
-  // tokens: host [B * T] ids in [0, V). Returns the mean loss over (b, t < T-1).
-  double forward(const int32_t* tokens);
+
+  // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
+  // (b, t < T-1).
+  double forward(const int32_t* tokens) { return stage_forward(0, tokens); }
   // Gradients of the last forward's loss, accumulated (+=) into the gradient arena.
-  void backward();
+  void backward() { stage_backward(0); }
+
+  // Pipeline steps. stage_forward reads the tokens on every stage (the first embeds them, the
+  // last takes its targets from them); a later stage's input must be in stage_input(slot). Returns
+  // the mean loss on the last stage, NaN elsewhere. stage_backward starts from the loss on the
+  // last stage, else from stage_grad() (the gradient of the stage's output); on return
+  // stage_grad() holds the gradient of the stage's input (unless this is the first stage).
+  double stage_forward(int slot, const int32_t* tokens);
+  void stage_backward(int slot);
+  const Tensor& stage_input(int slot) const { return slots_[static_cast<size_t>(slot)].x.front(); }
+  const Tensor& stage_output(int slot) const { return slots_[static_cast<size_t>(slot)].x.back(); }
+  const Tensor& stage_grad() const { return d_res_; }
+
   void zero_grads() { grads_.zero(); }
 
   const ModelConfig& config() const { return cfg_; }
+  const ModelPart& part() const { return part_; }
   int64_t batch() const { return batch_; }
   int64_t seq_len() const { return seq_len_; }
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
-  // Forward activations, in forward order (to name the first non-finite one).
-  const Arena& activations() const { return acts_; }
+  // Forward activations of slot 0, in forward order (to name the first non-finite one).
+  const Arena& activations() const { return acts_.front(); }
   int64_t parameter_count() const { return params_.table().total_elements(); }
   MemoryFigures memory() const;
-  // Logits of the last forward [B*T, V_pad] (valid until backward()).
-  const Tensor& logits() const { return head_.logits; }
-  // Per layer: the mixing weights w ([n] or [n * d]); empty for serial blocks.
+  // Logits of the last forward of slot 0, this rank's columns [B*T, V_pad/tp] (valid until
+  // backward).
+  const Tensor& logits(int slot = 0) const { return slots_.at(static_cast<size_t>(slot)).head.logits; }
+  // Per local layer: the mixing weights w ([n] or [n * d]); empty for serial blocks.
   std::vector<std::vector<float>> mixing_weights();
+  // The embedding (first stage) or the tied head copy (last stage); nullopt when neither.
+  std::optional<Param> embedding_param() const;
   Backend& backend() { return backend_; }
 
  private:
-  void plan(Planner& planner);
+  struct Slot {
+    Tensor tokens, local_tokens, targets;  // [B*T] i32
+    std::vector<Tensor> x;                  // residual stream [local L + 1] x [B, T, d]
+    std::vector<BlockLayer> blocks;
+    HeadLayer head;
+  };
+  void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;
 
@@ -55,18 +96,20 @@ class Model {
   ModelConfig cfg_;
   int64_t batch_, seq_len_;
   DType real_;
+  ModelPart part_;
   std::vector<ParamSpec> param_specs_;
-  Arena params_, grads_, acts_, scratch_;
-  EmbeddingLayer embedding_;
-  std::vector<BlockLayer> blocks_;
-  HeadLayer head_;
-  std::vector<Tensor> x_;           // residual stream [L+1] x [B, T, d]
-  Tensor tokens_, targets_, rope_;  // [B*T] i32, [B*T] i32, [T, d_h/2, 2]
-  Tensor d_res_;                    // scratch [B, T, d]
-  std::vector<int32_t> host_targets_;
+  Arena params_, grads_, scratch_;
+  std::vector<Arena> acts_;  // one per slot
+  std::vector<Slot> slots_;
+  std::optional<EmbeddingLayer> embedding_;
+  Tensor rope_;   // [T, d_h/2, 2], in slot 0's arena, shared
+  Tensor d_res_;  // scratch [B, T, d]
+  std::vector<int32_t> host_targets_, host_local_tokens_;
   int64_t counted_rows_ = 0;
 };
 
+// Every parameter of the whole model (one rank, one stage), in table order: names and global shapes.
+std::vector<ParamSpec> model_param_specs(const ModelConfig& cfg);
 // Parameter count of a configuration (from the same size table that allocates the model).
 int64_t count_parameters(const ModelConfig& cfg);
 

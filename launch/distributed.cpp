@@ -1,0 +1,92 @@
+#include "launch/distributed.h"
+
+#include <fmt/format.h>
+
+#include "parallel/abort.h"
+#include "parallel/pipeline_schedule.h"
+
+namespace pha::launch {
+
+using parallel::GroupKind;
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int provided = 0;
+  parallel::check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init");
+}
+
+MpiSession::~MpiSession() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cfg) {
+  std::string problems;
+  auto need = [&](bool ok, const std::string& what) {
+    if (!ok) problems += (problems.empty() ? "" : "; ") + what;
+  };
+  const int tp = layout.tp, pp = layout.pp;
+  const bool attention = cfg.block.serial || cfg.block.attention;
+  const bool ffn = cfg.block.serial || cfg.block.ffn;
+  const bool gss = !cfg.block.serial && cfg.block.gss;
+  if (attention)
+    need(cfg.n_kv % tp == 0, fmt::format("n_kv = {} is not divisible by tp = {}", cfg.n_kv, tp));
+  if (ffn) need(cfg.d_ff % tp == 0, fmt::format("d_ff = {} is not divisible by tp = {}", cfg.d_ff, tp));
+  if (gss) need(cfg.gss_f % tp == 0, fmt::format("F = {} is not divisible by tp = {}", cfg.gss_f, tp));
+  need(cfg.vocab_padded() % tp == 0,
+       fmt::format("V_pad = {} is not divisible by tp = {}", cfg.vocab_padded(), tp));
+  need(pp <= cfg.n_layers,
+       fmt::format("pp = {} is larger than the layer count L = {}", pp, cfg.n_layers));
+  need(cfg.n_layers % pp == 0,
+       fmt::format("L = {} is not divisible by pp = {} (stages must be balanced)", cfg.n_layers, pp));
+  PHA_REQUIRE(problems.empty(), "the layout dp {} x tp {} x pp {} does not fit the model: {}",
+              layout.dp, tp, pp, problems);
+}
+
+namespace {
+parallel::Layout checked(parallel::Layout layout, const ModelConfig& cfg) {
+  int world = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  const parallel::Layout resolved = parallel::resolve_layout(layout, world);
+  validate_model_layout(resolved, cfg);
+  return resolved;
+}
+}  // namespace
+
+Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t micro,
+                         double timeout_s)
+    : grid(MPI_COMM_WORLD, checked(layout, cfg)),
+      world(grid.communicator(GroupKind::world, timeout_s)),
+      tp(grid.communicator(GroupKind::tp, timeout_s)),
+      dp(grid.communicator(GroupKind::dp, timeout_s)),
+      pp(grid.communicator(GroupKind::pp, timeout_s)),
+      n_micro(static_cast<int>(micro)) {}
+
+ModelPart Distributed::model_part(const ModelConfig& cfg) {
+  const auto stages = parallel::stage_layers(static_cast<int>(cfg.n_layers), n_stages());
+  const auto& mine = stages[static_cast<size_t>(stage())];
+  ModelPart part;
+  part.tp = TpPosition{grid.layout().tp, tp_rank()};
+  part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
+  part.first_layer = mine.first;
+  part.n_layers = mine.count;
+  part.has_embedding = first_stage();
+  part.has_head = last_stage();
+  // 1F1B keeps at most (stages - stage) micro-batches in flight on a stage.
+  part.slots = std::max(1, std::min(n_stages() - stage(), n_micro));
+  return part;
+}
+
+double Distributed::comm_seconds() const {
+  return world.stats().total().seconds + tp.stats().total().seconds +
+         dp.stats().total().seconds + pp.stats().total().seconds;
+}
+
+void Distributed::reset_comm_stats() {
+  world.reset_stats();
+  tp.reset_stats();
+  dp.reset_stats();
+  pp.reset_stats();
+}
+
+}  // namespace pha::launch

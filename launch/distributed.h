@@ -1,0 +1,46 @@
+#pragma once
+// The process's place in the dp x tp x pp grid: MPI start-up, the rank grid and its
+// communicators, and the model part this rank computes.
+#include <memory>
+
+#include "layers/model.h"
+#include "parallel/rank_grid.h"
+
+namespace pha::launch {
+
+// Starts MPI on construction (thread level funneled) and finalises it on destruction.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+};
+
+struct Distributed {
+  parallel::RankGrid grid;
+  parallel::MpiCommunicator world, tp, dp, pp;
+  int n_micro = 1;  // micro-batches per step on this dp rank
+
+  // Collective: every rank passes the same layout. Refuses (pha::Error, same text on every rank) a
+  // layout that does not divide the world, the model or the batch, before any allocation.
+  Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t n_micro, double timeout_s);
+
+  int dp_rank() const { return grid.coord().dp; }
+  int tp_rank() const { return grid.coord().tp; }
+  int stage() const { return grid.coord().pp; }
+  int n_stages() const { return grid.layout().pp; }
+  bool first_stage() const { return stage() == 0; }
+  bool last_stage() const { return stage() == n_stages() - 1; }
+  // What this rank's Model holds.
+  ModelPart model_part(const ModelConfig& cfg);
+  // Every collective's statistics summed (communication fraction of a step).
+  double comm_seconds() const;
+  void reset_comm_stats();
+};
+
+// Checks that `layout` divides the model: n_kv, d_ff, F and V_pad by tp (n_q follows from n_kv),
+// L by pp; one message naming every number that fails.
+void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cfg);
+
+}  // namespace pha::launch

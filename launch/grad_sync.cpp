@@ -1,0 +1,120 @@
+#include "launch/grad_sync.h"
+
+#include <algorithm>
+
+#include "optim/clip.h"
+
+namespace pha::launch {
+
+using parallel::ReduceOp;
+
+namespace {
+
+bool tied_copy_on_both_ends(const Model& model, const Distributed& dist) {
+  return model.config().tie_embeddings && dist.n_stages() > 1;
+}
+
+// The flat view [count] of elements [begin, begin + count) of `t`.
+Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
+  return Tensor(static_cast<char*>(t.data) + static_cast<size_t>(begin) * dtype_size(t.dtype),
+                t.dtype, t.device, Shape{count});
+}
+
+}  // namespace
+
+GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, int64_t bucket_elements)
+    : dist_(dist), zero1_(zero1 && dist.grid.layout().dp > 1), bucket_elements_(bucket_elements) {
+  const SizeTable& table = model.params().table();
+  // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
+  // embedding's last-stage copy is the first stage's: counted there only.
+  for (const ParamSpec& spec : model.param_specs()) {
+    bool counts = spec.split != TpSplit::replicated || dist.tp_rank() == 0;
+    if (spec.name == "embedding.weight" && tied_copy_on_both_ends(model, dist) && !dist.first_stage())
+      counts = false;
+    norm_ranges_.push_back(counts ? ElementRange{0, spec.shape.numel()} : ElementRange{});
+  }
+  SizeTable staging;
+  if (tied_copy_on_both_ends(model, dist) && (dist.first_stage() || dist.last_stage()))
+    staging.add("tied_embedding_grad", model.params().get("embedding.weight").shape,
+                model.params().get("embedding.weight").dtype);
+  const int64_t total = table.total_elements();
+  if (zero1_) {
+    const int dp = dist.grid.layout().dp;
+    shard_elements_ = (total + dp - 1) / dp;
+    const int64_t begin = std::min(total, shard_elements_ * dist.dp_rank());
+    update_ranges_ = shard_ranges(table, begin, std::min(total, begin + shard_elements_));
+    const DType real = model.params()[0].dtype;
+    staging.add("zero1_send", {shard_elements_}, real);
+    staging.add("zero1_gathered", {shard_elements_ * dp}, real);
+  } else {
+    update_ranges_ = full_ranges(table);
+  }
+  staging_ = Arena(model.backend(), staging, "gradient sync staging");
+}
+
+void GradientSync::reduce(Model& model) {
+  if (dist_.grid.layout().dp > 1) {
+    // The gradient arena is one allocation: average it in buckets (its alignment padding is zero).
+    const Arena& grads = model.grads();
+    const Tensor flat(grads.base(), grads[0].dtype, grads[0].device,
+                      Shape{static_cast<int64_t>(grads.bytes() / dtype_size(grads[0].dtype))});
+    for (int64_t begin = 0; begin < flat.numel(); begin += bucket_elements_)
+      dist_.dp.all_reduce(flat_slice(flat, begin, std::min(bucket_elements_, flat.numel() - begin)),
+                          ReduceOp::avg);
+  }
+  if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
+}
+
+void GradientSync::tied_embedding_sync(Model& model) {
+  if (!dist_.first_stage() && !dist_.last_stage()) return;
+  const Tensor grad = model.grads().get("embedding.weight");
+  const Tensor other = staging_.get("tied_embedding_grad");
+  // First sends then receives, last receives then sends: no two blocking sends face each other.
+  // Both add the same two tensors (a + b == b + a), so the copies stay bit-identical.
+  if (dist_.first_stage()) {
+    dist_.pp.send(grad, dist_.n_stages() - 1);
+    dist_.pp.recv(other, dist_.n_stages() - 1);
+  } else {
+    dist_.pp.recv(other, 0);
+    dist_.pp.send(grad, 0);
+  }
+  model.backend().axpy(1.0, other, grad);
+}
+
+double GradientSync::global_sum_squares(Model& model) {
+  double local = gradient_sum_squares(model.grads(), norm_ranges_);
+  local = dist_.tp.all_reduce_scalar(local, ReduceOp::sum);
+  return dist_.pp.all_reduce_scalar(local, ReduceOp::sum);
+}
+
+void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
+  optimizer.step(model.params(), model.grads(), model.param_specs(), step_number, update_ranges_);
+  if (zero1_) all_gather_parameters(model);
+}
+
+void GradientSync::all_gather_parameters(Model& model) {
+  Backend& be = model.backend();
+  const Arena& params = model.params();
+  const Tensor send = staging_.get("zero1_send");
+  const Tensor gathered = staging_.get("zero1_gathered");
+  // Pack this rank's slice of the flat parameters, gather every rank's, unpack them all.
+  auto walk = [&](int rank, const Tensor& buffer, bool pack) {
+    const int64_t total = params.table().total_elements();
+    const int64_t begin = std::min(total, shard_elements_ * rank);
+    const auto ranges = shard_ranges(params.table(), begin, std::min(total, begin + shard_elements_));
+    int64_t offset = 0;
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      if (ranges[i].size() == 0) continue;
+      const Tensor piece = flat_slice(params[i], ranges[i].begin, ranges[i].size());
+      const Tensor staged = flat_slice(buffer, offset, ranges[i].size());
+      pack ? be.copy(piece, staged) : be.copy(staged, piece);
+      offset += ranges[i].size();
+    }
+  };
+  walk(dist_.dp_rank(), send, true);
+  dist_.dp.all_gather(send, gathered);
+  for (int r = 0; r < dist_.grid.layout().dp; ++r)
+    walk(r, flat_slice(gathered, shard_elements_ * r, shard_elements_), false);
+}
+
+}  // namespace pha::launch

@@ -1,0 +1,23 @@
+#pragma once
+// Runs one training step's forward and backward passes over this rank's micro-batches with the
+// 1F1B schedule (parallel/pipeline_schedule.h): the schedule is data, this executor just walks
+// this stage's action list, moving activations and gradients with the pp communicator.
+#include <functional>
+
+#include "launch/distributed.h"
+
+namespace pha::launch {
+
+struct PipelineResult {
+  double loss_sum = 0;     // sum over micro-batches of their mean loss (last stage only)
+  double forward_s = 0, backward_s = 0, comm_s = 0;  // time in compute and in transfers
+  int64_t recall_answers = 0, recall_correct = 0;    // last stage, tp = 1, when scored
+};
+
+// tokens_of(m): host tokens [B*T] of micro-batch m. on_forward(m, loss) runs on the last stage
+// right after micro-batch m's forward (e.g. to score recall from its logits).
+PipelineResult run_pipeline_step(Model& model, Distributed& dist,
+                                 const std::function<const int32_t*(int)>& tokens_of,
+                                 const std::function<void(int, int)>& on_forward);
+
+}  // namespace pha::launch
