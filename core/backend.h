@@ -5,8 +5,8 @@
 // - Shapes are validated on entry; a mismatch throws pha::Error naming the op and the tensors.
 // - Backward ops ACCUMULATE (+=) into every gradient they write, input gradients and parameter
 //   gradients alike (llm.c's rule); callers zero gradient buffers when a fresh value is wanted.
-//   The one exception is cross_entropy_backward, which writes dlogits (it may alias logits, so the
-//   [N, V] logits are never stored twice).
+//   The exceptions are cross_entropy_backward and vocab_parallel_backward, which write dlogits (it
+//   may alias logits, so the [N, V] logits are never stored twice).
 // - The CPU backend computes in f32 or f64 (the dtype of the tensors); f64 serves the gradient
 //   checks. Integer tensors (tokens, targets) are i32.
 // - "rows": an op on the last dim treats a tensor [..., C] as [rows, C].
@@ -107,6 +107,40 @@ class Backend {
   virtual void cross_entropy_backward(const Tensor& logits, const Tensor& lse,
                                       const Tensor& targets, double scale,
                                       const Tensor& dlogits) = 0;
+
+  // ---- vocab-parallel cross-entropy (tensor parallelism over the vocabulary) ----
+  // A tp rank holds columns [vocab_offset, vocab_offset + V_local) of the [rows, V] logits, as
+  // logits [rows, V_local]. The full logits are never gathered: the ranks exchange two small
+  // per-row tensors instead, and every rank ends with the same losses and lse as
+  // cross_entropy_forward on the full logits. The caller runs, on every rank of the tp group:
+  //   vocab_parallel_max(logits, row_max);                          all_reduce(row_max, MAX)
+  //   vocab_parallel_sums(logits, targets, offset, row_max, stats); all_reduce(stats, SUM)
+  //   vocab_parallel_loss(row_max, stats, targets, losses, lse);
+  //   vocab_parallel_backward(logits, lse, targets, offset, scale, dlogits);
+  // targets i32 [rows] hold GLOBAL vocabulary ids (negative = ignored row: loss 0, dlogits 0). No
+  // rank sees V, so the caller checks targets < V. row_max, losses, lse [rows] and stats [2, rows]
+  // have the dtype of logits (the reductions move one dtype).
+  //
+  // row_max[r] = max over the local columns of logits[r, :].
+  virtual void vocab_parallel_max(const Tensor& logits, const Tensor& row_max) = 0;
+  // With row_max already all-reduced: stats[0, r] = sum over local columns of
+  // exp(logits[r, j] - row_max[r]); stats[1, r] = logits[r, target - vocab_offset] when this rank
+  // holds the target's column, else 0 (so the SUM leaves the target's logit).
+  virtual void vocab_parallel_sums(const Tensor& logits, const Tensor& targets,
+                                   int64_t vocab_offset, const Tensor& row_max,
+                                   const Tensor& stats) = 0;
+  // With stats already all-reduced: lse = row_max + log(stats[0]), losses = lse - stats[1] (0 for
+  // an ignored row). Refuses a sum of exps below 1: the column at the row maximum contributes
+  // exp(0) = 1, so a smaller sum means the reductions above were skipped or mismatched.
+  virtual void vocab_parallel_loss(const Tensor& row_max, const Tensor& stats,
+                                   const Tensor& targets, const Tensor& losses,
+                                   const Tensor& lse) = 0;
+  // dlogits [rows, V_local] = (exp(logits - lse) - onehot(target - vocab_offset)) * scale for each
+  // counted row, 0 for ignored rows: this rank's columns of the full cross_entropy_backward.
+  // WRITES dlogits (no accumulation); dlogits may alias logits.
+  virtual void vocab_parallel_backward(const Tensor& logits, const Tensor& lse,
+                                       const Tensor& targets, int64_t vocab_offset, double scale,
+                                       const Tensor& dlogits) = 0;
 
   // ---- elementwise ----
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;  // out = a + b

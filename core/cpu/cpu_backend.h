@@ -62,6 +62,14 @@ class CpuBackend final : public Backend {
   void cross_entropy_backward(const Tensor& logits, const Tensor& lse, const Tensor& targets,
                               double scale, const Tensor& dlogits) override;
 
+  void vocab_parallel_max(const Tensor& logits, const Tensor& row_max) override;
+  void vocab_parallel_sums(const Tensor& logits, const Tensor& targets, int64_t vocab_offset,
+                           const Tensor& row_max, const Tensor& stats) override;
+  void vocab_parallel_loss(const Tensor& row_max, const Tensor& stats, const Tensor& targets,
+                           const Tensor& losses, const Tensor& lse) override;
+  void vocab_parallel_backward(const Tensor& logits, const Tensor& lse, const Tensor& targets,
+                               int64_t vocab_offset, double scale, const Tensor& dlogits) override;
+
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void mul(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void mul_backward(const Tensor& dy, const Tensor& a, const Tensor& b, const Tensor& da,
