@@ -18,9 +18,13 @@ double sum_squares_cuda(const Tensor& t, ElementRange range) {
   return cuda::sum_squares_range(t, range.begin, range.end);
 }
 
-void scale_cuda(const Tensor& t, double factor) { cuda::scale_in_place(t, factor); }
+void scale_cuda(const Tensor& t, double factor) {
+  cuda::scale_in_place(t, factor);
+}
 
-bool all_finite_cuda(const Tensor& t) { return cuda::all_finite(t); }
+bool all_finite_cuda(const Tensor& t) {
+  return cuda::all_finite(t);
+}
 
 #else
 
@@ -34,9 +38,15 @@ void adamw_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Elem
                 const AdamWScalars<double>&) {
   no_cuda("AdamW");
 }
-double sum_squares_cuda(const Tensor&, ElementRange) { no_cuda("gradient norm"); }
-void scale_cuda(const Tensor&, double) { no_cuda("scale_gradients"); }
-bool all_finite_cuda(const Tensor&) { no_cuda("first_nonfinite"); }
+double sum_squares_cuda(const Tensor&, ElementRange) {
+  no_cuda("gradient norm");
+}
+void scale_cuda(const Tensor&, double) {
+  no_cuda("scale_gradients");
+}
+bool all_finite_cuda(const Tensor&) {
+  no_cuda("first_nonfinite");
+}
 
 #endif
 

@@ -7,8 +7,8 @@ namespace {
 
 void require_rows(const char* op, const char* what, const Tensor& t) {
   cuda::require_float_on_gpu(op, what, t);
-  PHA_REQUIRE(t.rank() >= 1 && t.shape.last() > 0, "{}: {} has shape {}, expected [..., C > 0]",
-              op, what, t.shape.str());
+  PHA_REQUIRE(t.rank() >= 1 && t.shape.last() > 0, "{}: {} has shape {}, expected [..., C > 0]", op,
+              what, t.shape.str());
 }
 
 }  // namespace

@@ -24,9 +24,10 @@ cuda::AttentionShape require_attention(const char* op, const Tensor& q, const Te
               "{}: q has shape {} and k {}; they must agree in B, T and d_h (q [B, T, n_q, d_h], "
               "k and v [B, T, n_kv, d_h])",
               op, q.shape.str(), k.shape.str());
-  PHA_REQUIRE(n_kv > 0 && n_q % n_kv == 0,
-              "{}: n_q = {} query heads is not a multiple of n_kv = {} key/value heads (q {}, k {})",
-              op, n_q, n_kv, q.shape.str(), k.shape.str());
+  PHA_REQUIRE(
+      n_kv > 0 && n_q % n_kv == 0,
+      "{}: n_q = {} query heads is not a multiple of n_kv = {} key/value heads (q {}, k {})", op,
+      n_q, n_kv, q.shape.str(), k.shape.str());
   PHA_REQUIRE(d_h >= 1 && d_h <= cuda::kAttnMaxHead,
               "{}: the head width d_h = {} is outside the CUDA kernel's 1..{}", op, d_h,
               cuda::kAttnMaxHead);
@@ -35,8 +36,8 @@ cuda::AttentionShape require_attention(const char* op, const Tensor& q, const Te
   cuda::require_on_gpu(op, "lse", lse);
   require_shape(op, "lse", lse, Shape{batch, n_q, seq});
   PHA_REQUIRE(lse.dtype == cuda::compute_dtype(q.dtype),
-              "{}: lse is {} but must be {} (the compute type of {} attention)", op,
-              lse.describe(), dtype_name(cuda::compute_dtype(q.dtype)), dtype_name(q.dtype));
+              "{}: lse is {} but must be {} (the compute type of {} attention)", op, lse.describe(),
+              dtype_name(cuda::compute_dtype(q.dtype)), dtype_name(q.dtype));
   return {batch, seq, n_q, n_kv, d_h, window};
 }
 

@@ -36,8 +36,8 @@ __device__ void load_tile(const AttnIndex& ix, const S* src, bool kv, int64_t b,
   for (int64_t e = threadIdx.x; e < rows * d_h; e += blockDim.x) {
     const int64_t r = e / d_h, i = e % d_h, t = first + r;
     C v = C(0);
-    if (t < ix.s.seq) v = scale * static_cast<C>(load(src, (kv ? ix.kv_at(b, t, head)
-                                                                 : ix.q_at(b, t, head)) + i));
+    if (t < ix.s.seq)
+      v = scale * static_cast<C>(load(src, (kv ? ix.kv_at(b, t, head) : ix.q_at(b, t, head)) + i));
     tile[r * ld + i] = v;
   }
 }

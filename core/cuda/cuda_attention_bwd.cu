@@ -19,8 +19,8 @@ __global__ void attention_delta_kernel(AttnIndex ix, const S* dout, const S* out
   const int64_t rows = ix.s.batch * ix.s.seq * ix.s.n_q;
   const int lane = threadIdx.x & 31;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x >> 5);
-  for (int64_t row = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-       row < rows; row += warps) {
+  for (int64_t row = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; row < rows;
+       row += warps) {
     // row = (b T + t) n_q + j, the order of q's rows.
     const int64_t j = row % ix.s.n_q, bt = row / ix.s.n_q;
     const int64_t b = bt / ix.s.seq, t = bt % ix.s.seq, at = row * ix.s.d_h;
@@ -172,9 +172,9 @@ __global__ void __launch_bounds__(kAttnThreads)
 }
 
 template <typename S, typename C, int DMAX, int BK>
-void launch_backward(const Launch& l, const AttnIndex& ix, const AttentionPlan& p,
-                     const void* dout, const void* q, const void* k, const void* v,
-                     const void* lse, const C* delta, void* dq, void* dk, void* dv) {
+void launch_backward(const Launch& l, const AttnIndex& ix, const AttentionPlan& p, const void* dout,
+                     const void* q, const void* k, const void* v, const void* lse, const C* delta,
+                     void* dq, void* dk, void* dv) {
   const auto dq_kernel = attention_dq_kernel<S, C, DMAX, BK>;
   PHA_CUDA_CHECK(cudaFuncSetAttribute(dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(p.smem_dq)));

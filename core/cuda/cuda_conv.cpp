@@ -9,7 +9,6 @@
 // sums in ascending order (bit-exact causality, a test mode).
 #include <cufft.h>
 
-
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cufft_plans.h"
@@ -62,7 +61,8 @@ void rfft(CudaBackend& be, const FftBuffers& f, int64_t batch, void* in, void* o
     PHA_CUDA_CHECK(cufftExecD2Z(plan, static_cast<cufftDoubleReal*>(in),
                                 static_cast<cufftDoubleComplex*>(out)));
   else
-    PHA_CUDA_CHECK(cufftExecR2C(plan, static_cast<cufftReal*>(in), static_cast<cufftComplex*>(out)));
+    PHA_CUDA_CHECK(
+        cufftExecR2C(plan, static_cast<cufftReal*>(in), static_cast<cufftComplex*>(out)));
 }
 
 // Unnormalised inverse; destroys `in`.
@@ -72,7 +72,8 @@ void irfft(CudaBackend& be, const FftBuffers& f, int64_t batch, void* in, void* 
     PHA_CUDA_CHECK(cufftExecZ2D(plan, static_cast<cufftDoubleComplex*>(in),
                                 static_cast<cufftDoubleReal*>(out)));
   else
-    PHA_CUDA_CHECK(cufftExecC2R(plan, static_cast<cufftComplex*>(in), static_cast<cufftReal*>(out)));
+    PHA_CUDA_CHECK(
+        cufftExecC2R(plan, static_cast<cufftComplex*>(in), static_cast<cufftReal*>(out)));
 }
 
 // spectrum = rfft of src [batch, T, H] zero-padded to n, batch * H signals.

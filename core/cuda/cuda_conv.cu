@@ -11,14 +11,14 @@ namespace {
 
 template <typename S>
 struct ConvLoad {
-  const S* src;  // [batch, seq, h]
+  const S* src;       // [batch, seq, h]
   compute_t<S>* buf;  // [n, batch h]
   int64_t batch, seq, h;
   __device__ void operator()(int64_t idx) const {
     const int64_t cols = batch * h, t = idx / cols, col = idx % cols;
     const int64_t b = col / h, j = col % h;
-    buf[idx] = t < seq ? static_cast<compute_t<S>>(load(src, (b * seq + t) * h + j))
-                       : compute_t<S>(0);
+    buf[idx] =
+        t < seq ? static_cast<compute_t<S>>(load(src, (b * seq + t) * h + j)) : compute_t<S>(0);
   }
 };
 
@@ -133,13 +133,13 @@ void dispatch_complex(bool f64, Fn&& fn) {
 
 }  // namespace
 
-void conv_load(const Launch& l, DType dtype, const void* src, void* buf, int64_t batch,
-               int64_t seq, int64_t h, int64_t n) {
+void conv_load(const Launch& l, DType dtype, const void* src, void* buf, int64_t batch, int64_t seq,
+               int64_t h, int64_t n) {
   dispatch_float("causal_conv", dtype, [&](auto tag) {
     using S = decltype(tag);
-    for_each(l, "conv_load", n * batch * h,
-             ConvLoad<S>{static_cast<const S*>(src), static_cast<compute_t<S>*>(buf), batch, seq,
-                         h});
+    for_each(
+        l, "conv_load", n * batch * h,
+        ConvLoad<S>{static_cast<const S*>(src), static_cast<compute_t<S>*>(buf), batch, seq, h});
   });
 }
 

@@ -27,7 +27,7 @@ __global__ void cross_entropy_forward_kernel(const S* logits, const int32_t* tar
   const double l = static_cast<double>(mx) + log(s);
   const int32_t t = targets[r];
   lse[r] = static_cast<C>(l);
-  losses[r] = t < 0         ? C(0)
+  losses[r] = t < 0        ? C(0)
               : t >= vocab ? static_cast<C>(NAN)
                            : static_cast<C>(l - static_cast<double>(load(logits, base + t)));
 }
@@ -58,16 +58,14 @@ __global__ void cross_entropy_backward_kernel(const S* logits, const compute_t<S
 
 }  // namespace
 
-void cross_entropy_forward(const Launch& l, DType dtype, const void* logits,
-                           const int32_t* targets, void* losses, void* lse, int64_t rows,
-                           int64_t vocab) {
+void cross_entropy_forward(const Launch& l, DType dtype, const void* logits, const int32_t* targets,
+                           void* losses, void* lse, int64_t rows, int64_t vocab) {
   if (rows == 0) return;
   dispatch_float("cross_entropy_forward", dtype, [&](auto tag) {
     using S = decltype(tag);
-    cross_entropy_forward_kernel<<<static_cast<unsigned>(rows), row_threads(vocab), 0,
-                                   l.stream>>>(static_cast<const S*>(logits), targets,
-                                               static_cast<compute_t<S>*>(losses),
-                                               static_cast<compute_t<S>*>(lse), vocab);
+    cross_entropy_forward_kernel<<<static_cast<unsigned>(rows), row_threads(vocab), 0, l.stream>>>(
+        static_cast<const S*>(logits), targets, static_cast<compute_t<S>*>(losses),
+        static_cast<compute_t<S>*>(lse), vocab);
     PHA_CUDA_CHECK_LAUNCH("cross_entropy_forward");
   });
 }
@@ -78,8 +76,7 @@ void cross_entropy_backward(const Launch& l, DType dtype, const void* logits, co
   if (rows == 0) return;
   dispatch_float("cross_entropy_backward", dtype, [&](auto tag) {
     using S = decltype(tag);
-    cross_entropy_backward_kernel<<<static_cast<unsigned>(rows), row_threads(vocab), 0,
-                                    l.stream>>>(
+    cross_entropy_backward_kernel<<<static_cast<unsigned>(rows), row_threads(vocab), 0, l.stream>>>(
         static_cast<const S*>(logits), static_cast<const compute_t<S>*>(lse), targets,
         static_cast<compute_t<S>>(scale), static_cast<S*>(dlogits), vocab);
     PHA_CUDA_CHECK_LAUNCH("cross_entropy_backward");

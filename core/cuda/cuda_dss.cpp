@@ -1,6 +1,7 @@
 // CudaBackend simplified DSS kernel, as the CPU backend computes it (cpu_dss.cpp): two GEMMs
 // (cuBLAS, through matmul) against the Vandermonde matrix A [T, 2N], A[t, n] = Re V[n, t],
-// A[t, N + n] = -Im V[n, t], V[n, t] = exp(Lambda_n t), built on the GPU in double and rounded once:
+// A[t, N + n] = -Im V[n, t], V[n, t] = exp(Lambda_n t), built on the GPU in double and rounded
+// once:
 //   forward   K [T, H]  = A Ct2^T,        Ct2 [H, 2N] = [Re Ct | Im Ct]
 //   backward  G [H, 2N] = dK^T A,  W [H, 2N] = (t dK)^T A, then the per-mode chain rule.
 // f32 or f64 (the kernel is computed in fp32 at least, also under bf16 training).
@@ -57,8 +58,7 @@ Tensor scratch_tensor(CudaBackend& be, int slot, DType dtype, Shape shape) {
 }  // namespace
 
 void CudaBackend::dss_kernel_forward(const Tensor& lambda_re, const Tensor& lambda_im,
-                                     const Tensor& c_re, const Tensor& c_im,
-                                     const Tensor& kernel) {
+                                     const Tensor& c_re, const Tensor& c_im, const Tensor& kernel) {
   const char* op = "dss_kernel_forward";
   const DssDims d = require_dss(op, lambda_re, lambda_im, c_re, c_im, kernel, "kernel");
   const DType dt = kernel.dtype;

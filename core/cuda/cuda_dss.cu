@@ -163,12 +163,12 @@ void dss_param_grads(const Launch& l, DType dtype, const double* modes, const vo
                      void* dlambda_re, void* dlambda_im, int64_t h, int64_t n) {
   dispatch_wide("dss_kernel_backward", dtype, [&](auto tag) {
     using T = decltype(tag);
-    for_each(l, "dss_param_grads", n,
-             ParamGrads<T>{reinterpret_cast<const Mode*>(modes), static_cast<const T*>(g),
-                           static_cast<const T*>(w), static_cast<const T*>(c_re),
-                           static_cast<const T*>(c_im), static_cast<T*>(dc_re),
-                           static_cast<T*>(dc_im), static_cast<T*>(dlambda_re),
-                           static_cast<T*>(dlambda_im), h, n});
+    for_each(
+        l, "dss_param_grads", n,
+        ParamGrads<T>{reinterpret_cast<const Mode*>(modes), static_cast<const T*>(g),
+                      static_cast<const T*>(w), static_cast<const T*>(c_re),
+                      static_cast<const T*>(c_im), static_cast<T*>(dc_re), static_cast<T*>(dc_im),
+                      static_cast<T*>(dlambda_re), static_cast<T*>(dlambda_im), h, n});
   });
 }
 

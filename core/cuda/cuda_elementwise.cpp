@@ -68,10 +68,10 @@ void CudaBackend::channel_fma_backward(const Tensor& dy, const Tensor& x, const 
   if (!dc.empty()) cuda::require_like(op, "dc", dc, "x", x);
   if (!dd.empty()) cuda::require_like(op, "dd", dd, "d", d);
   const int64_t rows = x.shape.rows(), cols = x.shape.last();
-  double* partial = dd.empty() ? nullptr
-                               : scratch<double>(cuda::slot::partials,
-                                                 static_cast<size_t>(
-                                                     cuda::plan_columns(rows, cols).partials()));
+  double* partial =
+      dd.empty() ? nullptr
+                 : scratch<double>(cuda::slot::partials,
+                                   static_cast<size_t>(cuda::plan_columns(rows, cols).partials()));
   cuda::channel_fma_backward(launch(), x.dtype, d.dtype, dy.data, x.data, d.data, dx.data, dd.data,
                              dc.data, rows, cols, partial);
 }

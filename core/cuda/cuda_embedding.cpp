@@ -26,8 +26,9 @@ void require_embedding(const char* op, const Tensor& tokens, const Tensor& table
 
 void CudaBackend::embedding_forward(const Tensor& tokens, const Tensor& table, const Tensor& out) {
   require_embedding("embedding_forward", tokens, table, "out", out);
-  cuda::embedding_forward(launch(), out.dtype, table.dtype, static_cast<const int32_t*>(tokens.data),
-                          tokens.numel(), table.data, table.dim(0), table.dim(1), out.data);
+  cuda::embedding_forward(launch(), out.dtype, table.dtype,
+                          static_cast<const int32_t*>(tokens.data), tokens.numel(), table.data,
+                          table.dim(0), table.dim(1), out.data);
 }
 
 void CudaBackend::embedding_backward(const Tensor& tokens, const Tensor& dout,

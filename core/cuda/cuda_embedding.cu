@@ -21,8 +21,9 @@ struct Gather {
     const int64_t i = idx / d, c = idx % d;
     const int32_t tok = tokens[i];
     const bool ok = tok >= 0 && tok < vocab;
-    store(out, idx, ok ? static_cast<compute_t<S>>(load(table, tok * d + c))
-                       : static_cast<compute_t<S>>(NAN));
+    store(
+        out, idx,
+        ok ? static_cast<compute_t<S>>(load(table, tok * d + c)) : static_cast<compute_t<S>>(NAN));
   }
 };
 
@@ -85,11 +86,11 @@ void embedding_forward(const Launch& l, DType act, DType param, const int32_t* t
   });
 }
 
-void embedding_backward(const Launch& l, DType act, DType param, const int32_t* tokens,
-                        int64_t n, const void* dout, void* dtable, int64_t vocab, int64_t d,
-                        int32_t* counts) {
+void embedding_backward(const Launch& l, DType act, DType param, const int32_t* tokens, int64_t n,
+                        const void* dout, void* dtable, int64_t vocab, int64_t d, int32_t* counts) {
   if (n == 0 || d == 0) return;
-  PHA_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<size_t>(vocab) * sizeof(int32_t), l.stream));
+  PHA_CUDA_CHECK(
+      cudaMemsetAsync(counts, 0, static_cast<size_t>(vocab) * sizeof(int32_t), l.stream));
   for_each(l, "embedding_backward counts", n, CountTokens{tokens, counts, vocab});
   dispatch_act_param("embedding_backward", act, param, [&](auto s_tag, auto p_tag) {
     using S = decltype(s_tag);

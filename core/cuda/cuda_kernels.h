@@ -49,8 +49,8 @@ void softmax_backward(const Launch& l, DType dtype, const void* y, const void* d
                       int64_t rows, int64_t cols);
 
 // ---- norms: x, y, dy, dx [rows, cols]; g, gamma, beta and their gradients [cols] ----
-void rmsnorm_forward(const Launch& l, DType act, DType param, const void* x, const void* g,
-                     void* y, void* rstd, int64_t rows, int64_t cols, double eps);
+void rmsnorm_forward(const Launch& l, DType act, DType param, const void* x, const void* g, void* y,
+                     void* rstd, int64_t rows, int64_t cols, double eps);
 // dx += ...; dg += ... (partial: plan_columns(rows, cols)).
 void rmsnorm_backward(const Launch& l, DType act, DType param, const void* dy, const void* x,
                       const void* g, const void* rstd, void* dx, void* dg, int64_t rows,
@@ -64,9 +64,8 @@ void layernorm_backward(const Launch& l, DType act, DType param, const void* dy,
                         void* dgamma, void* dbeta, int64_t rows, int64_t cols, double* partial);
 
 // ---- RoPE: x, y [batch, seq, heads, d_h]; table [>= seq, d_h / 2, 2] of `table_dtype` ----
-void rope_forward(const Launch& l, DType dtype, DType table_dtype, const void* x,
-                  const void* table, void* y, int64_t batch, int64_t seq, int64_t heads,
-                  int64_t d_h);
+void rope_forward(const Launch& l, DType dtype, DType table_dtype, const void* x, const void* table,
+                  void* y, int64_t batch, int64_t seq, int64_t heads, int64_t d_h);
 // dx += R^T dy (dx must not alias dy).
 void rope_backward(const Launch& l, DType dtype, DType table_dtype, const void* dy,
                    const void* table, void* dx, int64_t batch, int64_t seq, int64_t heads,
@@ -77,15 +76,13 @@ void rope_backward(const Launch& l, DType dtype, DType table_dtype, const void* 
 void embedding_forward(const Launch& l, DType act, DType param, const int32_t* tokens, int64_t n,
                        const void* table, int64_t vocab, int64_t d, void* out);
 // dtable[tokens[i]] += dout[i] in ascending i; counts: `vocab` ints of scratch.
-void embedding_backward(const Launch& l, DType act, DType param, const int32_t* tokens,
-                        int64_t n, const void* dout, void* dtable, int64_t vocab, int64_t d,
-                        int32_t* counts);
+void embedding_backward(const Launch& l, DType act, DType param, const int32_t* tokens, int64_t n,
+                        const void* dout, void* dtable, int64_t vocab, int64_t d, int32_t* counts);
 
 // ---- cross-entropy: logits [rows, vocab]; targets i32 [rows]; losses, lse [rows] ----
 // A target >= vocab gives a NaN loss (and a NaN gradient row); a negative one ignores the row.
-void cross_entropy_forward(const Launch& l, DType dtype, const void* logits,
-                           const int32_t* targets, void* losses, void* lse, int64_t rows,
-                           int64_t vocab);
+void cross_entropy_forward(const Launch& l, DType dtype, const void* logits, const int32_t* targets,
+                           void* losses, void* lse, int64_t rows, int64_t vocab);
 // Writes dlogits (may alias logits).
 void cross_entropy_backward(const Launch& l, DType dtype, const void* logits, const void* lse,
                             const int32_t* targets, double scale, void* dlogits, int64_t rows,
@@ -143,8 +140,8 @@ void attention_backward(const Launch& l, DType dtype, const AttentionShape& s, c
 // works on time-major buffers in the compute type: real [n, batch * h], spectra [n/2 + 1,
 // batch * h] (cuFFT complex) ----
 // buf[t, b h + j] = src[b, t, j] for t < seq, 0 up to n.
-void conv_load(const Launch& l, DType dtype, const void* src, void* buf, int64_t batch,
-               int64_t seq, int64_t h, int64_t n);
+void conv_load(const Launch& l, DType dtype, const void* src, void* buf, int64_t batch, int64_t seq,
+               int64_t h, int64_t n);
 // dst[b, t, j] (+)= scale buf[t, b h + j] for t < seq.
 void conv_store(const Launch& l, DType dtype, const void* buf, void* dst, int64_t batch,
                 int64_t seq, int64_t h, double scale, bool accumulate);
@@ -172,8 +169,7 @@ void dss_vandermonde(const Launch& l, DType dtype, const double* modes, void* a,
 void dss_ct(const Launch& l, DType dtype, const double* modes, const void* c_re, const void* c_im,
             void* ct, int64_t h, int64_t n);
 // tdk[s, j] = s dk[s, j].
-void dss_time_scaled(const Launch& l, DType dtype, const void* dk, void* tdk, int64_t t,
-                     int64_t h);
+void dss_time_scaled(const Launch& l, DType dtype, const void* dk, void* tdk, int64_t t, int64_t h);
 // The per-mode chain rule from g = dK^T a and w = (s dK)^T a (both [h, 2n]; w null when no
 // lambda gradient is wanted); each gradient (null: skipped) +=.
 void dss_param_grads(const Launch& l, DType dtype, const double* modes, const void* g,

@@ -35,8 +35,8 @@ void CudaBackend::mixer_weights_forward(const Tensor& alpha, const Tensor& w, bo
   const char* op = "mixer_weights_forward";
   require_weights(op, "alpha", alpha);
   cuda::require_like(op, "w", w, "alpha", alpha);
-  cuda::mixer_weights_forward(launch(), alpha.dtype, alpha.data, w.data, alpha.dim(0),
-                              alpha.dim(1), normalize);
+  cuda::mixer_weights_forward(launch(), alpha.dtype, alpha.data, w.data, alpha.dim(0), alpha.dim(1),
+                              normalize);
 }
 
 void CudaBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,

@@ -135,9 +135,9 @@ void mixer_weights_forward(const Launch& l, DType dtype, const void* alpha, void
                            int64_t wcols, bool normalize) {
   dispatch_float("mixer_weights_forward", dtype, [&](auto tag) {
     using P = decltype(tag);
-    for_each(l, "mixer_weights_forward", wcols,
-             WeightsForward<P>{static_cast<const P*>(alpha), static_cast<P*>(w), n, wcols,
-                               normalize});
+    for_each(
+        l, "mixer_weights_forward", wcols,
+        WeightsForward<P>{static_cast<const P*>(alpha), static_cast<P*>(w), n, wcols, normalize});
   });
 }
 

@@ -41,8 +41,8 @@ void CudaBackend::rmsnorm_backward(const Tensor& dy, const Tensor& x, const Tens
   cuda::require_like(op, "dg", dg, "g", g);
   cuda::require_row_stat(op, "rstd", rstd, "x", x);
   const int64_t rows = x.shape.rows();
-  double* partial =
-      scratch<double>(cuda::slot::partials, static_cast<size_t>(cuda::plan_columns(rows, c).partials()));
+  double* partial = scratch<double>(cuda::slot::partials,
+                                    static_cast<size_t>(cuda::plan_columns(rows, c).partials()));
   cuda::rmsnorm_backward(launch(), x.dtype, g.dtype, dy.data, x.data, g.data, rstd.data, dx.data,
                          dg.data, rows, c, partial);
 }

@@ -159,8 +159,8 @@ struct AddToPair {
 
 }  // namespace
 
-void rmsnorm_forward(const Launch& l, DType act, DType param, const void* x, const void* g,
-                     void* y, void* rstd, int64_t rows, int64_t cols, double eps) {
+void rmsnorm_forward(const Launch& l, DType act, DType param, const void* x, const void* g, void* y,
+                     void* rstd, int64_t rows, int64_t cols, double eps) {
   if (rows == 0) return;
   dispatch_act_param("rmsnorm_forward", act, param, [&](auto s_tag, auto p_tag) {
     using S = decltype(s_tag);

@@ -50,7 +50,8 @@ double sum_squares_range(const Tensor& t, int64_t begin, int64_t end) {
   const SumPlan p = plan_sum(end - begin);
   double* partial = be.scratch<double>(slot::partials, static_cast<size_t>(p.blocks));
   double* result = be.scratch<double>(slot::result, 1);
-  const char* first = static_cast<const char*>(t.data) + begin * static_cast<int64_t>(dtype_size(t.dtype));
+  const char* first =
+      static_cast<const char*>(t.data) + begin * static_cast<int64_t>(dtype_size(t.dtype));
   sum(be.launch(), t.dtype, first, end - begin, true, partial, result);
   return fetch(be, result);
 }

@@ -24,9 +24,13 @@ double reduce(CudaBackend& be, const char* op, const Tensor& x, bool squares) {
 
 }  // namespace
 
-double CudaBackend::sum(const Tensor& x) { return reduce(*this, "sum", x, false); }
+double CudaBackend::sum(const Tensor& x) {
+  return reduce(*this, "sum", x, false);
+}
 
-double CudaBackend::sum_squares(const Tensor& x) { return reduce(*this, "sum_squares", x, true); }
+double CudaBackend::sum_squares(const Tensor& x) {
+  return reduce(*this, "sum_squares", x, true);
+}
 
 // out[c] += sum over rows of x[r, c]: x [rows, C], out [C].
 void CudaBackend::sum_rows(const Tensor& x, const Tensor& out) {

@@ -31,8 +31,8 @@ void require_rope(const char* op, const char* x_name, const Tensor& x, const Ten
 // y may alias x.
 void CudaBackend::rope_forward(const Tensor& x, const Tensor& table, const Tensor& y) {
   require_rope("rope_forward", "x", x, table, "y", y);
-  cuda::rope_forward(launch(), x.dtype, table.dtype, x.data, table.data, y.data, x.dim(0),
-                     x.dim(1), x.dim(2), x.dim(3));
+  cuda::rope_forward(launch(), x.dtype, table.dtype, x.data, table.data, y.data, x.dim(0), x.dim(1),
+                     x.dim(2), x.dim(3));
 }
 
 void CudaBackend::rope_backward(const Tensor& dy, const Tensor& table, const Tensor& dx) {

@@ -75,9 +75,8 @@ void run(const Launch& l, const char* name, DType dtype, DType table_dtype, cons
 
 }  // namespace
 
-void rope_forward(const Launch& l, DType dtype, DType table_dtype, const void* x,
-                  const void* table, void* y, int64_t batch, int64_t seq, int64_t heads,
-                  int64_t d_h) {
+void rope_forward(const Launch& l, DType dtype, DType table_dtype, const void* x, const void* table,
+                  void* y, int64_t batch, int64_t seq, int64_t heads, int64_t d_h) {
   run<RopeForward>(l, "rope_forward", dtype, table_dtype, x, table, y, batch, seq, heads, d_h);
 }
 

@@ -15,14 +15,15 @@ cufftHandle CufftPlans::get(bool f64, bool inverse, int64_t n, int64_t batch) {
   long long len[1] = {n};
   long long real_embed[1] = {n};
   long long complex_embed[1] = {n / 2 + 1};
-  const cufftType type = f64 ? (inverse ? CUFFT_Z2D : CUFFT_D2Z) : (inverse ? CUFFT_C2R : CUFFT_R2C);
+  const cufftType type =
+      f64 ? (inverse ? CUFFT_Z2D : CUFFT_D2Z) : (inverse ? CUFFT_C2R : CUFFT_R2C);
   cufftHandle plan = 0;
   PHA_CUDA_CHECK(cufftCreate(&plan));
   size_t work_bytes = 0;
   // Time-major: stride `batch` between the samples of a signal, distance 1 between signals.
-  const cufftResult made = cufftMakePlanMany64(
-      plan, 1, len, inverse ? complex_embed : real_embed, batch, 1,
-      inverse ? real_embed : complex_embed, batch, 1, type, batch, &work_bytes);
+  const cufftResult made =
+      cufftMakePlanMany64(plan, 1, len, inverse ? complex_embed : real_embed, batch, 1,
+                          inverse ? real_embed : complex_embed, batch, 1, type, batch, &work_bytes);
   if (made != CUFFT_SUCCESS) {
     cufftDestroy(plan);
     cuda::fail_call(made, "cufftMakePlanMany64", __FILE__, __LINE__);

@@ -14,7 +14,9 @@ constexpr int64_t kMaxChunks = 256;       // at most this many partial rows per 
 constexpr int64_t kMinPerBlock = 4 * kSumThreads;
 constexpr int64_t kMaxSumBlocks = 1024;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 

@@ -42,8 +42,8 @@ constexpr int kAttnRows = 32;
 constexpr int kAttnKeys = 32;
 constexpr int64_t kAttnMaxHead = 128;
 struct AttentionPlan {
-  int d_max = 64;    // register tiles sized for d_h <= d_max (64 or 128)
-  int keys_fwd = 64;  // key tile of the forward and dq kernels (32 for f64)
+  int d_max = 64;                    // register tiles sized for d_h <= d_max (64 or 128)
+  int keys_fwd = 64;                 // key tile of the forward and dq kernels (32 for f64)
   int64_t q_tiles = 0, k_tiles = 0;  // ceil(T / kAttnRows), ceil(T / kAttnKeys)
   size_t smem_fwd = 0, smem_dq = 0, smem_dkv = 0;  // dynamic shared memory, bytes
 };
