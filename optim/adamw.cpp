@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "optim/cpu_kernels.h"
+#include "optim/cuda_kernels.h"
 
 namespace pha {
 
@@ -113,16 +114,20 @@ void AdamW::step(const Arena& params, const Arena& grads, const std::vector<Para
                                1.0 - std::pow(config_.beta2, t)};
   // Every check before the first update, so a refused step changes nothing.
   for (size_t i = 0; i < n; ++i)
-    PHA_REQUIRE(params[i].device == Device::cpu && grads[i].device == Device::cpu &&
-                    state_[i].device == Device::cpu,
-                "AdamW: '{}' is on {}; the optimiser has kernels for cpu tensors only",
-                specs[i].name, device_name(params[i].device));
+    PHA_REQUIRE(grads[i].device == params[i].device && state_[i].device == params[i].device,
+                "AdamW: '{}' is on {} but its gradient on {} and its moments on {}; all three "
+                "must be on one device",
+                specs[i].name, device_name(params[i].device), device_name(grads[i].device),
+                device_name(state_[i].device));
   for (size_t i = 0; i < n; ++i) {
     const Tensor& param = params[i];
     scalars.lr = group_lr(specs[i].group);
     scalars.weight_decay = group_weight_decay(specs[i].group);
     const ElementRange range = ranges.empty() ? ElementRange{0, param.numel()} : ranges[i];
-    adamw_cpu(param, grads[i], state_[i], state_[n + i], range, scalars);
+    if (param.device == Device::cuda)
+      adamw_cuda(param, grads[i], state_[i], state_[n + i], range, scalars);
+    else
+      adamw_cpu(param, grads[i], state_[i], state_[n + i], range, scalars);
   }
 }
 

@@ -3,15 +3,24 @@
 #include <cmath>
 
 #include "optim/cpu_kernels.h"
+#include "optim/cuda_kernels.h"
 
 namespace pha {
 
 namespace {
 
-void require_cpu(const char* op, const Arena& arena, size_t i) {
-  PHA_REQUIRE(arena[i].device == Device::cpu,
-              "{}: '{}' of '{}' is on {}; these kernels take cpu tensors only", op,
-              arena.table().entries()[i].name, arena.label(), device_name(arena[i].device));
+// The kernels of the tensor's device.
+double sum_squares_on(const Tensor& t, ElementRange range) {
+  return t.device == Device::cuda ? sum_squares_cuda(t, range) : sum_squares_cpu(t, range);
+}
+void scale_on(const Tensor& t, double factor) {
+  if (t.device == Device::cuda)
+    scale_cuda(t, factor);
+  else
+    scale_cpu(t, factor);
+}
+bool all_finite_on(const Tensor& t) {
+  return t.device == Device::cuda ? all_finite_cuda(t) : all_finite_cpu(t);
 }
 
 }  // namespace
@@ -20,9 +29,8 @@ double gradient_sum_squares(const Arena& grads, const std::vector<ElementRange>&
   if (!ranges.empty()) require_ranges_fit("gradient norm", grads, ranges);
   double total = 0.0;
   for (size_t i = 0; i < grads.tensors().size(); ++i) {
-    require_cpu("gradient norm", grads, i);
     const ElementRange range = ranges.empty() ? ElementRange{0, grads[i].numel()} : ranges[i];
-    total += sum_squares_cpu(grads[i], range);
+    total += sum_squares_on(grads[i], range);
   }
   return total;
 }
@@ -41,15 +49,12 @@ double clip_by_global_norm(const Arena& grads, double sum_squares, double max_no
 
 void scale_gradients(const Arena& grads, double factor) {
   PHA_REQUIRE(std::isfinite(factor), "scale_gradients: factor {} must be finite", factor);
-  for (size_t i = 0; i < grads.tensors().size(); ++i) require_cpu("scale_gradients", grads, i);
-  for (const Tensor& g : grads.tensors()) scale_cpu(g, factor);
+  for (const Tensor& g : grads.tensors()) scale_on(g, factor);
 }
 
 std::optional<std::string> first_nonfinite(const Arena& tensors) {
-  for (size_t i = 0; i < tensors.tensors().size(); ++i) {
-    require_cpu("first_nonfinite", tensors, i);
-    if (!all_finite_cpu(tensors[i])) return tensors.table().entries()[i].name;
-  }
+  for (size_t i = 0; i < tensors.tensors().size(); ++i)
+    if (!all_finite_on(tensors[i])) return tensors.table().entries()[i].name;
   return std::nullopt;
 }
 

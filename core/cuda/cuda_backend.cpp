@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/cufft_plans.h"
 
 namespace pha {
 
@@ -14,7 +16,20 @@ namespace {
 // cuBLAS's recommended workspace on Hopper; given explicitly so cuBLAS never allocates in a step.
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The live backends, for CudaBackend::instance().
+std::mutex live_mutex;
+std::vector<CudaBackend*> live_backends;
 }  // namespace
+
+CudaBackend& CudaBackend::instance() {
+  std::lock_guard<std::mutex> lock(live_mutex);
+  PHA_REQUIRE(live_backends.size() == 1,
+              "the CUDA optimiser kernels run on the stream of the process's one CUDA backend, "
+              "but {} are alive: create exactly one (make_cuda_backend) before the optimiser step",
+              live_backends.size());
+  return *live_backends.front();
+}
 
 CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
   try {
@@ -30,19 +45,31 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
     PHA_CUDA_CHECK(cublasSetStream(cublas_, stream_));
     PHA_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspaceBytes));
     PHA_CUDA_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
+    fft_plans_ = std::make_unique<CufftPlans>(stream_);
   } catch (...) {
     destroy();
     throw;
   }
+  std::lock_guard<std::mutex> lock(live_mutex);
+  live_backends.push_back(this);
 }
 
 CudaBackend::~CudaBackend() {
+  {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    live_backends.erase(std::remove(live_backends.begin(), live_backends.end(), this),
+                        live_backends.end());
+  }
   destroy();
 }
 
 void CudaBackend::destroy() noexcept {
   // Statuses are ignored: this runs from the destructor, and after a kernel fault every call
   // fails anyway. Pending work on the stream finishes before its resources go.
+  if (stream_) cudaStreamSynchronize(stream_);
+  fft_plans_.reset();
+  for (ScratchSlot& s : scratch_) cudaFree(s.ptr);
+  scratch_.clear();
   if (cublas_) cublasDestroy(cublas_);
   if (cublas_workspace_) cudaFree(cublas_workspace_);
   if (stream_) cudaStreamDestroy(stream_);
@@ -122,6 +149,21 @@ void CudaBackend::synchronize() {
   PHA_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+void* CudaBackend::scratch_bytes(int slot, size_t bytes) {
+  if (scratch_.size() <= static_cast<size_t>(slot)) scratch_.resize(static_cast<size_t>(slot) + 1);
+  ScratchSlot& s = scratch_[static_cast<size_t>(slot)];
+  if (s.bytes < bytes) {
+    // Earlier ops on the stream may still read the old buffer.
+    PHA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    PHA_CUDA_CHECK(cudaFree(s.ptr));
+    s.ptr = nullptr;
+    s.bytes = 0;
+    s.ptr = allocate(bytes, "op scratch");
+    s.bytes = bytes;
+  }
+  return s.ptr;
+}
+
 namespace cuda {
 
 void require_on_gpu(const char* op, const char* what, const Tensor& t) {
@@ -144,6 +186,32 @@ void require_like(const char* op, const char* what, const Tensor& t, const char*
   require_same_shape(op, what, t, ref_name, ref);
   PHA_REQUIRE(t.dtype == ref.dtype, "{}: {} is {} but {} is {}; the operands share one dtype", op,
               what, t.describe(), ref_name, ref.describe());
+}
+
+DType compute_dtype(DType activations) {
+  return activations == DType::f64 ? DType::f64 : DType::f32;
+}
+
+void require_row_stat(const char* op, const char* what, const Tensor& t, const char* act_name,
+                      const Tensor& act) {
+  require_on_gpu(op, what, t);
+  PHA_REQUIRE(t.numel() == act.shape.rows(),
+              "{}: {} has shape {}, expected one value per row of {} {} ({} rows)", op, what,
+              t.shape.str(), act_name, act.shape.str(), act.shape.rows());
+  PHA_REQUIRE(t.dtype == compute_dtype(act.dtype),
+              "{}: {} is {} but must be {} (row statistics of {} {} are kept in its compute type)",
+              op, what, t.describe(), dtype_name(compute_dtype(act.dtype)), act_name,
+              act.describe());
+}
+
+void require_param(const char* op, const char* what, const Tensor& t, const Shape& shape,
+                   const Tensor& act) {
+  require_on_gpu(op, what, t);
+  require_shape(op, what, t, shape);
+  PHA_REQUIRE(t.dtype == act.dtype || (act.dtype == DType::bf16 && t.dtype == DType::f32),
+              "{}: {} is {} but the activations are {}; a parameter has their dtype (or f32 "
+              "under bf16 activations)",
+              op, what, t.describe(), act.describe());
 }
 
 void refuse_dtype(const char* op, DType dtype) {

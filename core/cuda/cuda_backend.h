@@ -3,21 +3,33 @@
 // the backend owns (every op is asynchronous on it; copies to the host and synchronize() wait).
 // Storage dtypes are f32, f64 (gradient checks) and bf16 (computed in f32).
 //
+// Mixed precision: activations may be bf16 while what is reduced over rows stays wider. Saved row
+// statistics (rstd, mean, lse, losses) are stored in the compute dtype (f32 for f32 and bf16
+// activations, f64 for f64); a parameter and its gradient (norm gains, channel vectors, mixer
+// weights, embedding table) has the activations' dtype, or f32 under bf16 activations.
+// Reductions never use float atomics: partial sums over fixed row chunks (fixed by the shapes, not
+// by the GPU) are added in a fixed order, so every result is bit-reproducible run to run.
+//
 // Layout of the sources, one op family per file as in core/cpu/:
 //   cuda_<family>.cpp   the Backend members: validation, dispatch, library calls (host compiler)
 //   cuda_<family>.cu    the kernels and their launchers, declared in cuda_kernels.h (nvcc)
-//   cuda_pending_ops.cpp  the ops that have no CUDA kernel yet (they refuse)
+//   launch_plan.h       launch geometry and scratch sizes of the kernels (tested without a GPU)
 //   gemm_plan.h         the row-major -> column-major cuBLAS arguments (tested without a GPU)
+//   cufft_plans.h       cuFFT plans cached per transform layout
 // The .cu files include no fmt-based header (see cuda_check.h), so this header is for .cpp files.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/backend.h"
 #include "core/cuda/cuda_kernels.h"
 
 namespace pha {
+
+class CufftPlans;
 
 class CudaBackend final : public Backend {
  public:
@@ -119,10 +131,25 @@ class CudaBackend final : public Backend {
   int device_index() const { return device_index_; }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas() const { return cublas_; }
+  cuda::Launch launch() const { return {stream_, max_blocks_}; }
+
+  // Device scratch for ops (reduction partials, FFT buffers, the DSS Vandermonde matrix). Each
+  // slot grows to its high-water mark on first use and is reused afterwards, so a training step
+  // allocates nothing after the first. Ops run in stream order, so one op's slots are free again
+  // for the next; slots used together by one op must differ (see cuda::slot).
+  template <typename T>
+  T* scratch(int slot, size_t count) {
+    return static_cast<T*>(scratch_bytes(slot, count * sizeof(T)));
+  }
+  CufftPlans& fft_plans() { return *fft_plans_; }
+
+  // The one CudaBackend alive in this process: the optimiser's kernels see only tensors and run
+  // on its stream. Throws when none or more than one is alive.
+  static CudaBackend& instance();
 
  private:
-  cuda::Launch launch() const { return {stream_, max_blocks_}; }
   void destroy() noexcept;
+  void* scratch_bytes(int slot, size_t bytes);
 
   int device_index_ = 0;
   std::string name_;
@@ -130,6 +157,12 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   void* cublas_workspace_ = nullptr;
+  struct ScratchSlot {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  std::vector<ScratchSlot> scratch_;
+  std::unique_ptr<CufftPlans> fft_plans_;
 };
 
 // Checks shared by the op files; each throws pha::Error naming the op and the tensor.
@@ -141,6 +174,26 @@ void require_float_on_gpu(const char* op, const char* what, const Tensor& t);
 // t is on the GPU with the shape and dtype of `ref` (an element-wise operand).
 void require_like(const char* op, const char* what, const Tensor& t, const char* ref_name,
                   const Tensor& ref);
+// f32 for f32 and bf16 activations, f64 for f64: the dtype of saved row statistics.
+DType compute_dtype(DType activations);
+// A row statistic of `act` (rstd, mean, lse, losses): on the GPU, one value per row of `act`
+// ([..., C] -> rows), stored in compute_dtype(act.dtype).
+void require_row_stat(const char* op, const char* what, const Tensor& t, const char* act_name,
+                      const Tensor& act);
+// A parameter (or its gradient) of `act`'s op: on the GPU, of `shape`, with act's dtype or f32
+// under bf16 activations.
+void require_param(const char* op, const char* what, const Tensor& t, const Shape& shape,
+                   const Tensor& act);
+// Scratch slots; an op's simultaneously used buffers take different slots.
+namespace slot {
+constexpr int partials = 0;  // reduction partial sums
+constexpr int result = 1;    // a reduction's final value(s)
+constexpr int a = 2;         // op buffers
+constexpr int b = 3;
+constexpr int c = 4;
+constexpr int d = 5;
+constexpr int e = 6;
+}  // namespace slot
 }  // namespace cuda
 
 }  // namespace pha

@@ -1,6 +1,7 @@
-// Element-wise kernels: fill, dtype conversion, add, mul (+ backward), scale, axpy.
-// Memory-bound one-pass loops; bf16 is read and written as bf16 and computed in f32.
-#include "core/cuda/cuda_common.cuh"
+// Element-wise kernels: fill, dtype conversion, add, mul (+ backward), scale, axpy, the channel
+// FMA of the GSS skip term. Memory-bound one-pass loops; bf16 is read and written as bf16 and
+// computed in f32. The channel FMA's dd is a deterministic column sum (cuda_reduce.cuh).
+#include "core/cuda/cuda_reduce.cuh"
 
 namespace pha::cuda {
 
@@ -73,7 +74,84 @@ struct Axpy {
   __device__ void operator()(int64_t i) const { store(y, i, load(y, i) + s * load(x, i)); }
 };
 
+// y = c + x d[col]: x, c, y [rows, cols], d [cols]. y may alias x or c.
+template <typename S, typename P>
+struct ChannelFma {
+  const S* x;
+  const P* d;
+  const S* c;
+  S* y;
+  int64_t cols;
+  __device__ void operator()(int64_t i) const {
+    using C = compute_t<S>;
+    store(y, i, load(c, i) + load(x, i) * static_cast<C>(load(d, i % cols)));
+  }
+};
+
+// dx += dy d[col]; dc += dy (a null output is skipped).
+template <typename S, typename P>
+struct ChannelFmaBackward {
+  const S* dy;
+  const P* d;
+  S* dx;
+  S* dc;
+  int64_t cols;
+  __device__ void operator()(int64_t i) const {
+    using C = compute_t<S>;
+    const C g = load(dy, i);
+    if (dx) store(dx, i, load(dx, i) + g * static_cast<C>(load(d, i % cols)));
+    if (dc) store(dc, i, load(dc, i) + g);
+  }
+};
+
+template <typename S>
+struct ProductTerm {
+  const S* a;
+  const S* b;
+  int64_t cols;
+  __device__ double operator()(int64_t r, int64_t c) const {
+    const int64_t i = r * cols + c;
+    return static_cast<double>(load(a, i)) * static_cast<double>(load(b, i));
+  }
+};
+
+template <typename P>
+struct AddColumn {
+  P* out;
+  __device__ void operator()(int64_t c, double s) const {
+    store(out, c, load(out, c) + static_cast<compute_t<P>>(s));
+  }
+};
+
 }  // namespace
+
+void channel_fma_forward(const Launch& l, DType act, DType param, const void* x, const void* d,
+                         const void* c, void* y, int64_t rows, int64_t cols) {
+  dispatch_act_param("channel_fma_forward", act, param, [&](auto s_tag, auto p_tag) {
+    using S = decltype(s_tag);
+    using P = decltype(p_tag);
+    for_each(l, "channel_fma_forward", rows * cols,
+             ChannelFma<S, P>{static_cast<const S*>(x), static_cast<const P*>(d),
+                              static_cast<const S*>(c), static_cast<S*>(y), cols});
+  });
+}
+
+void channel_fma_backward(const Launch& l, DType act, DType param, const void* dy, const void* x,
+                          const void* d, void* dx, void* dd, void* dc, int64_t rows, int64_t cols,
+                          double* partial) {
+  dispatch_act_param("channel_fma_backward", act, param, [&](auto s_tag, auto p_tag) {
+    using S = decltype(s_tag);
+    using P = decltype(p_tag);
+    if (dx || dc)
+      for_each(l, "channel_fma_backward", rows * cols,
+               ChannelFmaBackward<S, P>{static_cast<const S*>(dy), static_cast<const P*>(d),
+                                        static_cast<S*>(dx), static_cast<S*>(dc), cols});
+    if (dd)
+      column_sums(l, "channel_fma_backward dd", plan_columns(rows, cols), partial,
+                  ProductTerm<S>{static_cast<const S*>(dy), static_cast<const S*>(x), cols},
+                  AddColumn<P>{static_cast<P*>(dd)});
+  });
+}
 
 void fill(const Launch& l, DType dtype, void* p, int64_t n, double value) {
   if (dtype == DType::i32) {

@@ -4,23 +4,26 @@
 #   bash tests/gpu/run-device-checks.sh [BUILD_DIR]        (default build-device)
 #
 # 1. configure: a CUDA build (cmake -DPHA_CUDA=ON, sm_${PHA_CUDA_ARCH:-90}). The GPU machines
-#    lack pha's CPU dependencies (MPI, HDF5, OpenBLAS, FFTW, Boost); when the full configure fails
-#    it configures tests/gpu/standalone instead (pha_cuda and the GPU tests only), with fmt and
-#    GoogleTest from .device-deps: run tests/gpu/pack-device-deps.sh on a build machine first
-#    and carry .device-deps.
+#    lack pha's other dependencies (MPI, HDF5, OpenBLAS, FFTW, Boost); when the full configure
+#    fails it configures tests/gpu/standalone instead (pha_cuda, the CPU backend as the tests'
+#    reference, the GPU tests), with fmt, GoogleTest, FFTW and a CBLAS from .device-deps: run
+#    tests/gpu/pack-device-deps.sh on a build machine first and carry .device-deps.
 # 2. build: pha_cuda and every tests/gpu/*_test.cpp.
 # 3. tests: ctest -R cuda (prints each check's measured error).
-# 4. memcheck: compute-sanitizer --tool memcheck over cuda_ops_test, when installed.
-# 5. a summary; the exit status is non-zero when a step failed.
+# 4. memcheck: compute-sanitizer --tool memcheck over every GPU op test, when installed.
+# 5. racecheck: compute-sanitizer --tool racecheck (shared-memory hazards) over the ops whose
+#    kernels share memory within a block (attention, row reductions, embedding, column sums), on
+#    their smaller cases ($PHA_RACECHECK_FILTER overrides the gtest filter).
+# 6. a summary; the exit status is non-zero when a step failed.
 # Each step has its own time limit and all of them a shared deadline, so the script ends within
-# about 7 minutes whatever happens (expected 2-3 on 16 cores). Logs go to $OUT (the device tool's
+# about 7.5 minutes whatever happens (expected 4-5 on 16 cores). Logs go to $OUT (the device tool's
 # folder that comes back) when set, else to BUILD_DIR/device-logs.
 set -euo pipefail
 
 build=${1:-build-device}
 arch=${PHA_CUDA_ARCH:-90}
 logs=${OUT:-$build/device-logs}
-deadline=$((SECONDS + 420))
+deadline=$((SECONDS + 450))
 summary=()
 failed=0
 mkdir -p "$logs"
@@ -84,23 +87,57 @@ if ! step build 240 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}
 fi
 
 # ---- 3. tests ----
-if step tests 90 ctest --test-dir "$build" -R cuda -V --output-on-failure; then :; else failed=1; fi
+if step tests 150 ctest --test-dir "$build" -R cuda -V --output-on-failure; then :; else failed=1; fi
 grep -E "Test +#[0-9]+:|rel error|visible GPUs|Failure|tests passed" "$logs/tests.log" | sed 's/^[0-9]*: //' || true
 
-# ---- 4. memcheck ----
+# ---- 4. memcheck, 5. racecheck ----
 sanitizer=$(command -v compute-sanitizer || true)
 for candidate in /usr/local/cuda/bin/compute-sanitizer \
   /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
   [[ -z $sanitizer && -x $candidate ]] && sanitizer=$candidate
 done
-op_test=$(find "$build" -name cuda_ops_test -type f -perm -u+x | head -n 1)
+op_tests=()
+for name in cuda_ops_test cuda_norms_test cuda_loss_test cuda_mixer_test cuda_attention_test \
+  cuda_conv_dss_test cuda_optim_test; do
+  bin=$(find "$build" -name "$name" -type f -perm -u+x | head -n 1)
+  [[ -n $bin ]] && op_tests+=("$bin")
+done
+
+# sanitize TOOL FILTER BINARY...: runs each binary's cuda_* tests under the tool, in turn.
+sanitize() {
+  local tool=$1 filter=$2 rc=0
+  shift 2
+  for bin in "$@"; do
+    echo "-- $tool $(basename "$bin")"
+    "$sanitizer" --tool "$tool" --error-exitcode 1 --print-limit 20 "$bin" \
+      --gtest_filter="$filter" --gtest_brief=1 || rc=1
+  done
+  return $rc
+}
+export -f sanitize
+export sanitizer
+
+race_filter=${PHA_RACECHECK_FILTER:-'cuda_attention.F32:cuda_attention.Bf16:cuda_norms.RmsNorm:cuda_norms.LayerNorm:cuda_norms.Softmax:cuda_loss.*:cuda_mixer.ChannelFma:cuda_mixer.Mix'}
 if [[ -z $sanitizer ]]; then
   summary+=("memcheck: not run (compute-sanitizer not found)")
-elif step memcheck 150 "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
-  "$op_test" --gtest_filter='cuda_ops.*' --gtest_brief=1; then
-  grep -E "ERROR SUMMARY" "$logs/memcheck.log" || true
+  summary+=("racecheck: not run (compute-sanitizer not found)")
 else
-  failed=1
+  if step memcheck 150 bash -c 'sanitize memcheck "cuda_*" "$@"' _ "${op_tests[@]}"; then
+    grep -E "^-- |ERROR SUMMARY" "$logs/memcheck.log" || true
+  else
+    failed=1
+  fi
+  race_bins=()
+  for bin in "${op_tests[@]}"; do
+    case $(basename "$bin") in
+      cuda_attention_test | cuda_norms_test | cuda_loss_test | cuda_mixer_test) race_bins+=("$bin") ;;
+    esac
+  done
+  if step racecheck 150 bash -c 'sanitize racecheck "$0" "$@"' "$race_filter" "${race_bins[@]}"; then
+    grep -E "^-- |RACECHECK SUMMARY|ERROR SUMMARY" "$logs/racecheck.log" || true
+  else
+    failed=1
+  fi
 fi
 
 finish
