@@ -8,6 +8,8 @@
 #include <string>
 
 #include "layers/model.h"
+#include <mpi.h>
+
 #include "parallel/grid.h"
 
 namespace pha::launch {

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools libboost-program-options-dev libfmt-dev libgtest-dev libgmock-dev
-  libopenblas-dev libfftw3-dev python3-torch python3-h5py python3-numpy clang-format)
+  libopenblas-dev libfftw3-dev python3-torch python3-h5py python3-numpy python3-matplotlib clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
