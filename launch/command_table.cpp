@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/version.h"
+#include "launch/cmd_data.h"
 #include "launch/commands.h"
 
 namespace pha::launch {
@@ -11,6 +12,8 @@ const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {
       {"train", "train a model: pha train --config FILE [--section.key=value ...]", run_train},
       {"eval", "validation loss and perplexity of trained weights", run_eval},
+      {"data", "make token shards: tokenize text, train a BPE tokenizer, or write the synthetic corpus",
+       run_data},
       {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",
        run_check},
   };

@@ -1,16 +1,8 @@
 #include "launch/pipeline_step.h"
 
-#include <chrono>
-
 #include "parallel/pipeline_schedule.h"
 
 namespace pha::launch {
-
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-}  // namespace
 
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
@@ -22,11 +14,9 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
   for (const parallel::Action& a : parallel::one_f_one_b(stage, dist.n_stages(), n_micro)) {
     // 1F1B has at most `slots` consecutive micro-batches in flight: m % slots never collides.
     const int slot = a.micro_batch % slots;
-    const auto start = std::chrono::steady_clock::now();
     switch (a.kind) {
       case ActionKind::forward: {
         const double loss = model.stage_forward(slot, tokens_of(a.micro_batch));
-        result.forward_s += seconds_since(start);
         if (dist.last_stage()) {
           result.loss_sum += loss;
           if (on_forward) on_forward(a.micro_batch, slot);
@@ -35,24 +25,19 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
       }
       case ActionKind::backward:
         model.stage_backward(slot);
-        result.backward_s += seconds_since(start);
         break;
       case ActionKind::recv_activation:
         dist.pp.recv(model.stage_input(slot), a.peer);
-        result.comm_s += seconds_since(start);
         break;
       case ActionKind::send_activation:
         dist.pp.send(model.stage_output(slot), a.peer);
-        result.comm_s += seconds_since(start);
         break;
       case ActionKind::recv_grad:
         // The gradient of this stage's output: stage_backward starts from it.
         dist.pp.recv(model.stage_grad(), a.peer);
-        result.comm_s += seconds_since(start);
         break;
       case ActionKind::send_grad:
         dist.pp.send(model.stage_grad(), a.peer);
-        result.comm_s += seconds_since(start);
         break;
     }
   }

@@ -10,7 +10,6 @@ namespace pha::launch {
 
 struct PipelineResult {
   double loss_sum = 0;     // sum over micro-batches of their mean loss (last stage only)
-  double forward_s = 0, backward_s = 0, comm_s = 0;  // time in compute and in transfers
   int64_t recall_answers = 0, recall_correct = 0;    // last stage, tp = 1, when scored
 };
 

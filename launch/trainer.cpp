@@ -215,12 +215,14 @@ int Run::loop() {
     stats.eta_seconds = train_seconds / static_cast<double>(step) * static_cast<double>(s.steps - step);
     if (all_answers)
       stats.recall_accuracy = static_cast<double>(all_correct) / static_cast<double>(all_answers);
-    const double comm_fraction = dist.comm_seconds() / stats.seconds;
-    // Bubble: the share of the step this stage spent neither computing nor transferring.
-    const double bubble = std::max(0.0, 1.0 - (pr.forward_s + pr.backward_s + pr.comm_s) / stats.seconds);
+    // Collectives (tp, dp, world) vs time blocked in the pipeline's point-to-point transfers,
+    // which on 1F1B is the bubble (waiting for the neighbour stage) plus the transfer itself.
+    const double pipeline_s = dist.pp.stats().total().seconds;
+    const double comm_fraction = (dist.comm_seconds() - pipeline_s) / stats.seconds;
+    const double bubble = pipeline_s / stats.seconds;
     if (rank0) {
       if (step % s.log_every == 0 || step == 1 || step == s.steps)
-        fmt::print("{} | comm {:.0f}% | bubble {:.0f}%\n", format_step_line(stats),
+        fmt::print("{} | comm {:.0f}% | pipeline wait {:.0f}%\n", format_step_line(stats),
                    100 * comm_fraction, 100 * bubble);
       JsonRecord record;
       record.add("kind", std::string("step")).add("step", step).add("loss", stats.loss);
@@ -229,7 +231,7 @@ int Run::loop() {
       record.add("flops_per_s", stats.flops / stats.seconds);
       record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
       record.add("peak_rss_mib", stats.peak_rss_mib).add("comm_fraction", comm_fraction);
-      record.add("bubble_fraction", bubble);
+      record.add("pipeline_wait_fraction", bubble);
       record.add("tokens_seen", step * global_batch() * T).add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);
       record.add("mixing_weights", model.mixing_weights());
