@@ -12,7 +12,8 @@ namespace pha {
 
 namespace {
 // JSON has no NaN or Inf: they are written as null (and named in the log by the trainer).
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : "null"; }
+// 17 significant digits: a double read back is the same double (bit-exact comparisons of runs).
+std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null"; }
 }  // namespace
 
 std::string json_escape(const std::string& text) {

@@ -62,15 +62,18 @@ void OptionTable::add(const std::string& key, std::string& ref, const std::strin
 
 po::options_description OptionTable::description(const std::string& caption) const {
   po::options_description desc(caption);
+  // A vector value: a key repeated on the command line is allowed and the last one wins; values
+  // from the command line take precedence over the config file (stored first).
   for (const auto& f : fields_)
-    desc.add_options()(f.key.c_str(), po::value<std::string>()->value_name("(" + f.get() + ")"),
+    desc.add_options()(f.key.c_str(),
+                       po::value<std::vector<std::string>>()->value_name("(" + f.get() + ")"),
                        f.help.c_str());
   return desc;
 }
 
 void OptionTable::apply(const po::variables_map& vm) const {
   for (const auto& f : fields_)
-    if (vm.count(f.key)) f.set(vm[f.key].as<std::string>());
+    if (vm.count(f.key)) f.set(vm[f.key].as<std::vector<std::string>>().back());
 }
 
 std::string OptionTable::to_ini() const {

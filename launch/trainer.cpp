@@ -147,7 +147,8 @@ int Run::loop() {
   const bool reporter = dist.last_stage() && dist.tp_rank() == 0;
   int64_t skipped = 0;
   double train_seconds = 0;
-  EvalResult last_eval;
+  // The untrained model's validation loss: the baseline every later evaluation is read against.
+  EvalResult last_eval = s.eval_every > 0 ? evaluate_now(0) : EvalResult{};
   for (int64_t step = 1; step <= s.steps; ++step) {
     const auto start = Clock::now();
     dist.reset_comm_stats();

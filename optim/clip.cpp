@@ -53,8 +53,10 @@ void scale_gradients(const Arena& grads, double factor) {
 }
 
 std::optional<std::string> first_nonfinite(const Arena& tensors) {
+  // Integer tensors (token ids, targets) are always finite.
   for (size_t i = 0; i < tensors.tensors().size(); ++i)
-    if (!all_finite_on(tensors[i])) return tensors.table().entries()[i].name;
+    if (tensors[i].dtype != DType::i32 && !all_finite_on(tensors[i]))
+      return tensors.table().entries()[i].name;
   return std::nullopt;
 }
 
