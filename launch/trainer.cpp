@@ -170,29 +170,34 @@ int Run::loop() {
         });
     const double loss = dist.world.all_reduce_scalar(
         reporter ? pr.loss_sum / static_cast<double>(s.grad_accum * dp) : 0.0, ReduceOp::sum);
+    // A non-finite loss or gradient stops the step, naming the first tensor where it appeared
+    // (activations in forward order, else gradients); up to max_skipped_steps are skipped.
+    double grad_norm = NAN, sum_squares = NAN;
+    std::string nonfinite;
     if (!std::isfinite(loss)) {
-      const auto where = first_nonfinite(model.activations());
-      fail("step {}: the loss is {} — first non-finite activation on rank {}: {}. Lower "
-           "train.lr, raise train.warmup, or check the data",
-           step, loss, dist.grid.rank(), where.value_or("(none here: see the other ranks)"));
+      nonfinite = fmt::format("the loss is {}; first non-finite activation on rank {}: {}", loss,
+                              dist.grid.rank(),
+                              first_nonfinite(model.activations()).value_or("(none here)"));
+    } else {
+      scale_gradients(model.grads(), 1.0 / static_cast<double>(s.grad_accum));
+      sync.reduce(model);
+      sum_squares = sync.global_sum_squares(model);
+      grad_norm = std::sqrt(sum_squares);
+      if (!std::isfinite(grad_norm))
+        nonfinite = fmt::format("the gradient norm is {}; first non-finite gradient on rank {}: {}",
+                                grad_norm, dist.grid.rank(),
+                                first_nonfinite(model.grads()).value_or("(none here)"));
     }
-    scale_gradients(model.grads(), 1.0 / static_cast<double>(s.grad_accum));
-    sync.reduce(model);
-    const double sum_squares = sync.global_sum_squares(model);
-    double grad_norm = std::sqrt(sum_squares);
     StepStats stats;
-    if (!std::isfinite(grad_norm)) {
-      const auto where = first_nonfinite(model.grads());
+    if (!nonfinite.empty()) {
       PHA_REQUIRE(skipped < s.max_skipped_steps,
-                  "step {}: the gradient norm is {}; first non-finite gradient on rank {}: {}. {} "
-                  "step(s) were skipped already (train.max_skipped_steps = {}): lower train.lr or "
-                  "raise train.max_skipped_steps",
-                  step, grad_norm, dist.grid.rank(), where.value_or("(none here)"), skipped,
-                  s.max_skipped_steps);
+                  "step {}: {}. {} step(s) were skipped already (train.max_skipped_steps = {}): "
+                  "lower train.lr, raise train.warmup, check the data, or allow skipped steps",
+                  step, nonfinite, skipped, s.max_skipped_steps);
       ++skipped;
       if (rank0)
-        fmt::print("step {}: non-finite gradient; step skipped ({} of {} allowed)\n", step,
-                   skipped, s.max_skipped_steps);
+        fmt::print("step {}: {}; step skipped ({} of {} allowed)\n", step, nonfinite, skipped,
+                   s.max_skipped_steps);
       stats.skipped = true;
     } else {
       if (s.grad_clip > 0) grad_norm = clip_by_global_norm(model.grads(), sum_squares, s.grad_clip);
