@@ -62,7 +62,8 @@ int run_eval(const std::vector<std::string>& args) {
   CpuBackend backend;
   Model model(backend, cfg.model, cfg.train.batch_size, cfg.train.seq_len);
   load_weights(weights, model, MPI_COMM_WORLD);
-  const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab);
+  const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab,
+                           synthetic_options(cfg.data));
   const EvalResult r = evaluate(model, dist, stream.view(), max_batches, stream.synthetic());
   fmt::print("eval {} on {}: loss {:.4f} | perplexity {:.2f} | {} windows of {} tokens{}\n",
              weights, stream.description(), r.loss, r.perplexity, r.windows, cfg.train.seq_len,

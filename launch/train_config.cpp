@@ -70,6 +70,10 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("data.train", c.data.train, "training token shard, or 'synthetic'");
   t.add("data.val", c.data.val, "validation token shard, or 'synthetic'");
   t.add("data.synthetic_tokens", c.data.synthetic_tokens, "tokens of the built-in corpus");
+  t.add("data.mqar_fraction", c.data.mqar_fraction,
+        "share of the built-in corpus's documents that are associative recall");
+  t.add("data.mqar_max_pairs", c.data.mqar_max_pairs,
+        "most key-value pairs in a recall document of the built-in corpus");
   t.add("run.dir", c.run_dir, "run directory (config, metrics, weights, plots)");
   return t;
 }
@@ -109,6 +113,11 @@ void TrainConfig::finalize() {
   require_non_negative("train.max_skipped_steps", s.max_skipped_steps);
   require_non_negative("train.threads", s.threads);
   require_positive("data.synthetic_tokens", data.synthetic_tokens);
+  PHA_REQUIRE(data.mqar_fraction >= 0 && data.mqar_fraction <= 1,
+              "data.mqar_fraction = {}: must be in [0, 1]", data.mqar_fraction);
+  PHA_REQUIRE(data.mqar_max_pairs >= 1 && data.mqar_max_pairs <= 64,
+              "data.mqar_max_pairs = {}: must be in [1, 64] (the corpus has 64 keys)",
+              data.mqar_max_pairs);
   require_non_negative("parallel.dp", static_cast<double>(parallel.dp));
   require_positive("parallel.tp", static_cast<double>(parallel.tp));
   require_positive("parallel.pp", static_cast<double>(parallel.pp));

@@ -41,6 +41,8 @@ struct DataSettings {
   std::string train = "synthetic";  // a token shard, or "synthetic" (the built-in corpus)
   std::string val = "synthetic";
   int64_t synthetic_tokens = 2000000;  // size of the built-in corpus's training part
+  double mqar_fraction = 0.25;         // share of the built-in corpus's documents that are recall
+  int64_t mqar_max_pairs = 16;         // key-value pairs per recall document: 4..max (or fewer)
 };
 
 struct TrainConfig {

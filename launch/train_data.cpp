@@ -7,8 +7,17 @@
 
 namespace pha::launch {
 
+io::SyntheticOptions synthetic_options(const DataSettings& d) {
+  io::SyntheticOptions o;
+  o.mqar_fraction = d.mqar_fraction;
+  o.max_pairs = static_cast<uint32_t>(d.mqar_max_pairs);
+  o.min_pairs = std::min(o.min_pairs, o.max_pairs);
+  return o;
+}
+
 TokenStream::TokenStream(const std::string& source, const std::string& split, uint64_t seed,
-                         int64_t synthetic_tokens, int64_t model_vocab) {
+                         int64_t synthetic_tokens, int64_t model_vocab,
+                         io::SyntheticOptions options) {
   if (source == "synthetic") {
     const uint32_t vocab = io::SyntheticCorpus::vocab_size();
     PHA_REQUIRE(vocab <= model_vocab,
@@ -17,7 +26,7 @@ TokenStream::TokenStream(const std::string& source, const std::string& split, ui
     // The validation part is a tenth of the training part, from an independent document stream.
     const int64_t n = split == "val" ? std::max<int64_t>(synthetic_tokens / 10, 4096)
                                      : synthetic_tokens;
-    generated_ = io::SyntheticCorpus(seed, split).generate(static_cast<uint64_t>(n));
+    generated_ = io::SyntheticCorpus(seed, split, options).generate(static_cast<uint64_t>(n));
     vocab_ = vocab;
     description_ = fmt::format("built-in synthetic corpus ({} split, {} tokens)", split, n);
   } else {

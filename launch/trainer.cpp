@@ -73,8 +73,10 @@ struct Run {
               dist.model_part(c.model)),
         optimizer(backend, model.params().table(), adamw_config(c.train)),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
-        train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab),
-        val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab),
+        train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
+                   synthetic_options(c.data)),
+        val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
+                 synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
         sync(model, dist, c.parallel.zero1),
         rank0(dist.grid.rank() == 0) {
