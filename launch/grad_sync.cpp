@@ -89,10 +89,18 @@ double GradientSync::global_sum_squares(Model& model) {
 
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
   optimizer.step(model.params(), model.grads(), model.param_specs(), step_number, update_ranges_);
-  if (zero1_) all_gather_parameters(model);
+  if (zero1_) all_gather_slices(model, [&](size_t i) { return model.params()[i]; });
 }
 
-void GradientSync::all_gather_parameters(Model& model) {
+void GradientSync::gather_moments(Model& model, const AdamW& optimizer) {
+  if (!zero1_) return;
+  const auto& specs = model.param_specs();
+  all_gather_slices(model, [&](size_t i) { return optimizer.exp_avg(specs[i].name); });
+  all_gather_slices(model, [&](size_t i) { return optimizer.exp_avg_sq(specs[i].name); });
+}
+
+void GradientSync::all_gather_slices(Model& model,
+                                     const std::function<Tensor(size_t)>& tensor_of) {
   Backend& be = model.backend();
   const Arena& params = model.params();
   const Tensor send = staging_.get("zero1_send");
@@ -105,7 +113,7 @@ void GradientSync::all_gather_parameters(Model& model) {
     int64_t offset = 0;
     for (size_t i = 0; i < ranges.size(); ++i) {
       if (ranges[i].size() == 0) continue;
-      const Tensor piece = flat_slice(params[i], ranges[i].begin, ranges[i].size());
+      const Tensor piece = flat_slice(tensor_of(i), ranges[i].begin, ranges[i].size());
       const Tensor staged = flat_slice(buffer, offset, ranges[i].size());
       pack ? be.copy(piece, staged) : be.copy(staged, piece);
       offset += ranges[i].size();

@@ -3,6 +3,7 @@
 // average of the gradients (one flat buffer, in buckets), the tied embedding's gradient shared by
 // the first and last pipeline stage, the global gradient norm (each parameter counted once), and
 // the ZeRO-1 update (each dp rank updates its slice of the flat parameters, then all-gather).
+#include <functional>
 #include <vector>
 
 #include "launch/distributed.h"
@@ -22,10 +23,15 @@ class GradientSync {
   // AdamW on this rank's share (all of it without ZeRO-1), then the parameters' all-gather.
   void step(Model& model, AdamW& optimizer, int64_t step_number);
   bool zero1() const { return zero1_; }
+  // ZeRO-1: completes every rank's AdamW moments from the other dp ranks' slices (before a
+  // checkpoint, which stores whole moments); nothing to do without ZeRO-1.
+  void gather_moments(Model& model, const AdamW& optimizer);
 
  private:
   void tied_embedding_sync(Model& model);
-  void all_gather_parameters(Model& model);
+  // All-gathers, across dp, each rank's slice of the flat tensors tensor_of(0..n-1) (laid out
+  // like the parameter table).
+  void all_gather_slices(Model& model, const std::function<Tensor(size_t)>& tensor_of);
 
   Distributed& dist_;
   bool zero1_;

@@ -61,6 +61,14 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.max_skipped_steps", s.max_skipped_steps,
         "steps with a non-finite loss or gradient that may be skipped before stopping");
   t.add("train.threads", s.threads, "OpenMP threads per rank (0 = default)");
+  t.add("train.ckpt_every", s.ckpt_every,
+        "write a checkpoint every N steps (0 = only at the end and on SIGTERM/SIGUSR1)");
+  t.add("train.keep_last", s.keep_last, "committed checkpoints to keep (the newest)");
+  t.add("train.keep_every", s.keep_every,
+        "also keep every checkpoint whose step is a multiple of this (0 = none)");
+  t.add("train.resume", s.resume,
+        "none | auto (the newest committed checkpoint of run.dir, falling back past damaged "
+        "ones) | PATH of a checkpoint");
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
@@ -112,6 +120,10 @@ void TrainConfig::finalize() {
   require_positive("train.log_every", s.log_every);
   require_non_negative("train.max_skipped_steps", s.max_skipped_steps);
   require_non_negative("train.threads", s.threads);
+  require_non_negative("train.ckpt_every", s.ckpt_every);
+  require_positive("train.keep_last", s.keep_last);
+  require_non_negative("train.keep_every", s.keep_every);
+  PHA_REQUIRE(!s.resume.empty(), "train.resume is empty: use none, auto or a checkpoint path");
   require_positive("data.synthetic_tokens", data.synthetic_tokens);
   PHA_REQUIRE(data.mqar_fraction >= 0 && data.mqar_fraction <= 1,
               "data.mqar_fraction = {}: must be in [0, 1]", data.mqar_fraction);

@@ -28,6 +28,10 @@ struct TrainSettings {
   int64_t log_every = 1;
   int64_t max_skipped_steps = 0;  // steps with a non-finite loss/gradient tolerated (skipped)
   int64_t threads = 0;         // OpenMP threads per rank; 0 = the OpenMP default
+  int64_t ckpt_every = 0;      // checkpoint every N steps (0 = only at the end and on a signal)
+  int64_t keep_last = 3;       // committed checkpoints kept (the newest)
+  int64_t keep_every = 0;      // ... plus every checkpoint whose step is a multiple (0 = none)
+  std::string resume = "none"; // none | auto (newest committed in the run directory) | PATH
 };
 
 // The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.

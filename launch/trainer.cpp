@@ -10,7 +10,11 @@
 #include <fstream>
 #include <memory>
 
+#include <csignal>
+
 #include "core/cpu/cpu_backend.h"
+#include "core/version.h"
+#include "io/checkpoint.h"
 #include "io/metrics.h"
 #include "launch/evaluator.h"
 #include "launch/flops.h"
@@ -32,6 +36,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using parallel::ReduceOp;
 namespace fs = std::filesystem;
+
+// Set by SIGTERM or SIGUSR1: finish the step, checkpoint, exit with kTrainPreempted.
+volatile std::sig_atomic_t preempt_requested = 0;
+extern "C" void on_preempt_signal(int) { preempt_requested = 1; }
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -62,6 +70,9 @@ struct Run {
   bool rank0;
   std::unique_ptr<MetricsWriter> metrics;
   double peak = 0, flops_per_token = 0;
+  int64_t first_step = 1;        // 1, or the step after the resumed checkpoint's
+  uint64_t first_sample = 0;     // global sample index of first_step's batch
+  int64_t tokens_seen = 0;
 
   Run(const TrainConfig& c, const std::string& ini)
       : cfg(c),
@@ -81,6 +92,16 @@ struct Run {
         sync(model, dist, c.parallel.zero1),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
+    MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
+    if (const auto path = ckpt::resolve_resume(c.run_dir, c.train.resume, world_comm)) {
+      const ckpt::TrainingState state = ckpt::load(*path, model, optimizer, world_comm);
+      first_step = state.step + 1;
+      first_sample = state.next_sample;
+      tokens_seen = state.tokens_seen;
+      if (rank0)
+        fmt::print("resumed from {} (step {}, written by layout {}, next sample {})\n", *path,
+                   state.step, state.layout, state.next_sample);
+    }
     if (rank0) {
       fs::create_directories(c.run_dir);
       std::ofstream out(fs::path(c.run_dir) / "config.ini");
@@ -136,6 +157,26 @@ struct Run {
     return e;
   }
 
+  // Collective: a committed checkpoint of the state after `step` (ZeRO-1 moments gathered first).
+  void checkpoint(int64_t step, uint64_t next_sample) {
+    sync.gather_moments(model, optimizer);
+    ckpt::TrainingState state;
+    state.step = step;
+    state.tokens_seen = tokens_seen;
+    state.next_sample = next_sample;
+    state.seed = cfg.train.seed;
+    state.config_ini = config_ini;
+    state.layout = dist.grid.layout().str();
+    state.program_version = PHA_VERSION;
+    const ckpt::SaveResult r =
+        ckpt::save(cfg.run_dir, model, optimizer, state, dist.grid.comm(parallel::GroupKind::world),
+                   dist.grid.coord(), static_cast<int>(cfg.train.keep_last),
+                   static_cast<int>(cfg.train.keep_every));
+    if (rank0)
+      fmt::print("checkpoint step {}: {} ({:.1f} MB in {:.2f} s, {:.1f} MB/s)\n", step, r.dir,
+                 r.megabytes, r.seconds, r.megabytes / std::max(r.seconds, 1e-9));
+  }
+
   int loop();
 };
 
@@ -150,12 +191,16 @@ int Run::loop() {
   int64_t skipped = 0;
   double train_seconds = 0;
   // The untrained model's validation loss: the baseline every later evaluation is read against.
-  EvalResult last_eval = s.eval_every > 0 ? evaluate_now(0) : EvalResult{};
-  for (int64_t step = 1; step <= s.steps; ++step) {
+  EvalResult last_eval = s.eval_every > 0 && first_step == 1 ? evaluate_now(0) : EvalResult{};
+  std::signal(SIGTERM, on_preempt_signal);
+  std::signal(SIGUSR1, on_preempt_signal);
+  for (int64_t step = first_step; step <= s.steps; ++step) {
     const auto start = Clock::now();
     dist.reset_comm_stats();
-    // This dp rank's slice of the global batch, micro-batch by micro-batch.
-    const uint64_t first = static_cast<uint64_t>((step - 1) * global_batch());
+    // This dp rank's slice of the global batch, micro-batch by micro-batch. The position is a
+    // global sample index, so a resumed run (on any layout) continues with the same samples.
+    const uint64_t first =
+        first_sample + static_cast<uint64_t>((step - first_step) * global_batch());
     for (int64_t m = 0; m < s.grad_accum; ++m) {
       const uint64_t sample = first + static_cast<uint64_t>((dist.dp_rank() * s.grad_accum + m) * B);
       sampler.fill_local_batch(sample, static_cast<uint64_t>(B), 0, 1,
@@ -220,7 +265,8 @@ int Run::loop() {
     // The whole job's FLOP/s against the summed peak of its ranks.
     stats.peak_flops = peak * dist.grid.layout().world_size();
     stats.peak_rss_mib = peak_rss_mib();
-    stats.eta_seconds = train_seconds / static_cast<double>(step) * static_cast<double>(s.steps - step);
+    stats.eta_seconds = train_seconds / static_cast<double>(step - first_step + 1) *
+                        static_cast<double>(s.steps - step);
     if (all_answers)
       stats.recall_accuracy = static_cast<double>(all_correct) / static_cast<double>(all_answers);
     // Collectives (tp, dp, world) vs time blocked in the pipeline's point-to-point transfers,
@@ -240,13 +286,27 @@ int Run::loop() {
       record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
       record.add("peak_rss_mib", stats.peak_rss_mib).add("comm_fraction", comm_fraction);
       record.add("pipeline_wait_fraction", bubble);
-      record.add("tokens_seen", step * global_batch() * T).add("skipped", int64_t{stats.skipped});
+      record.add("tokens_seen", tokens_seen + global_batch() * T).add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);
       record.add("mixing_weights", model.mixing_weights());
       metrics->write(record);
     }
+    tokens_seen += global_batch() * T;
     if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.steps)
       last_eval = evaluate_now(step);
+    // Every rank must agree to stop: a signal may reach only some of them.
+    const bool preempt =
+        dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0;
+    const uint64_t next_sample = first + static_cast<uint64_t>(global_batch());
+    if ((s.ckpt_every > 0 && step % s.ckpt_every == 0) || step == s.steps || preempt)
+      checkpoint(step, next_sample);
+    if (preempt && step < s.steps) {
+      if (rank0)
+        fmt::print("preempted after step {}: checkpoint written; exiting with status {} "
+                   "(resume with --train.resume=auto)\n",
+                   step, static_cast<int>(kTrainPreempted));
+      return kTrainPreempted;
+    }
   }
   const auto& L = dist.grid.layout();
   const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();

@@ -13,6 +13,9 @@ namespace pha::launch {
 enum TrainExit : int {
   kTrainDone = 0,
   kTrainFailed = 1,
+  // SIGTERM or SIGUSR1: the current step finished, a checkpoint was committed; requeue and
+  // resume with --train.resume=auto (EX_TEMPFAIL).
+  kTrainPreempted = 75,
 };
 
 // Runs the whole training described by `cfg` on MPI_COMM_WORLD (MPI must be initialised); every
