@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's main job. Installs what is missing, builds pha, and runs the most useful thing the
-# program does today: a small PHA model's forward and backward, every parameter gradient checked
-# against finite differences, for the pha block and each mixer, and for the serial baseline.
-# (Training on several MPI ranks replaces this once `pha train` exists.)
+# The README's main job: installs what is missing, builds pha, and trains the tiny PHA preset on
+# the built-in synthetic corpus (a generated language mixed with multi-query associative recall)
+# on 4 MPI ranks of this machine: 2 data-parallel replicas x 2 pipeline stages. The log shows the
+# loss falling and the recall accuracy rising; the run ends with an evaluation, the metrics plot
+# and a standalone `pha eval` of the exported weights.
+#   bash tools/main-job.sh [extra pha train options, e.g. --train.steps=600]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -11,9 +13,10 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$build_dir.conf
   { cat "$build_dir.configure.log"; exit 1; }
 cmake --build "$build_dir" -j "$(nproc)" --target pha
 pha="$build_dir/launch/pha"
+run_dir=${PHA_RUN_DIR:-runs/main-job}
+rm -rf "$run_dir"
 "$pha" --version
-for mixer in softmax scalar channel; do
-  "$pha" check --block pha --mixer "$mixer"
-done
-"$pha" check --block serial
-echo "main job: every gradient of the pha block (3 mixers) and the serial baseline matches finite differences"
+bash launch/run-local.sh 4 "$pha" train --config launch/configs/main-job.ini --run.dir="$run_dir" "$@"
+/usr/bin/python3 tools/plot_metrics.py "$run_dir"
+"$pha" eval --run "$run_dir"
+echo "main job: run directory $run_dir (config.ini, metrics.jsonl, metrics.png, weights.h5)"

@@ -81,3 +81,23 @@ TEST(Causality, FftConvolutionWithinRounding) {
 
 }  // namespace
 }  // namespace pha
+
+namespace pha {
+namespace {
+
+TEST(ModelInput, TokenOutsideTheVocabularyIsRefused) {
+  ModelConfig c = model_preset("tiny");
+  c.n_layers = 1;
+  c.max_seq_len = 8;
+  CpuBackend be;
+  test::expect_error([&] { Model(be, c, 1, 9); }, "sequence length 9 exceeds model.max_seq_len = 8");
+  Model model(be, c, 1, 8);
+  model.init_parameters(1);
+  std::vector<int32_t> tokens(8, 3);
+  tokens[5] = static_cast<int32_t>(c.vocab);  // the padded rows are not tokens
+  test::expect_error([&] { model.forward(tokens.data()); },
+                     "token id 512 at position 5 of the batch is outside the vocabulary [0, 512)");
+}
+
+}  // namespace
+}  // namespace pha
