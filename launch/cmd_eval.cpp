@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/cpu/cpu_backend.h"
+#include "io/h5_file.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
 #include "launch/evaluator.h"
@@ -21,7 +22,7 @@ namespace pha::launch {
 
 int run_eval(const std::vector<std::string>& args) {
   MpiSession mpi(nullptr, nullptr);
-  std::string run_dir, weights, data;
+  std::string run_dir, weights, data, tokens_file;
   int64_t max_batches = 0, batch = 0, seq_len = 0;
   po::options_description opts("pha eval (--run DIR | --weights FILE) [--data SHARD] [options]");
   opts.add_options()("help,h", "print this help")(
@@ -29,6 +30,9 @@ int run_eval(const std::vector<std::string>& args) {
       "weights", po::value(&weights), "a weights file written by pha train")(
       "data", po::value(&data),
       "token shard to evaluate (default: the run's data.val, e.g. 'synthetic')")(
+      "tokens", po::value(&tokens_file),
+      "an HDF5 file with /tokens i32 [B, T]: the loss of exactly these sequences (the format of "
+      "tests/reference/pha_ref.py)")(
       "batches", po::value(&max_batches)->default_value(0), "micro-batches to evaluate (0 = all)")(
       "batch-size", po::value(&batch)->default_value(0), "sequences per batch (0 = the run's)")(
       "seq-len", po::value(&seq_len)->default_value(0), "window length (0 = the run's)");
@@ -56,6 +60,22 @@ int run_eval(const std::vector<std::string>& args) {
   if (seq_len > 0) cfg.train.seq_len = seq_len;
   cfg.finalize();
   if (data.empty()) data = cfg.data.val;
+  if (!tokens_file.empty()) {
+    // Exactly the given sequences: one batch of their shape.
+    h5::File file = h5::File::open(tokens_file);
+    const Shape shape = file.shape("tokens");
+    PHA_REQUIRE(shape.rank == 2, "'{}': /tokens has shape {}, expected [B, T]", tokens_file,
+                shape.str());
+    std::vector<int32_t> tokens(static_cast<size_t>(shape.numel()));
+    file.read("tokens", Tensor(tokens.data(), DType::i32, Device::cpu, shape));
+    cfg.model.max_seq_len = std::max(cfg.model.max_seq_len, shape[1]);
+    CpuBackend backend;
+    Model model(backend, cfg.model, shape[0], shape[1]);
+    load_weights(weights, model, MPI_COMM_WORLD);
+    fmt::print("eval {} on {}: loss {:.8f} over {} sequences of {} tokens\n", weights, tokens_file,
+               model.forward(tokens.data()), shape[0], shape[1]);
+    return 0;
+  }
 
   // One rank evaluates the whole model.
   Distributed dist(parallel::Layout{1, 1, 1}, cfg.model, 1, cfg.parallel.timeout_s);
@@ -65,7 +85,7 @@ int run_eval(const std::vector<std::string>& args) {
   const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab,
                            synthetic_options(cfg.data));
   const EvalResult r = evaluate(model, dist, stream.view(), max_batches, stream.synthetic());
-  fmt::print("eval {} on {}: loss {:.4f} | perplexity {:.2f} | {} windows of {} tokens{}\n",
+  fmt::print("eval {} on {}: loss {:.6f} | perplexity {:.3f} | {} windows of {} tokens{}\n",
              weights, stream.description(), r.loss, r.perplexity, r.windows, cfg.train.seq_len,
              r.recall_answers ? fmt::format(" | recall accuracy {:.3f}", r.recall_accuracy) : "");
   return 0;

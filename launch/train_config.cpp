@@ -66,6 +66,9 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.keep_last", s.keep_last, "committed checkpoints to keep (the newest)");
   t.add("train.keep_every", s.keep_every,
         "also keep every checkpoint whose step is a multiple of this (0 = none)");
+  t.add("train.stop_after", s.stop_after,
+        "steps this process runs before it checkpoints and exits with status 75 (a step budget "
+        "per job; 0 = none)");
   t.add("train.resume", s.resume,
         "none | auto (the newest committed checkpoint of run.dir, falling back past damaged "
         "ones) | PATH of a checkpoint");
@@ -121,6 +124,7 @@ void TrainConfig::finalize() {
   require_non_negative("train.max_skipped_steps", s.max_skipped_steps);
   require_non_negative("train.threads", s.threads);
   require_non_negative("train.ckpt_every", s.ckpt_every);
+  require_non_negative("train.stop_after", s.stop_after);
   require_positive("train.keep_last", s.keep_last);
   require_non_negative("train.keep_every", s.keep_every);
   PHA_REQUIRE(!s.resume.empty(), "train.resume is empty: use none, auto or a checkpoint path");

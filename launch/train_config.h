@@ -32,6 +32,7 @@ struct TrainSettings {
   int64_t keep_last = 3;       // committed checkpoints kept (the newest)
   int64_t keep_every = 0;      // ... plus every checkpoint whose step is a multiple (0 = none)
   std::string resume = "none"; // none | auto (newest committed in the run directory) | PATH
+  int64_t stop_after = 0;      // this process stops (checkpoint, status 75) after N steps; 0 = no
 };
 
 // The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.

@@ -295,8 +295,10 @@ int Run::loop() {
     if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.steps)
       last_eval = evaluate_now(step);
     // Every rank must agree to stop: a signal may reach only some of them.
+    const bool budget_spent = s.stop_after > 0 && step - first_step + 1 >= s.stop_after;
     const bool preempt =
-        dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0;
+        dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0 ||
+        budget_spent;
     const uint64_t next_sample = first + static_cast<uint64_t>(global_batch());
     if ((s.ckpt_every > 0 && step % s.ckpt_every == 0) || step == s.steps || preempt)
       checkpoint(step, next_sample);
