@@ -14,6 +14,7 @@ const std::vector<Command>& command_table() {
       {"eval", "validation loss and perplexity of trained weights", run_eval},
       {"data", "make token shards: tokenize text, train a BPE tokenizer, or write the synthetic corpus",
        run_data},
+      {"ckpt", "inspect or verify a checkpoint: pha ckpt inspect|verify PATH", run_ckpt},
       {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",
        run_check},
   };

@@ -8,5 +8,6 @@ namespace pha::launch {
 int run_check(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
+int run_ckpt(const std::vector<std::string>& args);
 
 }  // namespace pha::launch

@@ -90,7 +90,7 @@ long=(--train.steps=40 --train.ckpt_every=0)
 train "$work/uninterrupted" 2 1 2 "${long[@]}"
 ( train "$work/preempted" 2 1 2 "${long[@]}" ) & job=$!
 for _ in $(seq 600); do
-  [ -f "$work/preempted/metrics.jsonl" ] && [ "$(grep -c '"step"' "$work/preempted/metrics.jsonl")" -ge 3 ] && break
+  [ -f "$work/preempted/metrics.jsonl" ] && [ "$(grep -c '"kind":"step"' "$work/preempted/metrics.jsonl")" -ge 3 ] && break
   sleep 0.2
 done
 victim=$(pgrep -f "run.dir=$work/preempted" | grep -v "^$$\$" | tail -1)
@@ -104,7 +104,8 @@ train "$work/preempted" 2 1 2 "${long[@]}" --train.resume=auto
 import json, sys
 w = sys.argv[1]
 def last(d):
-    return [json.loads(l) for l in open(f"{w}/{d}/metrics.jsonl") if '"step"' in l][-1]
+    rows = [json.loads(l) for l in open(f"{w}/{d}/metrics.jsonl")]
+    return [r for r in rows if r["kind"] == "step"][-1]
 a, b = last("uninterrupted"), last("preempted")
 print(f"preemption: final step {b['step']} loss {b['loss']!r} vs uninterrupted {a['loss']!r}")
 sys.exit(0 if a["step"] == b["step"] == 40 and a["loss"] == b["loss"] else 1)
@@ -112,7 +113,7 @@ PY
 
 # 4. The reference reproduces the program's evaluation loss from a checkpoint's /model.
 "$pha" ckpt verify "$ckpt"
-/usr/bin/python3 - "$ckpt/state.h5" "$work/src/weights.h5" "$work/ref_weights.h5" <<'PY'
+/usr/bin/python3 - "$ckpt/state.h5" "$work/l111false-straight/weights.h5" "$work/ref_weights.h5" <<'PY'
 import sys, h5py
 state, attrs_from, out = sys.argv[1:4]
 with h5py.File(state) as s, h5py.File(out, "w") as o, h5py.File(attrs_from) as a:

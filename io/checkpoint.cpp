@@ -1,0 +1,351 @@
+#include "io/checkpoint.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "io/h5_file.h"
+
+namespace pha::ckpt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "state.h5";
+
+// FNV-1a 64 over the dataset's f32 contents in row-major global order, as hex text.
+std::string checksum_of(const std::vector<float>& values) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
+  for (size_t i = 0; i < values.size() * sizeof(float); ++i) {
+    h ^= bytes[i];
+    h *= 0x100000001b3ull;
+  }
+  return fmt::format("fnv1a64:{:016x}", h);
+}
+
+void crash_hook(const char* point) {
+  const char* at = std::getenv("PHA_CKPT_CRASH_AT");
+  if (at && std::string(at) == point) std::_Exit(137);
+}
+
+std::string step_name(int64_t step) { return fmt::format("step_{:08d}", step); }
+
+// The three datasets of a parameter and how to find this rank's tensor for each.
+struct Kind {
+  std::string prefix;  // "model/", "optim/exp_avg/", "optim/exp_avg_sq/"
+  int which;           // 0 parameter, 1 exp_avg, 2 exp_avg_sq
+};
+const Kind kKinds[] = {{"model/", 0}, {"optim/exp_avg/", 1}, {"optim/exp_avg_sq/", 2}};
+
+Tensor tensor_of(const Kind& k, Model& model, const AdamW& optimizer, const std::string& name) {
+  if (k.which == 0) return model.params().get(name);
+  return k.which == 1 ? optimizer.exp_avg(name) : optimizer.exp_avg_sq(name);
+}
+
+// This rank's block of a parameter in the file: (dim, offset); dim -1 is the whole tensor.
+std::pair<int, int64_t> block_of(const ParamSpec& spec) {
+  if (spec.split == TpSplit::rows) return {0, spec.offset};
+  if (spec.split == TpSplit::cols) return {1, spec.offset};
+  return {-1, 0};
+}
+
+std::vector<float> to_f32(Backend& be, const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  if (t.dtype == DType::f32) {
+    be.copy_to_host(t, out.data());
+  } else {
+    std::vector<double> d(out.size());
+    be.copy_to_host(t, d.data());
+    for (size_t i = 0; i < d.size(); ++i) out[i] = static_cast<float>(d[i]);
+  }
+  return out;
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  PHA_REQUIRE(fd >= 0, "cannot create '{}': check the run directory's permissions and space",
+              path.string());
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  PHA_REQUIRE(ok, "writing '{}' failed (disk full?)", path.string());
+}
+
+int64_t step_of(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  if (name.rfind("step_", 0) != 0 || name.size() != 13) return -1;
+  for (size_t i = 5; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return -1;
+  return std::stoll(name.substr(5));
+}
+
+// Committed checkpoints of `root`, newest first.
+std::vector<fs::path> committed(const fs::path& root) {
+  std::vector<fs::path> dirs;
+  if (!fs::is_directory(root)) return dirs;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory() && step_of(entry.path()) >= 0 && fs::exists(entry.path() / "COMMITTED"))
+      dirs.push_back(entry.path());
+  std::sort(dirs.begin(), dirs.end(),
+            [](const fs::path& a, const fs::path& b) { return step_of(a) > step_of(b); });
+  return dirs;
+}
+
+void prune(const fs::path& root, int keep_last, int keep_every) {
+  const auto dirs = committed(root);
+  for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i) {
+    const int64_t step = step_of(dirs[i]);
+    if (keep_every > 0 && step % keep_every == 0) continue;
+    fs::remove_all(dirs[i]);
+  }
+}
+
+// Rank 0 decides, everyone learns the outcome: (ok, text) where text is the answer or the error.
+std::pair<bool, std::string> share(MPI_Comm comm, bool ok, std::string text) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  int header[2] = {ok ? 1 : 0, static_cast<int>(text.size())};
+  MPI_Bcast(header, 2, MPI_INT, 0, comm);
+  text.resize(static_cast<size_t>(header[1]));
+  MPI_Bcast(text.data(), header[1], MPI_CHAR, 0, comm);
+  return {header[0] == 1, text};
+}
+
+}  // namespace
+
+bool Inspection::intact() const { return first_problem().empty(); }
+
+std::string Inspection::first_problem() const {
+  if (!committed) return "no COMMITTED marker";
+  for (const auto& d : datasets)
+    if (!d.checksum_ok) return fmt::format("dataset '{}': {}", d.name, d.problem);
+  return "";
+}
+
+SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
+                const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
+                int keep_last, int keep_every) {
+  const auto start = std::chrono::steady_clock::now();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  const fs::path final_dir = root / step_name(state.step);
+  const fs::path temp_dir = root / (step_name(state.step) + ".tmp");
+  if (rank == 0) {
+    fs::create_directories(root);
+    fs::remove_all(temp_dir);  // a leftover of a writer that died
+    fs::create_directory(temp_dir);
+  }
+  MPI_Barrier(comm);
+  const auto specs = model_param_specs(model.config());
+  double bytes = 0;
+  {
+    h5::File file = h5::File::create((temp_dir / kStateFile).string(), comm);
+    // Structure and attributes: identical calls on every rank (HDF5 wants them collective).
+    for (const Kind& k : kKinds)
+      for (const ParamSpec& spec : specs) {
+        file.create_dataset(k.prefix + spec.name, DType::f32, spec.global_shape);
+        bytes += static_cast<double>(spec.global_shape.numel()) * 4;
+      }
+    file.set_int_attribute("", "format_version", kFormatVersion);
+    file.set_int_attribute("", "step", state.step);
+    file.set_int_attribute("", "schedule_step", state.step);
+    file.set_int_attribute("", "tokens_seen", state.tokens_seen);
+    file.set_string_attribute("", "next_sample", std::to_string(state.next_sample));
+    file.set_string_attribute("", "seed", std::to_string(state.seed));
+    file.set_string_attribute("", "config", state.config_ini);
+    file.set_string_attribute("", "layout", state.layout);
+    file.set_string_attribute("", "program_version", state.program_version);
+    const std::time_t now = std::time(nullptr);
+    char created[32];
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    file.set_string_attribute("", "created", created);
+    // Blocks: dp rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy on
+    // the last stage is the first stage's.
+    if (coord.dp == 0)
+      for (const Kind& k : kKinds)
+        for (const ParamSpec& spec : model.param_specs()) {
+          const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
+          if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
+          std::vector<float> host = to_f32(model.backend(), tensor_of(k, model, optimizer, spec.name));
+          const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
+          const auto [dim, offset] = block_of(spec);
+          if (dim < 0)
+            file.write(k.prefix + spec.name, t);
+          else
+            file.write_block(k.prefix + spec.name, t, dim, offset);
+        }
+    file.close();
+  }
+  MPI_Barrier(comm);
+  if (rank == 0) {
+    crash_hook("after_datasets");
+    {
+      // Checksums of the global contents, then a verifying re-read of every one.
+      h5::File file = h5::File::open((temp_dir / kStateFile).string(), h5::File::Access::read_write);
+      for (const Kind& k : kKinds)
+        for (const ParamSpec& spec : specs) {
+          std::vector<float> values(static_cast<size_t>(spec.global_shape.numel()));
+          file.read(k.prefix + spec.name,
+                    Tensor(values.data(), DType::f32, Device::cpu, spec.global_shape));
+          file.set_string_attribute(k.prefix + spec.name, "checksum", checksum_of(values));
+        }
+      file.close();
+    }
+    Inspection check = inspect((temp_dir / kStateFile).string());
+    check.committed = true;  // not yet: only the data is checked here
+    PHA_REQUIRE(check.intact(), "checkpoint '{}' failed verification after writing: {}",
+                temp_dir.string(), check.first_problem());
+    crash_hook("before_rename");
+    fs::remove_all(final_dir);
+    fs::rename(temp_dir, final_dir);
+    crash_hook("before_committed");
+    write_text_file(final_dir / "COMMITTED", step_name(state.step) + "\n");
+    write_text_file(root / "latest.tmp", step_name(state.step) + "\n");
+    fs::rename(root / "latest.tmp", root / "latest");
+    prune(root, keep_last, keep_every);
+  }
+  MPI_Barrier(comm);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return SaveResult{final_dir.string(), seconds, bytes / 1e6};
+}
+
+Inspection inspect(const std::string& path) {
+  Inspection r;
+  fs::path file_path = path;
+  if (fs::is_directory(file_path)) file_path /= kStateFile;
+  r.file = file_path.string();
+  r.committed = fs::exists(file_path.parent_path() / "COMMITTED");
+  PHA_REQUIRE(fs::exists(file_path), "checkpoint file '{}' does not exist", r.file);
+  h5::File file = h5::File::open(r.file);
+  PHA_REQUIRE(file.has_attribute("", "format_version"),
+              "'{}' is not a pha checkpoint (no format_version attribute)", r.file);
+  r.format_version = static_cast<int>(file.int_attribute("", "format_version"));
+  r.state.step = file.int_attribute("", "step");
+  r.state.tokens_seen = file.int_attribute("", "tokens_seen");
+  r.state.next_sample = std::stoull(file.string_attribute("", "next_sample"));
+  r.state.seed = std::stoull(file.string_attribute("", "seed"));
+  r.state.config_ini = file.string_attribute("", "config");
+  r.state.layout = file.string_attribute("", "layout");
+  r.state.program_version = file.string_attribute("", "program_version");
+  r.created = file.string_attribute("", "created");
+  for (const std::string& name : file.list_datasets("/")) {
+    DatasetReport d;
+    d.name = name;
+    d.shape = file.shape(name);
+    d.bytes = static_cast<size_t>(d.shape.numel()) * 4;
+    try {
+      std::vector<float> values(static_cast<size_t>(d.shape.numel()));
+      file.read(name, Tensor(values.data(), DType::f32, Device::cpu, d.shape));
+      if (!file.has_attribute(name, "checksum"))
+        d.problem = "no checksum attribute";
+      else if (file.string_attribute(name, "checksum") != checksum_of(values))
+        d.problem = "checksum mismatch: the data changed after it was written";
+    } catch (const Error& e) {
+      d.problem = e.what();
+    }
+    d.checksum_ok = d.problem.empty();
+    r.datasets.push_back(d);
+  }
+  return r;
+}
+
+std::optional<std::string> resolve_resume(const std::string& run_dir, const std::string& spec,
+                                          MPI_Comm comm) {
+  if (spec == "none") return std::nullopt;
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  bool ok = true;
+  std::string answer;
+  if (rank == 0) {
+    try {
+      if (spec == "auto") {
+        std::string previous;
+        for (const fs::path& dir : committed(fs::path(run_dir) / "checkpoints")) {
+          std::string problem;
+          try {
+            problem = inspect(dir.string()).first_problem();
+          } catch (const Error& e) {
+            problem = e.what();
+          }
+          if (problem.empty()) {
+            answer = dir.string();
+            break;
+          }
+          fmt::print(stderr, "pha: checkpoint {} is damaged ({}); falling back to the previous one\n",
+                     dir.string(), problem);
+        }
+      } else {
+        fs::path dir = spec;
+        if (dir.filename() == kStateFile) dir = dir.parent_path();
+        const Inspection check = inspect(dir.string());
+        PHA_REQUIRE(check.intact(), "checkpoint '{}' cannot be resumed: {}", dir.string(),
+                    check.first_problem());
+        answer = dir.string();
+      }
+    } catch (const std::exception& e) {
+      ok = false;
+      answer = e.what();
+    }
+  }
+  const auto [shared_ok, text] = share(comm, ok, answer);
+  PHA_REQUIRE(shared_ok, "{}", text);
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optimizer,
+                   MPI_Comm comm) {
+  const std::string path = (fs::path(checkpoint_dir) / kStateFile).string();
+  h5::File file = h5::File::open(path, comm);
+  for (const Kind& k : kKinds)
+    for (const ParamSpec& spec : model.param_specs()) {
+      const std::string name = k.prefix + spec.name;
+      PHA_REQUIRE(file.is_dataset(name),
+                  "checkpoint '{}' has no dataset '{}': it was written for another model "
+                  "configuration",
+                  path, name);
+      const Shape stored = file.shape(name);
+      PHA_REQUIRE(stored == spec.global_shape,
+                  "checkpoint '{}': dataset '{}' has shape {} but this model's is {}: it was "
+                  "written for another model configuration",
+                  path, name, stored.str(), spec.global_shape.str());
+      const Tensor target = tensor_of(k, model, optimizer, spec.name);
+      std::vector<float> host(static_cast<size_t>(spec.shape.numel()));
+      const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
+      const auto [dim, offset] = block_of(spec);
+      if (dim < 0)
+        file.read(name, t);
+      else
+        file.read_block(name, t, dim, offset);
+      if (target.dtype == DType::f32) {
+        model.backend().copy_from_host(target, host.data());
+      } else {
+        std::vector<double> d(host.begin(), host.end());
+        model.backend().copy_from_host(target, d.data());
+      }
+    }
+  TrainingState s;
+  s.step = file.int_attribute("", "step");
+  s.tokens_seen = file.int_attribute("", "tokens_seen");
+  s.next_sample = std::stoull(file.string_attribute("", "next_sample"));
+  s.seed = std::stoull(file.string_attribute("", "seed"));
+  s.config_ini = file.string_attribute("", "config");
+  s.layout = file.string_attribute("", "layout");
+  s.program_version = file.string_attribute("", "program_version");
+  file.close();
+  return s;
+}
+
+}  // namespace pha::ckpt

@@ -1,0 +1,80 @@
+#pragma once
+// Sharded checkpoints (../shared/spec/checkpoint.md): one directory per checkpoint holding one
+// HDF5 file written by every rank together, every tensor a dataset in its GLOBAL shape
+// (/model/<name>, /optim/exp_avg/<name>, /optim/exp_avg_sq/<name>), each rank writing the block
+// it owns; a checksum attribute per dataset; an atomic commit (temporary name, verify, rename,
+// COMMITTED, `latest` replaced atomically). Loading is a read of the blocks a rank needs, so a
+// checkpoint of any layout loads into any other. docs/checkpoint-format.md documents the file.
+#include <mpi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "layers/model.h"
+#include "optim/adamw.h"
+#include "parallel/grid.h"
+
+namespace pha::ckpt {
+
+inline constexpr int kFormatVersion = 1;
+
+// Everything a continuation needs besides the tensors. There is no RNG state to store: every
+// random choice of pha is Philox(seed, stream, index), and the data order is a function of the
+// seed and the global sample index.
+struct TrainingState {
+  int64_t step = 0;          // optimizer steps completed (also the schedule position)
+  int64_t tokens_seen = 0;
+  uint64_t next_sample = 0;  // global sample index of the next batch (layout-independent)
+  uint64_t seed = 0;
+  std::string config_ini;    // the whole configuration as text
+  std::string layout;        // "dp 2 x tp 2 x pp 1" of the writer
+  std::string program_version;
+};
+
+struct SaveResult {
+  std::string dir;
+  double seconds = 0;    // from the start of the write to the commit
+  double megabytes = 0;  // tensor bytes written (all ranks)
+};
+
+// Collective over `comm`. Writes RUN/checkpoints/step_%08d atomically, then prunes committed
+// checkpoints beyond the newest `keep_last`, keeping steps divisible by `keep_every` (0: none).
+// Test hook: PHA_CKPT_CRASH_AT=after_datasets|before_rename|before_committed makes rank 0 exit
+// with status 137 at that point, as if killed.
+SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
+                const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
+                int keep_last, int keep_every);
+
+// `spec`: none | auto | PATH (a checkpoint directory or its state.h5). auto takes the newest
+// committed, verified checkpoint of RUN/checkpoints and falls back past damaged ones with a
+// message. Collective: rank 0 decides, every rank returns the same answer or throws the same
+// error.
+std::optional<std::string> resolve_resume(const std::string& run_dir, const std::string& spec,
+                                          MPI_Comm comm);
+
+// Collective: fills this rank's parameters and AdamW moments from `checkpoint_dir`.
+TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optimizer,
+                   MPI_Comm comm);
+
+// One rank, serial: the checkpoint's contents and the status of every checksum.
+struct DatasetReport {
+  std::string name;
+  Shape shape;
+  size_t bytes = 0;
+  bool checksum_ok = false;
+  std::string problem;  // empty when the checksum matches
+};
+struct Inspection {
+  std::string file;
+  bool committed = false;
+  TrainingState state;
+  int format_version = 0;
+  std::string created;
+  std::vector<DatasetReport> datasets;
+  bool intact() const;
+  std::string first_problem() const;
+};
+Inspection inspect(const std::string& path);
+
+}  // namespace pha::ckpt
