@@ -289,9 +289,14 @@ std::optional<std::string> resolve_resume(const std::string& run_dir, const std:
       } else {
         fs::path dir = spec;
         if (dir.filename() == kStateFile) dir = dir.parent_path();
-        const Inspection check = inspect(dir.string());
-        PHA_REQUIRE(check.intact(), "checkpoint '{}' cannot be resumed: {}", dir.string(),
-                    check.first_problem());
+        std::string problem;
+        try {
+          problem = inspect(dir.string()).first_problem();
+        } catch (const Error& e) {
+          problem = e.what();
+        }
+        PHA_REQUIRE(problem.empty(), "checkpoint '{}' cannot be resumed: {}", dir.string(),
+                    problem);
         answer = dir.string();
       }
     } catch (const std::exception& e) {
