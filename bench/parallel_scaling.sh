@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-common=(--model.preset=small --train.seq_len=256 --train.batch_size=2 --train.steps="$steps"
+common=(--model.preset=small --model.n_layers=8 --train.seq_len=256 --train.batch_size=2 --train.steps="$steps"
         --train.warmup=1 --train.eval_every=0 --train.eval_batches=1 --data.synthetic_tokens=200000)
 echo "| layout (dp x tp x pp) | ranks | tok/s | peak RSS per rank (MiB) | comm | pipeline wait |"
 echo "|---|---|---|---|---|---|"
