@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tokens/s, peak memory per rank and the communication / pipeline-wait fractions of `pha train` on
-# the small preset for 1, 2 and 4 ranks of each kind of parallelism, run one after the other in
+# the small preset (8 layers, so that 4 stages divide it) for 1, 2 and 4 ranks of each kind of parallelism, run one after the other in
 # this script. Prints a Markdown table. On a machine with fewer cores than ranks the ranks share
 # cores (one thread each): read memory and communication shares, not speed-ups, from such a run.
 #   bash bench/parallel_scaling.sh [steps]
