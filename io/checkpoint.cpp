@@ -271,8 +271,8 @@ std::optional<std::string> resolve_resume(const std::string& run_dir, const std:
   if (rank == 0) {
     try {
       if (spec == "auto") {
-        std::string previous;
-        for (const fs::path& dir : committed(fs::path(run_dir) / "checkpoints")) {
+        const auto candidates = committed(fs::path(run_dir) / "checkpoints");
+        for (const fs::path& dir : candidates) {
           std::string problem;
           try {
             problem = inspect(dir.string()).first_problem();
@@ -286,6 +286,11 @@ std::optional<std::string> resolve_resume(const std::string& run_dir, const std:
           fmt::print(stderr, "pha: checkpoint {} is damaged ({}); falling back to the previous one\n",
                      dir.string(), problem);
         }
+        // Never start over silently when checkpoints exist but none can be read.
+        PHA_REQUIRE(answer.empty() == candidates.empty() || !answer.empty(),
+                    "every committed checkpoint in '{}/checkpoints' is damaged: repair or remove "
+                    "them, or start over with --train.resume=none",
+                    run_dir);
       } else {
         fs::path dir = spec;
         if (dir.filename() == kStateFile) dir = dir.parent_path();
