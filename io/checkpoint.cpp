@@ -287,7 +287,7 @@ std::optional<std::string> resolve_resume(const std::string& run_dir, const std:
                      dir.string(), problem);
         }
         // Never start over silently when checkpoints exist but none can be read.
-        PHA_REQUIRE(answer.empty() == candidates.empty() || !answer.empty(),
+        PHA_REQUIRE(!answer.empty() || candidates.empty(),
                     "every committed checkpoint in '{}/checkpoints' is damaged: repair or remove "
                     "them, or start over with --train.resume=none",
                     run_dir);
