@@ -7,7 +7,9 @@
 namespace pha {
 
 namespace {
-size_t align_up(size_t n, size_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+size_t align_up(size_t n, size_t alignment) {
+  return (n + alignment - 1) / alignment * alignment;
+}
 }  // namespace
 
 size_t SizeTable::add(std::string name, Shape shape, DType dtype) {
@@ -39,8 +41,8 @@ Arena::Arena(Backend& backend, const SizeTable& table, std::string label)
                 e.name);
     index_[e.name] = tensors_.size();
     tensors_.emplace_back(static_cast<char*>(base_) + offset, e.dtype, backend_->device(), e.shape);
-    offset += align_up(static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype),
-                       SizeTable::kAlignment);
+    offset +=
+        align_up(static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype), SizeTable::kAlignment);
   }
   zero();
 }
@@ -49,7 +51,9 @@ Arena::~Arena() {
   if (base_) backend_->release(base_);
 }
 
-Arena::Arena(Arena&& other) noexcept { *this = std::move(other); }
+Arena::Arena(Arena&& other) noexcept {
+  *this = std::move(other);
+}
 
 Arena& Arena::operator=(Arena&& other) noexcept {
   if (this != &other) {

@@ -34,7 +34,8 @@ class Backend {
   virtual void memset_zero(void* ptr, size_t bytes) = 0;
   virtual void copy_from_host(const Tensor& dst, const void* src) = 0;
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;
-  // dst = src (same shape and dtype, same device); converts between f32/f64/bf16 when dtypes differ.
+  // dst = src (same shape and dtype, same device); converts between f32/f64/bf16 when dtypes
+  // differ.
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
   virtual void fill(const Tensor& t, double value) = 0;
   virtual void synchronize() = 0;
@@ -42,8 +43,8 @@ class Backend {
   // ---- matmul ----
   // c = alpha * op(a) op(b) + beta * c. a, b, c are 2-D [M, K] x [K, N] -> [M, N] (after the
   // optional transposes), or 3-D with a leading batch dim (a 2-D a or b is shared by every batch).
-  virtual void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b,
-                      const Tensor& c, double alpha = 1.0, double beta = 0.0) = 0;
+  virtual void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c,
+                      double alpha = 1.0, double beta = 0.0) = 0;
   // y = x w^T (+ beta * y): x [rows, in], w [out, in], y [rows, out].
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta = 0.0);
   // dx += dy w;  dw += dy^T x.  Either output may be empty (not wanted).

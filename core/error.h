@@ -21,7 +21,7 @@ template <typename... Args>
 }  // namespace pha
 
 // Refuses a violated precondition with a formatted message.
-#define PHA_REQUIRE(cond, ...)          \
-  do {                                  \
+#define PHA_REQUIRE(cond, ...)             \
+  do {                                     \
     if (!(cond)) ::pha::fail(__VA_ARGS__); \
   } while (0)

@@ -35,14 +35,16 @@ PHA_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t key0, uint32_t key1) {
 
 // The block for element `index` of stream `stream` under `seed`.
 PHA_HD Philox4 philox_block(uint64_t seed, uint64_t stream, uint64_t index) {
-  return philox4x32_10(Philox4{{static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
-                                static_cast<uint32_t>(stream),
-                                static_cast<uint32_t>(stream >> 32)}},
-                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return philox4x32_10(
+      Philox4{{static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
+               static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}},
+      static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
 // Uniform in (0, 1): 32 random bits, offset by half a step so 0 never occurs (log is safe).
-PHA_HD double philox_u32_to_unit(uint32_t bits) { return (bits + 0.5) * (1.0 / 4294967296.0); }
+PHA_HD double philox_u32_to_unit(uint32_t bits) {
+  return (bits + 0.5) * (1.0 / 4294967296.0);
+}
 
 PHA_HD double philox_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
   return philox_u32_to_unit(philox_block(seed, stream, index).v[0]);

@@ -28,7 +28,8 @@ bool Shape::operator==(const Shape& other) const {
 
 std::string Shape::str() const {
   std::string s = "[";
-  for (int i = 0; i < rank; ++i) s += fmt::format("{}{}", i ? ", " : "", dims[static_cast<size_t>(i)]);
+  for (int i = 0; i < rank; ++i)
+    s += fmt::format("{}{}", i ? ", " : "", dims[static_cast<size_t>(i)]);
   return s + "]";
 }
 
@@ -44,7 +45,8 @@ Tensor Tensor::slice0(int64_t begin, int64_t count) const {
   Shape s = shape;
   s.dims[0] = count;
   const size_t row_bytes = dim(0) == 0 ? 0 : bytes() / static_cast<size_t>(dim(0));
-  return Tensor(static_cast<char*>(data) + static_cast<size_t>(begin) * row_bytes, dtype, device, s);
+  return Tensor(static_cast<char*>(data) + static_cast<size_t>(begin) * row_bytes, dtype, device,
+                s);
 }
 
 std::string Tensor::describe() const {

@@ -38,7 +38,9 @@ void crash_hook(const char* point) {
   if (at && std::string(at) == point) std::_Exit(137);
 }
 
-std::string step_name(int64_t step) { return fmt::format("step_{:08d}", step); }
+std::string step_name(int64_t step) {
+  return fmt::format("step_{:08d}", step);
+}
 
 // The three datasets of a parameter and how to find this rank's tensor for each.
 struct Kind {
@@ -94,7 +96,8 @@ std::vector<fs::path> committed(const fs::path& root) {
   std::vector<fs::path> dirs;
   if (!fs::is_directory(root)) return dirs;
   for (const auto& entry : fs::directory_iterator(root))
-    if (entry.is_directory() && step_of(entry.path()) >= 0 && fs::exists(entry.path() / "COMMITTED"))
+    if (entry.is_directory() && step_of(entry.path()) >= 0 &&
+        fs::exists(entry.path() / "COMMITTED"))
       dirs.push_back(entry.path());
   std::sort(dirs.begin(), dirs.end(),
             [](const fs::path& a, const fs::path& b) { return step_of(a) > step_of(b); });
@@ -123,7 +126,9 @@ std::pair<bool, std::string> share(MPI_Comm comm, bool ok, std::string text) {
 
 }  // namespace
 
-bool Inspection::intact() const { return first_problem().empty(); }
+bool Inspection::intact() const {
+  return first_problem().empty();
+}
 
 std::string Inspection::first_problem() const {
   if (!committed) return "no COMMITTED marker";
@@ -177,7 +182,8 @@ SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer
         for (const ParamSpec& spec : model.param_specs()) {
           const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
           if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
-          std::vector<float> host = to_f32(model.backend(), tensor_of(k, model, optimizer, spec.name));
+          std::vector<float> host =
+              to_f32(model.backend(), tensor_of(k, model, optimizer, spec.name));
           const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
           const auto [dim, offset] = block_of(spec);
           if (dim < 0)
@@ -192,7 +198,8 @@ SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer
     crash_hook("after_datasets");
     {
       // Checksums of the global contents, then a verifying re-read of every one.
-      h5::File file = h5::File::open((temp_dir / kStateFile).string(), h5::File::Access::read_write);
+      h5::File file =
+          h5::File::open((temp_dir / kStateFile).string(), h5::File::Access::read_write);
       for (const Kind& k : kKinds)
         for (const ParamSpec& spec : specs) {
           std::vector<float> values(static_cast<size_t>(spec.global_shape.numel()));
@@ -283,7 +290,8 @@ std::optional<std::string> resolve_resume(const std::string& run_dir, const std:
             answer = dir.string();
             break;
           }
-          fmt::print(stderr, "pha: checkpoint {} is damaged ({}); falling back to the previous one\n",
+          fmt::print(stderr,
+                     "pha: checkpoint {} is damaged ({}); falling back to the previous one\n",
                      dir.string(), problem);
         }
         // Never start over silently when checkpoints exist but none can be read.

@@ -23,12 +23,12 @@ inline constexpr int kFormatVersion = 1;
 // random choice of pha is Philox(seed, stream, index), and the data order is a function of the
 // seed and the global sample index.
 struct TrainingState {
-  int64_t step = 0;          // optimizer steps completed (also the schedule position)
+  int64_t step = 0;  // optimizer steps completed (also the schedule position)
   int64_t tokens_seen = 0;
   uint64_t next_sample = 0;  // global sample index of the next batch (layout-independent)
   uint64_t seed = 0;
-  std::string config_ini;    // the whole configuration as text
-  std::string layout;        // "dp 2 x tp 2 x pp 1" of the writer
+  std::string config_ini;  // the whole configuration as text
+  std::string layout;      // "dp 2 x tp 2 x pp 1" of the writer
   std::string program_version;
 };
 

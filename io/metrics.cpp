@@ -13,17 +13,27 @@ namespace pha {
 namespace {
 // JSON has no NaN or Inf: they are written as null (and named in the log by the trainer).
 // 17 significant digits: a double read back is the same double (bit-exact comparisons of runs).
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null"; }
+std::string number(double v) {
+  return std::isfinite(v) ? fmt::format("{:.17g}", v) : "null";
+}
 }  // namespace
 
 std::string json_escape(const std::string& text) {
   std::string out;
   for (char ch : text) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(ch) < 0x20)
           out += fmt::format("\\u{:04x}", static_cast<int>(ch));
@@ -87,9 +97,9 @@ MetricsWriter::~MetricsWriter() {
 void MetricsWriter::write(const JsonRecord& record) {
   if (!file_) return;
   const std::string line = record.str() + "\n";
-  PHA_REQUIRE(std::fwrite(line.data(), 1, line.size(), file_) == line.size() &&
-                  std::fflush(file_) == 0,
-              "writing the metrics file '{}' failed: {} (disk full?)", path_, std::strerror(errno));
+  PHA_REQUIRE(
+      std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
+      "writing the metrics file '{}' failed: {} (disk full?)", path_, std::strerror(errno));
 }
 
 }  // namespace pha

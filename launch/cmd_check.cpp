@@ -22,16 +22,16 @@ int run_check(const std::vector<std::string>& args) {
   uint64_t seed = 1234;
   double tolerance = 1e-6;
   po::options_description opts("pha check [options]");
-  opts.add_options()("help,h", "print this help")
-      ("block", po::value(&block)->default_value(block), "pha | serial | subset like attention+ffn")
-      ("mixer", po::value(&mixer)->default_value(mixer), "softmax | scalar | channel")
-      ("layers", po::value(&cfg.n_layers)->default_value(2), "number of blocks")
-      ("batch", po::value(&batch)->default_value(batch), "sequences per batch")
-      ("seq-len", po::value(&seq_len)->default_value(seq_len), "tokens per sequence")
-      ("points", po::value(&points)->default_value(points), "elements checked per parameter")
-      ("seed", po::value(&seed)->default_value(seed), "initialisation and data seed")
-      ("tolerance", po::value(&tolerance)->default_value(tolerance),
-       "largest accepted relative error");
+  opts.add_options()("help,h", "print this help")("block", po::value(&block)->default_value(block),
+                                                  "pha | serial | subset like attention+ffn")(
+      "mixer", po::value(&mixer)->default_value(mixer), "softmax | scalar | channel")(
+      "layers", po::value(&cfg.n_layers)->default_value(2), "number of blocks")(
+      "batch", po::value(&batch)->default_value(batch), "sequences per batch")(
+      "seq-len", po::value(&seq_len)->default_value(seq_len), "tokens per sequence")(
+      "points", po::value(&points)->default_value(points), "elements checked per parameter")(
+      "seed", po::value(&seed)->default_value(seed), "initialisation and data seed")(
+      "tolerance", po::value(&tolerance)->default_value(tolerance),
+      "largest accepted relative error");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   if (vm.count("help")) {

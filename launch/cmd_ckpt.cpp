@@ -14,11 +14,12 @@ namespace {
 
 int inspect_command(const std::string& path, bool whole_config) {
   const ckpt::Inspection r = ckpt::inspect(path);
-  fmt::print("checkpoint {}\n  format {} | step {} | tokens {} | next sample {} | seed {}\n"
-             "  written by pha {} on layout {} at {} | {}\n",
-             r.file, r.format_version, r.state.step, r.state.tokens_seen, r.state.next_sample,
-             r.state.seed, r.state.program_version, r.state.layout, r.created,
-             r.committed ? "COMMITTED" : "NOT committed");
+  fmt::print(
+      "checkpoint {}\n  format {} | step {} | tokens {} | next sample {} | seed {}\n"
+      "  written by pha {} on layout {} at {} | {}\n",
+      r.file, r.format_version, r.state.step, r.state.tokens_seen, r.state.next_sample,
+      r.state.seed, r.state.program_version, r.state.layout, r.created,
+      r.committed ? "COMMITTED" : "NOT committed");
   std::istringstream config(r.state.config_ini);
   std::string line;
   fmt::print("  configuration:\n");
@@ -47,8 +48,8 @@ int verify_command(const std::string& path) {
     fmt::print(stderr, "pha ckpt verify: {} is damaged: {}\n", r.file, r.first_problem());
     return 1;
   }
-  fmt::print("{}: intact (step {}, {} datasets, every checksum matches)\n", r.file,
-             r.state.step, r.datasets.size());
+  fmt::print("{}: intact (step {}, {} datasets, every checksum matches)\n", r.file, r.state.step,
+             r.datasets.size());
   return 0;
 }
 

@@ -32,8 +32,8 @@ int run_eval(const std::vector<std::string>& args) {
       "token shard to evaluate (default: the run's data.val, e.g. 'synthetic')")(
       "tokens", po::value(&tokens_file),
       "an HDF5 file with /tokens i32 [B, T]: the loss of exactly these sequences (the format of "
-      "tests/reference/pha_ref.py)")(
-      "batches", po::value(&max_batches)->default_value(0), "micro-batches to evaluate (0 = all)")(
+      "tests/reference/pha_ref.py)")("batches", po::value(&max_batches)->default_value(0),
+                                     "micro-batches to evaluate (0 = all)")(
       "batch-size", po::value(&batch)->default_value(0), "sequences per batch (0 = the run's)")(
       "seq-len", po::value(&seq_len)->default_value(0), "window length (0 = the run's)");
   po::variables_map vm;

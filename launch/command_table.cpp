@@ -12,7 +12,8 @@ const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {
       {"train", "train a model: pha train --config FILE [--section.key=value ...]", run_train},
       {"eval", "validation loss and perplexity of trained weights", run_eval},
-      {"data", "make token shards: tokenize text, train a BPE tokenizer, or write the synthetic corpus",
+      {"data",
+       "make token shards: tokenize text, train a BPE tokenizer, or write the synthetic corpus",
        run_data},
       {"ckpt", "inspect or verify a checkpoint: pha ckpt inspect|verify PATH", run_ckpt},
       {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",

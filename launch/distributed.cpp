@@ -31,14 +31,17 @@ void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cf
   const bool gss = !cfg.block.serial && cfg.block.gss;
   if (attention)
     need(cfg.n_kv % tp == 0, fmt::format("n_kv = {} is not divisible by tp = {}", cfg.n_kv, tp));
-  if (ffn) need(cfg.d_ff % tp == 0, fmt::format("d_ff = {} is not divisible by tp = {}", cfg.d_ff, tp));
-  if (gss) need(cfg.gss_f % tp == 0, fmt::format("F = {} is not divisible by tp = {}", cfg.gss_f, tp));
+  if (ffn)
+    need(cfg.d_ff % tp == 0, fmt::format("d_ff = {} is not divisible by tp = {}", cfg.d_ff, tp));
+  if (gss)
+    need(cfg.gss_f % tp == 0, fmt::format("F = {} is not divisible by tp = {}", cfg.gss_f, tp));
   need(cfg.vocab_padded() % tp == 0,
        fmt::format("V_pad = {} is not divisible by tp = {}", cfg.vocab_padded(), tp));
   need(pp <= cfg.n_layers,
        fmt::format("pp = {} is larger than the layer count L = {}", pp, cfg.n_layers));
   need(cfg.n_layers % pp == 0,
-       fmt::format("L = {} is not divisible by pp = {} (stages must be balanced)", cfg.n_layers, pp));
+       fmt::format("L = {} is not divisible by pp = {} (stages must be balanced)", cfg.n_layers,
+                   pp));
   PHA_REQUIRE(problems.empty(), "the layout dp {} x tp {} x pp {} does not fit the model: {}",
               layout.dp, tp, pp, problems);
 }
@@ -78,8 +81,8 @@ ModelPart Distributed::model_part(const ModelConfig& cfg) {
 }
 
 double Distributed::comm_seconds() const {
-  return world.stats().total().seconds + tp.stats().total().seconds +
-         dp.stats().total().seconds + pp.stats().total().seconds;
+  return world.stats().total().seconds + tp.stats().total().seconds + dp.stats().total().seconds +
+         pp.stats().total().seconds;
 }
 
 void Distributed::reset_comm_stats() {

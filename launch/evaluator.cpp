@@ -63,9 +63,9 @@ EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens
   r.recall_answers = dist.world.all_reduce_scalar(reporter ? answers : int64_t{0}, ReduceOp::sum);
   const int64_t all_correct =
       dist.world.all_reduce_scalar(reporter ? correct : int64_t{0}, ReduceOp::sum);
-  r.recall_accuracy = r.recall_answers ? static_cast<double>(all_correct) /
-                                             static_cast<double>(r.recall_answers)
-                                       : 0;
+  r.recall_accuracy = r.recall_answers
+                          ? static_cast<double>(all_correct) / static_cast<double>(r.recall_answers)
+                          : 0;
   return r;
 }
 

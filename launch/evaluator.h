@@ -10,7 +10,7 @@ namespace pha::launch {
 
 struct EvalResult {
   double loss = 0, perplexity = 0;
-  int64_t windows = 0;         // sequences evaluated (all dp ranks)
+  int64_t windows = 0;  // sequences evaluated (all dp ranks)
   int64_t recall_answers = 0;
   double recall_accuracy = 0;  // meaningful when recall_answers > 0
 };

@@ -9,8 +9,10 @@ namespace pha::launch {
 
 double forward_flops_per_token(const ModelConfig& c, int64_t T) {
   const double d = static_cast<double>(c.d), dh = static_cast<double>(c.head_dim());
-  const double attn_weights = d * dh * (2.0 * static_cast<double>(c.n_q) + 2.0 * static_cast<double>(c.n_kv));
-  const double attn_scores = 2.0 * 2.0 * static_cast<double>(c.n_q) * dh * (static_cast<double>(T) + 1) / 2.0;
+  const double attn_weights =
+      d * dh * (2.0 * static_cast<double>(c.n_q) + 2.0 * static_cast<double>(c.n_kv));
+  const double attn_scores =
+      2.0 * 2.0 * static_cast<double>(c.n_q) * dh * (static_cast<double>(T) + 1) / 2.0;
   const double ffn_weights = 2.0 * d * static_cast<double>(c.d_ff);
   const double F = static_cast<double>(c.gss_f), H = static_cast<double>(c.gss_h);
   const double gss_weights = F * d + H * d + F * H + d * F;

@@ -29,7 +29,8 @@ GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, int64_t 
   // embedding's last-stage copy is the first stage's: counted there only.
   for (const ParamSpec& spec : model.param_specs()) {
     bool counts = spec.split != TpSplit::replicated || dist.tp_rank() == 0;
-    if (spec.name == "embedding.weight" && tied_copy_on_both_ends(model, dist) && !dist.first_stage())
+    if (spec.name == "embedding.weight" && tied_copy_on_both_ends(model, dist) &&
+        !dist.first_stage())
       counts = false;
     norm_ranges_.push_back(counts ? ElementRange{0, spec.shape.numel()} : ElementRange{});
   }
@@ -99,8 +100,7 @@ void GradientSync::gather_moments(Model& model, const AdamW& optimizer) {
   all_gather_slices(model, [&](size_t i) { return optimizer.exp_avg_sq(specs[i].name); });
 }
 
-void GradientSync::all_gather_slices(Model& model,
-                                     const std::function<Tensor(size_t)>& tensor_of) {
+void GradientSync::all_gather_slices(Model& model, const std::function<Tensor(size_t)>& tensor_of) {
   Backend& be = model.backend();
   const Arena& params = model.params();
   const Tensor send = staging_.get("zero1_send");
@@ -109,7 +109,8 @@ void GradientSync::all_gather_slices(Model& model,
   auto walk = [&](int rank, const Tensor& buffer, bool pack) {
     const int64_t total = params.table().total_elements();
     const int64_t begin = std::min(total, shard_elements_ * rank);
-    const auto ranges = shard_ranges(params.table(), begin, std::min(total, begin + shard_elements_));
+    const auto ranges =
+        shard_ranges(params.table(), begin, std::min(total, begin + shard_elements_));
     int64_t offset = 0;
     for (size_t i = 0; i < ranges.size(); ++i) {
       if (ranges[i].size() == 0) continue;

@@ -36,10 +36,10 @@ class GradientSync {
   Distributed& dist_;
   bool zero1_;
   int64_t bucket_elements_;
-  std::vector<ElementRange> norm_ranges_;   // the gradients this rank counts in the norm
-  std::vector<ElementRange> update_ranges_; // the parameters this rank updates
-  int64_t shard_elements_ = 0;              // ZeRO-1: flat elements per dp rank
-  Arena staging_;                           // tied-embedding exchange and ZeRO-1 gather buffers
+  std::vector<ElementRange> norm_ranges_;    // the gradients this rank counts in the norm
+  std::vector<ElementRange> update_ranges_;  // the parameters this rank updates
+  int64_t shard_elements_ = 0;               // ZeRO-1: flat elements per dp rank
+  Arena staging_;                            // tied-embedding exchange and ZeRO-1 gather buffers
 };
 
 }  // namespace pha::launch

@@ -23,35 +23,43 @@ T parse_number(const std::string& key, const std::string& text) {
   return value;
 }
 
-std::string print_double(double v) { return fmt::format("{}", v); }
+std::string print_double(double v) {
+  return fmt::format("{}", v);
+}
 
 }  // namespace
 
 void OptionTable::add(const std::string& key, int64_t& ref, const std::string& help) {
-  fields_.push_back({key, help, [&ref, key](const std::string& s) { ref = parse_number<int64_t>(key, s); },
+  fields_.push_back({key, help,
+                     [&ref, key](const std::string& s) { ref = parse_number<int64_t>(key, s); },
                      [&ref] { return std::to_string(ref); }});
 }
 
 void OptionTable::add(const std::string& key, uint64_t& ref, const std::string& help) {
   fields_.push_back({key, help,
                      [&ref, key](const std::string& s) {
-                       PHA_REQUIRE(!s.empty() && s[0] != '-', "{} = '{}' must be a non-negative integer", key, s);
+                       PHA_REQUIRE(!s.empty() && s[0] != '-',
+                                   "{} = '{}' must be a non-negative integer", key, s);
                        ref = parse_number<uint64_t>(key, s);
                      },
                      [&ref] { return std::to_string(ref); }});
 }
 
 void OptionTable::add(const std::string& key, double& ref, const std::string& help) {
-  fields_.push_back({key, help, [&ref, key](const std::string& s) { ref = parse_number<double>(key, s); },
+  fields_.push_back({key, help,
+                     [&ref, key](const std::string& s) { ref = parse_number<double>(key, s); },
                      [&ref] { return print_double(ref); }});
 }
 
 void OptionTable::add(const std::string& key, bool& ref, const std::string& help) {
   fields_.push_back({key, help,
                      [&ref, key](const std::string& s) {
-                       if (s == "true" || s == "1" || s == "yes") ref = true;
-                       else if (s == "false" || s == "0" || s == "no") ref = false;
-                       else fail("{} = '{}' must be true or false", key, s);
+                       if (s == "true" || s == "1" || s == "yes")
+                         ref = true;
+                       else if (s == "false" || s == "0" || s == "no")
+                         ref = false;
+                       else
+                         fail("{} = '{}' must be true or false", key, s);
                      },
                      [&ref] { return std::string(ref ? "true" : "false"); }});
 }

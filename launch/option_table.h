@@ -3,16 +3,15 @@
 // description (so `--help` is the parser's own text), the INI file reader, the command-line
 // overrides (--section.key=value), and the config.ini written into the run directory. A key
 // cannot be parsed one way and printed another.
+#include <boost/program_options.hpp>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
-
 namespace pha::launch {
 
 struct OptionField {
-  std::string key;   // "train.lr"
+  std::string key;  // "train.lr"
   std::string help;
   std::function<void(const std::string&)> set;  // parses and stores, or throws pha::Error
   std::function<std::string()> get;             // current value as the INI file writes it

@@ -16,8 +16,7 @@ OptionTable make_option_table(TrainConfig& c) {
   ModelConfig& m = c.model;
   TrainSettings& s = c.train;
   // The preset comes first: it sets every model size, and the keys below override single values.
-  t.add(OptionField{"model.preset",
-                    fmt::format("model preset: {}", model_preset_names()),
+  t.add(OptionField{"model.preset", fmt::format("model preset: {}", model_preset_names()),
                     [&c](const std::string& v) {
                       c.model = model_preset(v);
                       c.preset = v;
@@ -110,8 +109,7 @@ void TrainConfig::finalize() {
   require_non_negative("train.min_lr", s.min_lr);
   PHA_REQUIRE(s.min_lr <= s.lr, "train.min_lr = {} exceeds train.lr = {}", s.min_lr, s.lr);
   require_non_negative("train.warmup", s.warmup);
-  PHA_REQUIRE(s.warmup <= s.steps, "train.warmup = {} exceeds train.steps = {}", s.warmup,
-              s.steps);
+  PHA_REQUIRE(s.warmup <= s.steps, "train.warmup = {} exceeds train.steps = {}", s.warmup, s.steps);
   PHA_REQUIRE(s.beta1 >= 0 && s.beta1 < 1, "train.beta1 = {}: must be in [0, 1)", s.beta1);
   PHA_REQUIRE(s.beta2 >= 0 && s.beta2 < 1, "train.beta2 = {}: must be in [0, 1)", s.beta2);
   require_positive("train.eps", s.eps);

@@ -11,35 +11,35 @@
 namespace pha::launch {
 
 struct TrainSettings {
-  int64_t batch_size = 8;      // sequences per micro-batch (B)
-  int64_t seq_len = 128;       // T
-  int64_t grad_accum = 1;      // micro-batches per optimizer step
+  int64_t batch_size = 8;  // sequences per micro-batch (B)
+  int64_t seq_len = 128;   // T
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
   int64_t steps = 200;
-  double lr = 3e-3;            // peak learning rate
-  double min_lr = 3e-4;        // cosine floor
-  int64_t warmup = 20;         // warmup steps
+  double lr = 3e-3;      // peak learning rate
+  double min_lr = 3e-4;  // cosine floor
+  int64_t warmup = 20;   // warmup steps
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double weight_decay = 0.1;
-  double dss_lr_cap = 1e-3;    // lambda_*, C_* use min(dss_lr_cap, lr)
-  double grad_clip = 1.0;      // global norm; 0 = off
+  double dss_lr_cap = 1e-3;  // lambda_*, C_* use min(dss_lr_cap, lr)
+  double grad_clip = 1.0;    // global norm; 0 = off
   uint64_t seed = 1234;
-  int64_t eval_every = 50;     // steps; 0 = only at the end
-  int64_t eval_batches = 8;    // micro-batches per evaluation (0 = the whole validation shard)
+  int64_t eval_every = 50;   // steps; 0 = only at the end
+  int64_t eval_batches = 8;  // micro-batches per evaluation (0 = the whole validation shard)
   int64_t log_every = 1;
   int64_t max_skipped_steps = 0;  // steps with a non-finite loss/gradient tolerated (skipped)
-  int64_t threads = 0;         // OpenMP threads per rank; 0 = the OpenMP default
-  int64_t ckpt_every = 0;      // checkpoint every N steps (0 = only at the end and on a signal)
-  int64_t keep_last = 3;       // committed checkpoints kept (the newest)
-  int64_t keep_every = 0;      // ... plus every checkpoint whose step is a multiple (0 = none)
-  std::string resume = "none"; // none | auto (newest committed in the run directory) | PATH
-  int64_t stop_after = 0;      // this process stops (checkpoint, status 75) after N steps; 0 = no
+  int64_t threads = 0;            // OpenMP threads per rank; 0 = the OpenMP default
+  int64_t ckpt_every = 0;         // checkpoint every N steps (0 = only at the end and on a signal)
+  int64_t keep_last = 3;          // committed checkpoints kept (the newest)
+  int64_t keep_every = 0;         // ... plus every checkpoint whose step is a multiple (0 = none)
+  std::string resume = "none";    // none | auto (newest committed in the run directory) | PATH
+  int64_t stop_after = 0;  // this process stops (checkpoint, status 75) after N steps; 0 = no
 };
 
 // The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.
 struct ParallelSettings {
   int64_t dp = 0, tp = 1, pp = 1;
-  bool zero1 = false;            // shard AdamW's moments and update across dp
-  double timeout_s = 300;        // a collective taking longer aborts the job, naming it
+  bool zero1 = false;      // shard AdamW's moments and update across dp
+  double timeout_s = 300;  // a collective taking longer aborts the job, naming it
 };
 
 struct DataSettings {

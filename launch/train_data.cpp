@@ -24,8 +24,8 @@ TokenStream::TokenStream(const std::string& source, const std::string& split, ui
                 "the built-in corpus has {} tokens but model.vocab = {}: set model.vocab >= {}",
                 vocab, model_vocab, vocab);
     // The validation part is a tenth of the training part, from an independent document stream.
-    const int64_t n = split == "val" ? std::max<int64_t>(synthetic_tokens / 10, 4096)
-                                     : synthetic_tokens;
+    const int64_t n =
+        split == "val" ? std::max<int64_t>(synthetic_tokens / 10, 4096) : synthetic_tokens;
     generated_ = io::SyntheticCorpus(seed, split, options).generate(static_cast<uint64_t>(n));
     vocab_ = vocab;
     description_ = fmt::format("built-in synthetic corpus ({} split, {} tokens)", split, n);

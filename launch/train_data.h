@@ -8,8 +8,8 @@
 
 #include "io/batch_sampler.h"
 #include "io/synthetic_corpus.h"
-#include "launch/train_config.h"
 #include "io/token_shard.h"
+#include "launch/train_config.h"
 
 namespace pha::launch {
 

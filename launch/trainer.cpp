@@ -6,11 +6,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-
-#include <csignal>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/version.h"
@@ -39,7 +38,9 @@ namespace fs = std::filesystem;
 
 // Set by SIGTERM or SIGUSR1: finish the step, checkpoint, exit with kTrainPreempted.
 volatile std::sig_atomic_t preempt_requested = 0;
-extern "C" void on_preempt_signal(int) { preempt_requested = 1; }
+extern "C" void on_preempt_signal(int) {
+  preempt_requested = 1;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -70,8 +71,8 @@ struct Run {
   bool rank0;
   std::unique_ptr<MetricsWriter> metrics;
   double peak = 0, flops_per_token = 0;
-  int64_t first_step = 1;        // 1, or the step after the resumed checkpoint's
-  uint64_t first_sample = 0;     // global sample index of first_step's batch
+  int64_t first_step = 1;     // 1, or the step after the resumed checkpoint's
+  uint64_t first_sample = 0;  // global sample index of first_step's batch
   int64_t tokens_seen = 0;
 
   Run(const TrainConfig& c, const std::string& ini)
@@ -122,21 +123,24 @@ struct Run {
     if (!rank0) return;
     const auto& L = dist.grid.layout();
     fmt::print("model: {}\n", cfg.model.summary());
-    fmt::print("parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
-               "x {} tokens per rank and step, global batch {} sequences\n",
-               count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
-               sync.zero1() ? " (ZeRO-1)" : "", cfg.train.grad_accum, cfg.train.batch_size,
-               cfg.train.seq_len, global_batch());
-    fmt::print("rank 0 memory: parameters+gradients {:.1f} MiB | activations {:.1f} MiB ({} "
-               "slots) + backward scratch {:.1f} MiB\n",
-               mem.parameter_bytes / 1048576.0, mem.activation_bytes / 1048576.0,
-               model.part().slots, mem.scratch_bytes / 1048576.0);
+    fmt::print(
+        "parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
+        "x {} tokens per rank and step, global batch {} sequences\n",
+        count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
+        sync.zero1() ? " (ZeRO-1)" : "", cfg.train.grad_accum, cfg.train.batch_size,
+        cfg.train.seq_len, global_batch());
+    fmt::print(
+        "rank 0 memory: parameters+gradients {:.1f} MiB | activations {:.1f} MiB ({} "
+        "slots) + backward scratch {:.1f} MiB\n",
+        mem.parameter_bytes / 1048576.0, mem.activation_bytes / 1048576.0, model.part().slots,
+        mem.scratch_bytes / 1048576.0);
     fmt::print("train data: {} | {} windows of {} tokens per epoch\n", train_data.description(),
                sampler.windows_per_epoch(), cfg.train.seq_len);
     fmt::print("val data:   {}\n", val_data.description());
-    fmt::print("machine: measured f32 matmul peak {:.1f} GFLOP/s per rank ({} threads); model "
-               "{:.3f} GFLOP per token (forward+backward)\n",
-               peak / 1e9, omp_get_max_threads(), flops_per_token / 1e9);
+    fmt::print(
+        "machine: measured f32 matmul peak {:.1f} GFLOP/s per rank ({} threads); model "
+        "{:.3f} GFLOP per token (forward+backward)\n",
+        peak / 1e9, omp_get_max_threads(), flops_per_token / 1e9);
   }
 
   EvalResult evaluate_now(int64_t step) {
@@ -202,7 +206,8 @@ int Run::loop() {
     const uint64_t first =
         first_sample + static_cast<uint64_t>((step - first_step) * global_batch());
     for (int64_t m = 0; m < s.grad_accum; ++m) {
-      const uint64_t sample = first + static_cast<uint64_t>((dist.dp_rank() * s.grad_accum + m) * B);
+      const uint64_t sample =
+          first + static_cast<uint64_t>((dist.dp_rank() * s.grad_accum + m) * B);
       sampler.fill_local_batch(sample, static_cast<uint64_t>(B), 0, 1,
                                micro_tokens[static_cast<size_t>(m)].data());
     }
@@ -286,7 +291,8 @@ int Run::loop() {
       record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
       record.add("peak_rss_mib", stats.peak_rss_mib).add("comm_fraction", comm_fraction);
       record.add("pipeline_wait_fraction", bubble);
-      record.add("tokens_seen", tokens_seen + global_batch() * T).add("skipped", int64_t{stats.skipped});
+      record.add("tokens_seen", tokens_seen + global_batch() * T)
+          .add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);
       record.add("mixing_weights", model.mixing_weights());
       metrics->write(record);
@@ -297,16 +303,16 @@ int Run::loop() {
     // Every rank must agree to stop: a signal may reach only some of them.
     const bool budget_spent = s.stop_after > 0 && step - first_step + 1 >= s.stop_after;
     const bool preempt =
-        dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0 ||
-        budget_spent;
+        dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0 || budget_spent;
     const uint64_t next_sample = first + static_cast<uint64_t>(global_batch());
     if ((s.ckpt_every > 0 && step % s.ckpt_every == 0) || step == s.steps || preempt)
       checkpoint(step, next_sample);
     if (preempt && step < s.steps) {
       if (rank0)
-        fmt::print("preempted after step {}: checkpoint written; exiting with status {} "
-                   "(resume with --train.resume=auto)\n",
-                   step, static_cast<int>(kTrainPreempted));
+        fmt::print(
+            "preempted after step {}: checkpoint written; exiting with status {} "
+            "(resume with --train.resume=auto)\n",
+            step, static_cast<int>(kTrainPreempted));
       return kTrainPreempted;
     }
   }
@@ -317,9 +323,10 @@ int Run::loop() {
   if (rank0) {
     fmt::print("done: {} steps in {} | final val loss {:.4f} (ppl {:.2f})\n", s.steps,
                format_duration(train_seconds), last_eval.loss, last_eval.perplexity);
-    fmt::print("run directory: {}\n  config:  {}/config.ini\n  metrics: {}/metrics.jsonl\n"
-               "  weights: {} (written by all {} ranks, global shapes)\n",
-               cfg.run_dir, cfg.run_dir, cfg.run_dir, weights, L.world_size());
+    fmt::print(
+        "run directory: {}\n  config:  {}/config.ini\n  metrics: {}/metrics.jsonl\n"
+        "  weights: {} (written by all {} ranks, global shapes)\n",
+        cfg.run_dir, cfg.run_dir, cfg.run_dir, weights, L.world_size());
   }
   return kTrainDone;
 }

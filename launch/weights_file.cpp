@@ -32,9 +32,12 @@ std::map<std::string, std::string> model_attributes(const ModelConfig& c) {
 // This rank's block of `spec` in the file: (dim, offset), dim -1 for the whole tensor.
 std::pair<int, int64_t> block_of(const ParamSpec& spec) {
   switch (spec.split) {
-    case TpSplit::replicated: return {-1, 0};
-    case TpSplit::rows: return {0, spec.offset};
-    case TpSplit::cols: return {1, spec.offset};
+    case TpSplit::replicated:
+      return {-1, 0};
+    case TpSplit::rows:
+      return {0, spec.offset};
+    case TpSplit::cols:
+      return {1, spec.offset};
   }
   return {-1, 0};
 }

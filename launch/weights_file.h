@@ -5,11 +5,11 @@
 // embedding by the first stage). Root attributes: the reference's configuration keys (d, n_q,
 // ..., block, mixer) and the whole run configuration as text ("config"). Readable by h5py and by
 // tests/reference/pha_ref.py; loading reads each rank's blocks, so any layout loads any file.
+#include <mpi.h>
+
 #include <string>
 
 #include "layers/model.h"
-#include <mpi.h>
-
 #include "parallel/grid.h"
 
 namespace pha::launch {

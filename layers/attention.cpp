@@ -33,7 +33,9 @@ AttentionLayer make_attention(Planner& plan, const std::string& prefix, const La
 
 namespace {
 // [B, T, heads, d_h] seen as the [B*T, heads*d_h] rows a linear layer reads or writes.
-Tensor as_rows(const Tensor& t) { return t.view({t.dim(0) * t.dim(1), t.dim(2) * t.dim(3)}); }
+Tensor as_rows(const Tensor& t) {
+  return t.view({t.dim(0) * t.dim(1), t.dim(2) * t.dim(3)});
+}
 }  // namespace
 
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,

@@ -5,9 +5,9 @@
 namespace pha {
 
 struct AttentionLayer {
-  Param wq, wk, wv, wo;  // [n_q*d_h, d], [n_kv*d_h, d], [n_kv*d_h, d], [d, n_q*d_h]
-  Tensor q, k, v;        // acts, after RoPE: [B, T, n_q, d_h], [B, T, n_kv, d_h] x2
-  Tensor o, lse;         // acts: [B, T, n_q, d_h], [B, n_q, T]
+  Param wq, wk, wv, wo;            // [n_q*d_h, d], [n_kv*d_h, d], [n_kv*d_h, d], [d, n_q*d_h]
+  Tensor q, k, v;                  // acts, after RoPE: [B, T, n_q, d_h], [B, T, n_kv, d_h] x2
+  Tensor o, lse;                   // acts: [B, T, n_q, d_h], [B, n_q, T]
   Tensor d_o, dq, dk, dv, dk_pre;  // backward scratch
   int64_t window = 0;
 };

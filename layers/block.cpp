@@ -12,13 +12,13 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   L.kind = c.block;
   L.eps = c.norm_eps;
   const bool serial = c.block.serial;
-  L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d},
-                      InitKind::ones, 0, ParamGroup::no_decay);
+  L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d}, InitKind::ones,
+                      0, ParamGroup::no_decay);
   L.h = plan.act(prefix + "h", {B, T, c.d});
   L.rstd = plan.act(prefix + "rstd", {B * T});
   if (serial) {
-    L.ffn_norm = plan.param(prefix + "ffn_norm.weight", {c.d}, InitKind::ones, 0,
-                            ParamGroup::no_decay);
+    L.ffn_norm =
+        plan.param(prefix + "ffn_norm.weight", {c.d}, InitKind::ones, 0, ParamGroup::no_decay);
     L.h2 = plan.act(prefix + "h2", {B, T, c.d});
     L.rstd2 = plan.act(prefix + "rstd2", {B * T});
     L.x_mid = plan.act(prefix + "x_mid", {B, T, c.d});

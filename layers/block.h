@@ -13,15 +13,15 @@ namespace pha {
 
 struct BlockLayer {
   BlockKind kind;
-  Param norm, ffn_norm;           // pha: norm; serial: attn_norm (in norm) and ffn_norm
-  Tensor h, rstd;                 // acts [B, T, d], [B*T]
-  Tensor h2, rstd2, x_mid;        // serial only
+  Param norm, ffn_norm;     // pha: norm; serial: attn_norm (in norm) and ffn_norm
+  Tensor h, rstd;           // acts [B, T, d], [B*T]
+  Tensor h2, rstd2, x_mid;  // serial only
   std::optional<AttentionLayer> attention;
   std::optional<GssLayer> gss;
   std::optional<FfnLayer> ffn;
   std::optional<MixerLayer> mixer;  // pha only
-  Tensor branch_out[3];           // acts [B, T, d], in the order attention, gss, ffn
-  Tensor d_h, d_branch[3];        // scratch [B, T, d]
+  Tensor branch_out[3];             // acts [B, T, d], in the order attention, gss, ffn
+  Tensor d_h, d_branch[3];          // scratch [B, T, d]
   int n_branches = 0;
   double eps = 1e-5;
 };

@@ -4,8 +4,8 @@ namespace pha {
 
 EmbeddingLayer make_embedding(Planner& plan, const LayerShape& s) {
   EmbeddingLayer E;
-  E.weight = plan.param("embedding.weight", {s.cfg.vocab_padded(), s.cfg.d}, InitKind::normal,
-                        0.02, ParamGroup::decay, TpSplit::rows);
+  E.weight = plan.param("embedding.weight", {s.cfg.vocab_padded(), s.cfg.d}, InitKind::normal, 0.02,
+                        ParamGroup::decay, TpSplit::rows);
   E.vocab_rows = s.local(s.cfg.vocab_padded());
   E.vocab_offset = E.vocab_rows * s.tp.rank;
   return E;

@@ -5,9 +5,9 @@
 namespace pha {
 
 struct FfnLayer {
-  Param w1, w2;            // [d_ff, d], [d, d_ff]
-  Tensor pre, act;         // acts [B, T, d_ff]: h W1^T and its GELU
-  Tensor d_act, d_pre;     // backward scratch [B, T, d_ff]
+  Param w1, w2;         // [d_ff, d], [d, d_ff]
+  Tensor pre, act;      // acts [B, T, d_ff]: h W1^T and its GELU
+  Tensor d_act, d_pre;  // backward scratch [B, T, d_ff]
 };
 
 FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s);

@@ -19,10 +19,10 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
                     ParamGroup::decay, TpSplit::cols);
   L.norm_weight = plan.param(prefix + "norm.weight", {H}, InitKind::ones, 0, ParamGroup::no_decay);
   L.norm_bias = plan.param(prefix + "norm.bias", {H}, InitKind::zeros, 0, ParamGroup::no_decay);
-  L.lambda_re = plan.param(prefix + "lambda_re", {N}, s4d ? InitKind::s4d_lambda_re : InitKind::normal,
-                           1.0, ParamGroup::dss);
-  L.lambda_im = plan.param(prefix + "lambda_im", {N}, s4d ? InitKind::s4d_lambda_im : InitKind::normal,
-                           1.0, ParamGroup::dss);
+  L.lambda_re = plan.param(prefix + "lambda_re", {N},
+                           s4d ? InitKind::s4d_lambda_re : InitKind::normal, 1.0, ParamGroup::dss);
+  L.lambda_im = plan.param(prefix + "lambda_im", {N},
+                           s4d ? InitKind::s4d_lambda_im : InitKind::normal, 1.0, ParamGroup::dss);
   // s4d: C complex normal of variance 1, so each part has variance 1/2.
   const double c_std = s4d ? std::sqrt(0.5) : 1.0;
   L.c_re = plan.param(prefix + "c_re", {H, N}, InitKind::normal, c_std, ParamGroup::dss);
@@ -62,8 +62,7 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
   be.gelu_forward(L.z_pre, L.z);
   be.layernorm_forward(L.z, L.norm_weight.value, L.norm_bias.value, L.zn, L.ln_mean, L.ln_rstd,
                        L.eps);
-  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value,
-                        L.kernel);
+  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value, L.kernel);
   be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
   be.linear_forward(L.y, L.wg.value, L.gate);
@@ -73,8 +72,8 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh, Communicator* tp) {
-  for (const Tensor* t : {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z,
-                          &L.d_kernel})
+  for (const Tensor* t :
+       {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})
     zero(be, *t);
   be.linear_backward(dout, L.gated, L.wo.value, L.d_gated, L.wo.grad);
   be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);

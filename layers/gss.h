@@ -7,18 +7,18 @@
 namespace pha {
 
 struct GssLayer {
-  Param wu, wz, wg, wo;              // [F, d], [H, d], [F, H], [d, F]
-  Param norm_weight, norm_bias;      // [H]
-  Param lambda_re, lambda_im;        // [N]
-  Param c_re, c_im;                  // [H, N]
-  Param skip;                        // D: [H]
-  Tensor u_pre, u, gate, gated;      // acts [B, T, F]: h Wu^T, GELU, y Wg^T, gate * u
-  Tensor z_pre, z, zn, conv, y;      // acts [B, T, H]
-  Tensor ln_mean, ln_rstd;           // acts [B*T]
-  Tensor kernel;                     // act [T, H]
-  Tensor d_gated, d_gate, d_u;       // scratch [B, T, F]
-  Tensor d_y, d_zn, d_conv, d_z;     // scratch [B, T, H]
-  Tensor d_kernel;                   // scratch [T, H]
+  Param wu, wz, wg, wo;           // [F, d], [H, d], [F, H], [d, F]
+  Param norm_weight, norm_bias;   // [H]
+  Param lambda_re, lambda_im;     // [N]
+  Param c_re, c_im;               // [H, N]
+  Param skip;                     // D: [H]
+  Tensor u_pre, u, gate, gated;   // acts [B, T, F]: h Wu^T, GELU, y Wg^T, gate * u
+  Tensor z_pre, z, zn, conv, y;   // acts [B, T, H]
+  Tensor ln_mean, ln_rstd;        // acts [B*T]
+  Tensor kernel;                  // act [T, H]
+  Tensor d_gated, d_gate, d_u;    // scratch [B, T, F]
+  Tensor d_y, d_zn, d_conv, d_z;  // scratch [B, T, H]
+  Tensor d_kernel;                // scratch [T, H]
   ConvAlgo conv_algo = ConvAlgo::fft;
   double eps = 1e-5;
 };

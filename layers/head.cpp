@@ -6,8 +6,7 @@ HeadLayer make_head(Planner& plan, const LayerShape& s) {
   const ModelConfig& c = s.cfg;
   const int64_t vocab = s.local(c.vocab_padded());
   HeadLayer H;
-  H.final_norm =
-      plan.param("final_norm.weight", {c.d}, InitKind::ones, 0, ParamGroup::no_decay);
+  H.final_norm = plan.param("final_norm.weight", {c.d}, InitKind::ones, 0, ParamGroup::no_decay);
   if (!c.tie_embeddings)
     H.untied_weight = plan.param("head.weight", {c.vocab_padded(), c.d}, InitKind::normal, 0.02,
                                  ParamGroup::decay, TpSplit::rows);

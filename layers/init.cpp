@@ -10,8 +10,8 @@ namespace {
 // s4d: dt_n log-uniform in [1e-3, 1e-1], one draw per mode shared by lambda_re and lambda_im.
 double s4d_dt(const std::string& param_name, uint64_t seed, int64_t n) {
   const std::string prefix = param_name.substr(0, param_name.rfind('.') + 1);
-  const double u = philox_uniform(seed, stream_of((prefix + "dt").c_str()),
-                                  static_cast<uint64_t>(n));
+  const double u =
+      philox_uniform(seed, stream_of((prefix + "dt").c_str()), static_cast<uint64_t>(n));
   return std::exp(std::log(1e-3) + u * (std::log(1e-1) - std::log(1e-3)));
 }
 }  // namespace
@@ -22,9 +22,12 @@ double initial_value(const ParamSpec& spec, uint64_t seed, int64_t index) {
     case InitKind::normal:
       return spec.stddev *
              philox_normal(seed, stream_of(spec.name.c_str()), static_cast<uint64_t>(index));
-    case InitKind::ones: return 1.0;
-    case InitKind::zeros: return 0.0;
-    case InitKind::s4d_lambda_re: return std::log(0.5 * s4d_dt(spec.name, seed, index));
+    case InitKind::ones:
+      return 1.0;
+    case InitKind::zeros:
+      return 0.0;
+    case InitKind::s4d_lambda_re:
+      return std::log(0.5 * s4d_dt(spec.name, seed, index));
     case InitKind::s4d_lambda_im:
       return std::log(M_PI * (static_cast<double>(index) + 0.5) * s4d_dt(spec.name, seed, index));
   }

@@ -30,6 +30,8 @@ inline double output_proj_stddev(const ModelConfig& cfg) {
 }
 
 // Zeroes a gradient scratch buffer before a backward op accumulates into it.
-inline void zero(Backend& backend, const Tensor& t) { backend.memset_zero(t.data, t.bytes()); }
+inline void zero(Backend& backend, const Tensor& t) {
+  backend.memset_zero(t.data, t.bytes());
+}
 
 }  // namespace pha

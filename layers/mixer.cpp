@@ -18,7 +18,9 @@ MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape
 }
 
 namespace {
-Tensor as_matrix(const Tensor& alpha, int n) { return alpha.view({n, alpha.numel() / n}); }
+Tensor as_matrix(const Tensor& alpha, int n) {
+  return alpha.view({n, alpha.numel() / n});
+}
 }  // namespace
 
 void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out) {

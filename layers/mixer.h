@@ -9,9 +9,9 @@
 namespace pha {
 
 struct MixerLayer {
-  Param alpha;     // [n, 1] or [n, d] (stored as the spec's [n] or [n, d])
-  Tensor w;        // act [n, C]
-  Tensor d_w;      // scratch [n, C]
+  Param alpha;  // [n, 1] or [n, d] (stored as the spec's [n] or [n, d])
+  Tensor w;     // act [n, C]
+  Tensor d_w;   // scratch [n, C]
   int n = 0;
   bool normalize = true;
 };

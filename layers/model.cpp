@@ -64,7 +64,8 @@ void Model::plan(Planner& p, Slot& slot) {
   }
   slot.x.resize(static_cast<size_t>(part_.n_layers + 1));
   for (int64_t l = 0; l <= part_.n_layers; ++l)
-    slot.x[static_cast<size_t>(l)] = p.act(fmt::format("x.{}", part_.first_layer + l), {B, T, cfg_.d});
+    slot.x[static_cast<size_t>(l)] =
+        p.act(fmt::format("x.{}", part_.first_layer + l), {B, T, cfg_.d});
   slot.blocks.clear();
   for (int64_t l = 0; l < part_.n_layers; ++l)
     slot.blocks.push_back(make_block(p, part_.first_layer + l, s));
@@ -120,8 +121,8 @@ double Model::stage_forward(int slot_index, const int32_t* tokens) {
     for (int64_t t = 0; t + 1 < T; ++t)
       host_targets_[static_cast<size_t>(b * T + t)] = tokens[b * T + t + 1];
   backend_.copy_from_host(slot.targets, host_targets_.data());
-  const double loss_sum = head_forward(backend_, slot.head, slot.x.back(), head_weight(),
-                                       slot.targets, tp);
+  const double loss_sum =
+      head_forward(backend_, slot.head, slot.x.back(), head_weight(), slot.targets, tp);
   return loss_sum / static_cast<double>(counted_rows_);
 }
 

@@ -28,9 +28,9 @@ struct ModelPart {
   TpPosition tp;
   Communicator* tp_comm = nullptr;  // required when tp.size > 1
   int64_t first_layer = 0;
-  int64_t n_layers = -1;            // -1: every layer (one stage)
+  int64_t n_layers = -1;  // -1: every layer (one stage)
   bool has_embedding = true, has_head = true;
-  int slots = 1;                    // micro-batches in flight
+  int slots = 1;  // micro-batches in flight
 };
 
 class Model {
@@ -74,7 +74,9 @@ class Model {
   MemoryFigures memory() const;
   // Logits of the last forward of slot 0, this rank's columns [B*T, V_pad/tp] (valid until
   // backward).
-  const Tensor& logits(int slot = 0) const { return slots_.at(static_cast<size_t>(slot)).head.logits; }
+  const Tensor& logits(int slot = 0) const {
+    return slots_.at(static_cast<size_t>(slot)).head.logits;
+  }
   // Per local layer: the mixing weights w ([n] or [n * d]); empty for serial blocks.
   std::vector<std::vector<float>> mixing_weights();
   // The embedding (first stage) or the tied head copy (last stage); nullopt when neither.
@@ -84,7 +86,7 @@ class Model {
  private:
   struct Slot {
     Tensor tokens, local_tokens, targets;  // [B*T] i32
-    std::vector<Tensor> x;                  // residual stream [local L + 1] x [B, T, d]
+    std::vector<Tensor> x;                 // residual stream [local L + 1] x [B, T, d]
     std::vector<BlockLayer> blocks;
     HeadLayer head;
   };
@@ -108,7 +110,8 @@ class Model {
   int64_t counted_rows_ = 0;
 };
 
-// Every parameter of the whole model (one rank, one stage), in table order: names and global shapes.
+// Every parameter of the whole model (one rank, one stage), in table order: names and global
+// shapes.
 std::vector<ParamSpec> model_param_specs(const ModelConfig& cfg);
 // Parameter count of a configuration (from the same size table that allocates the model).
 int64_t count_parameters(const ModelConfig& cfg);

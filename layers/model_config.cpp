@@ -34,9 +34,10 @@ BlockKind BlockKind::parse(const std::string& text) {
     else if (part == "ffn")
       k.ffn = true;
     else
-      fail("block '{}': unknown branch '{}'; use pha, serial, or a '+'-joined subset of "
-           "attention, gss, ffn",
-           text, part);
+      fail(
+          "block '{}': unknown branch '{}'; use pha, serial, or a '+'-joined subset of "
+          "attention, gss, ffn",
+          text, part);
   }
   PHA_REQUIRE(k.n_active() > 0, "block '{}' has no branch", text);
   return k;
@@ -44,9 +45,12 @@ BlockKind BlockKind::parse(const std::string& text) {
 
 std::string mixer_name(MixerKind m) {
   switch (m) {
-    case MixerKind::softmax: return "softmax";
-    case MixerKind::scalar: return "scalar";
-    case MixerKind::channel: return "channel";
+    case MixerKind::softmax:
+      return "softmax";
+    case MixerKind::scalar:
+      return "scalar";
+    case MixerKind::channel:
+      return "channel";
   }
   return "?";
 }
@@ -58,7 +62,9 @@ MixerKind parse_mixer(const std::string& text) {
   fail("mixer '{}' is unknown; use softmax, scalar or channel", text);
 }
 
-std::string dss_init_name(DssInit i) { return i == DssInit::random ? "random" : "s4d"; }
+std::string dss_init_name(DssInit i) {
+  return i == DssInit::random ? "random" : "s4d";
+}
 
 DssInit parse_dss_init(const std::string& text) {
   if (text == "random") return DssInit::random;
@@ -106,8 +112,8 @@ std::string ModelConfig::summary() const {
   return fmt::format(
       "block {} mixer {} L {} d {} n_q {} n_kv {} d_h {} d_ff {} F {} H {} N {} V {} (padded {}) "
       "window {} tied {}",
-      block.str(), mixer_name(mixer), n_layers, d, n_q, n_kv, head_dim(), d_ff, gss_f, gss_h,
-      dss_n, vocab, vocab_padded(), attn_window, tie_embeddings);
+      block.str(), mixer_name(mixer), n_layers, d, n_q, n_kv, head_dim(), d_ff, gss_f, gss_h, dss_n,
+      vocab, vocab_padded(), attn_window, tie_embeddings);
 }
 
 namespace {

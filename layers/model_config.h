@@ -20,16 +20,16 @@ struct BlockKind {
 };
 
 struct ModelConfig {
-  int64_t d = 256;          // model width
-  int64_t n_q = 8;          // query heads
-  int64_t n_kv = 2;         // key/value heads
-  int64_t d_h = 0;          // head width; 0 = d / n_q
-  int64_t d_ff = 768;       // FFN width
-  int64_t gss_f = 384;      // GSS gate width F
-  int64_t gss_h = 64;       // GSS state channels H
-  int64_t dss_n = 64;       // DSS modes N
-  int64_t n_layers = 4;     // L
-  int64_t vocab = 512;      // V as the tokenizer sees it; padded to a multiple of 64 for E
+  int64_t d = 256;       // model width
+  int64_t n_q = 8;       // query heads
+  int64_t n_kv = 2;      // key/value heads
+  int64_t d_h = 0;       // head width; 0 = d / n_q
+  int64_t d_ff = 768;    // FFN width
+  int64_t gss_f = 384;   // GSS gate width F
+  int64_t gss_h = 64;    // GSS state channels H
+  int64_t dss_n = 64;    // DSS modes N
+  int64_t n_layers = 4;  // L
+  int64_t vocab = 512;   // V as the tokenizer sees it; padded to a multiple of 64 for E
   int64_t max_seq_len = 1024;
   int64_t attn_window = 0;  // 0 = full causal attention
   BlockKind block;

@@ -6,8 +6,10 @@ namespace pha {
 
 int64_t ParamSpec::global_index(int64_t i) const {
   switch (split) {
-    case TpSplit::replicated: return i;
-    case TpSplit::rows: return offset * (global_shape.numel() / global_shape[0]) + i;
+    case TpSplit::replicated:
+      return i;
+    case TpSplit::rows:
+      return offset * (global_shape.numel() / global_shape[0]) + i;
     case TpSplit::cols: {
       const int64_t cols = shape[1], row = i / cols, col = i % cols;
       return row * global_shape[1] + offset + col;
@@ -18,9 +20,7 @@ int64_t ParamSpec::global_index(int64_t i) const {
 
 Planner::Planner(DType real, TpPosition tp, const Arena& params, const Arena& grads,
                  const Arena& acts, const Arena& scratch)
-    : real_(real),
-      tp_(tp),
-      params_(&params), grads_(&grads), acts_(&acts), scratch_(&scratch) {}
+    : real_(real), tp_(tp), params_(&params), grads_(&grads), acts_(&acts), scratch_(&scratch) {}
 
 Tensor Planner::bound(const Arena& arena, const std::string& name, const Shape& shape) const {
   const Tensor& t = arena.get(name);

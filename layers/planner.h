@@ -65,8 +65,8 @@ class Planner {
           const Arena& scratch);
 
   // `shape` is the global shape; a split parameter gets this rank's block of it.
-  Param param(const std::string& name, Shape shape, InitKind init, double stddev,
-              ParamGroup group, TpSplit split = TpSplit::replicated);
+  Param param(const std::string& name, Shape shape, InitKind init, double stddev, ParamGroup group,
+              TpSplit split = TpSplit::replicated);
   // A forward activation kept for backward (one per layer and name).
   Tensor act(const std::string& name, Shape shape) { return act(name, shape, real_); }
   Tensor act(const std::string& name, Shape shape, DType dtype);

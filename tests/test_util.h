@@ -65,9 +65,8 @@ double rel_error(const std::vector<A>& a, const std::vector<B>& b) {
 // `max_points` of them, evenly spread), compared with `analytic`. Prints the measured norm-wise
 // relative error and the tolerance, and fails the test if the error exceeds the tolerance.
 inline void check_gradient(const char* what, std::vector<double>& input,
-                           const std::vector<double>& analytic,
-                           const std::function<double()>& loss, double tol = 1e-6,
-                           double step = 1e-6, size_t max_points = 400) {
+                           const std::vector<double>& analytic, const std::function<double()>& loss,
+                           double tol = 1e-6, double step = 1e-6, size_t max_points = 400) {
   ASSERT_EQ(input.size(), analytic.size()) << what;
   const size_t n = input.size();
   const size_t stride = n > max_points ? (n + max_points - 1) / max_points : 1;

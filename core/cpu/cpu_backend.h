@@ -54,8 +54,8 @@ class CpuBackend final : public Backend {
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                          const Tensor& lse, int64_t window) override;
   void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                          const Tensor& out, const Tensor& lse, const Tensor& dq,
-                          const Tensor& dk, const Tensor& dv, int64_t window) override;
+                          const Tensor& out, const Tensor& lse, const Tensor& dq, const Tensor& dk,
+                          const Tensor& dv, int64_t window) override;
 
   void cross_entropy_forward(const Tensor& logits, const Tensor& targets, const Tensor& losses,
                              const Tensor& lse) override;
@@ -94,10 +94,10 @@ class CpuBackend final : public Backend {
 
   void dss_kernel_forward(const Tensor& lambda_re, const Tensor& lambda_im, const Tensor& c_re,
                           const Tensor& c_im, const Tensor& kernel) override;
-  void dss_kernel_backward(const Tensor& dkernel, const Tensor& lambda_re,
-                           const Tensor& lambda_im, const Tensor& c_re, const Tensor& c_im,
-                           const Tensor& dlambda_re, const Tensor& dlambda_im,
-                           const Tensor& dc_re, const Tensor& dc_im) override;
+  void dss_kernel_backward(const Tensor& dkernel, const Tensor& lambda_re, const Tensor& lambda_im,
+                           const Tensor& c_re, const Tensor& c_im, const Tensor& dlambda_re,
+                           const Tensor& dlambda_im, const Tensor& dc_re,
+                           const Tensor& dc_im) override;
   void causal_conv_forward(const Tensor& u, const Tensor& kernel, const Tensor& y,
                            ConvAlgo algo) override;
   void causal_conv_backward(const Tensor& dy, const Tensor& u, const Tensor& kernel,
@@ -125,9 +125,14 @@ class CpuBackend final : public Backend {
 template <typename Fn>
 void dispatch_float(const char* op, DType dtype, Fn&& fn) {
   switch (dtype) {
-    case DType::f32: fn(float{}); return;
-    case DType::f64: fn(double{}); return;
-    default: fail("{}: the CPU backend computes in f32 or f64, got {}", op, dtype_name(dtype));
+    case DType::f32:
+      fn(float{});
+      return;
+    case DType::f64:
+      fn(double{});
+      return;
+    default:
+      fail("{}: the CPU backend computes in f32 or f64, got {}", op, dtype_name(dtype));
   }
 }
 

@@ -23,9 +23,13 @@ void* CpuBackend::allocate(size_t bytes, const std::string& label) {
   return ptr;
 }
 
-void CpuBackend::release(void* ptr) { std::free(ptr); }
+void CpuBackend::release(void* ptr) {
+  std::free(ptr);
+}
 
-void CpuBackend::memset_zero(void* ptr, size_t bytes) { std::memset(ptr, 0, bytes); }
+void CpuBackend::memset_zero(void* ptr, size_t bytes) {
+  std::memset(ptr, 0, bytes);
+}
 
 void CpuBackend::copy_from_host(const Tensor& dst, const void* src) {
   std::memcpy(dst.data, src, dst.bytes());
@@ -36,8 +40,8 @@ void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
 }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
-  PHA_REQUIRE(src.numel() == dst.numel(), "copy: {} and {} differ in element count",
-              src.describe(), dst.describe());
+  PHA_REQUIRE(src.numel() == dst.numel(), "copy: {} and {} differ in element count", src.describe(),
+              dst.describe());
   if (src.dtype == dst.dtype) {
     std::memmove(dst.data, src.data, src.bytes());
     return;

@@ -1,10 +1,10 @@
 // Philox-4x32-10 against the published known-answer vectors (Random123's kat_vectors), and the
 // properties the rest of pha relies on: determinism by (seed, stream, index), sane distributions.
+#include "core/philox.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "core/philox.h"
 
 namespace pha {
 namespace {

@@ -90,7 +90,8 @@ TEST(ModelInput, TokenOutsideTheVocabularyIsRefused) {
   c.n_layers = 1;
   c.max_seq_len = 8;
   CpuBackend be;
-  test::expect_error([&] { Model(be, c, 1, 9); }, "sequence length 9 exceeds model.max_seq_len = 8");
+  test::expect_error([&] { Model(be, c, 1, 9); },
+                     "sequence length 9 exceeds model.max_seq_len = 8");
   Model model(be, c, 1, 8);
   model.init_parameters(1);
   std::vector<int32_t> tokens(8, 3);

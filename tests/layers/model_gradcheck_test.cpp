@@ -60,7 +60,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::make_tuple("pha", "softmax"), std::make_tuple("pha", "scalar"),
                       std::make_tuple("pha", "channel"), std::make_tuple("serial", "softmax"),
                       std::make_tuple("attention+ffn", "softmax"), std::make_tuple("gss", "scalar"),
-                      std::make_tuple("gss+ffn", "channel"), std::make_tuple("attention", "softmax")),
+                      std::make_tuple("gss+ffn", "channel"),
+                      std::make_tuple("attention", "softmax")),
     [](const auto& info) {
       std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       for (char& ch : name)

@@ -45,8 +45,8 @@ TEST(ParamCount, PublishedSizes) {
 }
 
 TEST(ParamCount, VariantsAndMixers) {
-  for (const char* block : {"pha", "attention", "gss", "ffn", "attention+ffn", "gss+ffn",
-                            "attention+gss", "serial"})
+  for (const char* block :
+       {"pha", "attention", "gss", "ffn", "attention+ffn", "gss+ffn", "attention+gss", "serial"})
     for (const char* mixer : {"softmax", "scalar", "channel"}) {
       ModelConfig c = model_preset("tiny");
       c.block = BlockKind::parse(block);

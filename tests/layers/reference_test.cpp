@@ -49,7 +49,8 @@ void compare(const Variant& v, uint64_t seed) {
   const std::string script = std::string(PHA_SOURCE_DIR) + "/tests/reference/pha_ref.py";
   const std::string weights = (dir / "w.h5").string(), tokens_file = (dir / "tok.h5").string(),
                     out_file = (dir / "out.h5").string();
-  run(fmt::format("/usr/bin/python3 {} init --out {} --preset tiny --block {} --mixer {} "
+  run(
+      fmt::format("/usr/bin/python3 {} init --out {} --preset tiny --block {} --mixer {} "
                   "--attn_window {} --seed {}",
                   script, weights, v.block, v.mixer, v.window, seed));
 
@@ -77,8 +78,8 @@ void compare(const Variant& v, uint64_t seed) {
   const double loss_err = std::fabs(loss - ref_loss[0]) / std::fabs(ref_loss[0]);
   const double logits_err = test::rel_error(logits, ref_logits.data);
   std::printf("  [%s/%s window %lld] loss %.6f vs %.6f rel %.2e | logits rel %.2e\n",
-              v.block.c_str(), v.mixer.c_str(), static_cast<long long>(v.window), loss,
-              ref_loss[0], loss_err, logits_err);
+              v.block.c_str(), v.mixer.c_str(), static_cast<long long>(v.window), loss, ref_loss[0],
+              loss_err, logits_err);
   EXPECT_LE(loss_err, 1e-4);
   EXPECT_LE(logits_err, 1e-4);
   double worst = 0;
