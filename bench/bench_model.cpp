@@ -6,11 +6,11 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/philox.h"
+#include "launch/step_log.h"
 #include "layers/model.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -18,21 +18,6 @@ extern "C" char* openblas_get_corename(void);
 
 namespace po = boost::program_options;
 
-namespace {
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      double kib = 0;
-      status >> kib;
-      return kib / 1024.0;
-    }
-    status.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha";
@@ -78,7 +63,7 @@ int main(int argc, char** argv) {
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"tokens_per_s\":{:.1f},"
       "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\"}}\n",
       preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
-      static_cast<double>(batch * seq_len) / seconds, peak_rss_mib(),
+      static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       openblas_get_corename());
   return 0;
