@@ -45,7 +45,7 @@ wait_done() {  # wait_done JOB SECONDS: until the job reaches a final state; pri
   done
   echo "TIMEDOUT($s)"
 }
-steps() { [ -f "$1/metrics.jsonl" ] && grep -c '"kind":"step"' "$1/metrics.jsonl" || echo 0; }
+steps() { [ -f "$1/metrics.jsonl" ] || { echo 0; return; }; grep -c '"kind":"step"' "$1/metrics.jsonl" || true; }
 last_loss() {  # last_loss RUN: "STEP LOSS" of the last step record
   /usr/bin/python3 -c '
 import json, sys
@@ -72,6 +72,15 @@ grep -q "rank 3 -> " "$work/a.out" || fail "(a) no rank-to-host table in the job
 [ "$got" = "$ref" ] || fail "(a) final step/loss $got, mpirun $ref"
 echo "PASS (a): job $ja COMPLETED, final step/loss $got == mpirun ($((SECONDS - t0)) s)"
 
+# a2. The same with PHA_LAUNCHER=mpirun (mpirun inside the allocation).
+t0=$SECONDS
+ja2=$(PHA_LAUNCHER=mpirun submit a2)
+st=$(wait_done "$ja2" 180)
+[ "$st" = COMPLETED ] || fail "(a2) job $ja2 ended $st"
+got=$(last_loss "$work/a2")
+[ "$got" = "$ref" ] || fail "(a2) final step/loss $got, mpirun $ref"
+echo "PASS (a2): job $ja2 with PHA_LAUNCHER=mpirun COMPLETED, final step/loss $got == mpirun ($((SECONDS - t0)) s)"
+
 # b. Preemption: SIGUSR1 to the batch shell after 3 steps -> exit 75 -> requeue -> resume.
 t0=$SECONDS
 jb=$(submit b)
@@ -80,6 +89,9 @@ for _ in $(seq 240); do [ "$(steps "$work/b")" -ge 3 ] && break; sleep 0.5; done
 scancel --signal=USR1 --batch "$jb"
 for _ in $(seq 120); do [ "$(field "$jb" Restarts)" -ge 1 ] && break; sleep 0.5; done
 [ "$(field "$jb" Restarts)" -ge 1 ] || fail "(b) job $jb not requeued within 60 s"
+# Slurm holds a requeued job for about 2 minutes (Reason=BeginTime); do not wait for that here.
+for _ in $(seq 20); do [ "$(field "$jb" JobState)" = PENDING ] && break; sleep 0.5; done
+scontrol update JobId="$jb" StartTime=now
 st=$(wait_done "$jb" 240)
 [ "$st" = COMPLETED ] || fail "(b) job $jb ended $st"
 grep -q "pha exited 75" "$work/b.out" || fail "(b) no exit status 75 in the job log"
@@ -96,6 +108,8 @@ st=$(wait_done "$jc" 120)
 [ "$(field "$jc" Restarts)" = 0 ] || fail "(c) job $jc was restarted"
 grep -q "pha exited 1: failed, not requeued" "$work/c.out" || fail "(c) no failure line in the job log"
 [ "$(grep -c '(restart ' "$work/c.out")" -eq 1 ] || fail "(c) the job ran more than once"
-msg=$(grep -m1 'train.lr' "$work/c.out") || fail "(c) no message naming train.lr"
+[ "$(grep -c '^pha train: error: train.lr = -1: must be positive' "$work/c.out")" -eq 1 ] ||
+  fail "(c) not exactly one error message naming train.lr in the job log"
+msg=$(grep -m1 '^pha train: error:' "$work/c.out")
 echo "PASS (c): job $jc FAILED (ExitCode=$(field "$jc" ExitCode)), Restarts=0, message: $msg"
 echo "slurm tests passed"
