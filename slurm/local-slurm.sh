@@ -71,7 +71,7 @@ CONF
     case "$state" in idle*|mix*|alloc*) echo "export SLURM_CONF=$conf"; return 0;; esac
     sleep 0.5
   done
-  die "node $host not idle after ${wait_s}s (state '${state:-no answer}'); logs in $dir/log"
+  die "node $host not idle after ${wait_s}s (state '${state:-no answer}'; port $port taken by another Slurm? set PHA_SLURM_PORT); logs in $dir/log"
 }
 
 stop() {

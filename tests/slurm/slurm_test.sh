@@ -3,7 +3,8 @@
 #   a. a job's final loss equals the same run started with mpirun, bit for bit;
 #   b. a job preempted after a few steps (SIGUSR1 to its batch shell, as --signal=B:USR1@N does)
 #      checkpoints, exits 75, is requeued, resumes and reaches the uninterrupted final loss;
-#   c. a job with an invalid configuration fails once with the message and is not requeued.
+#   c. a job with an invalid configuration fails once with the message and is not requeued;
+#   d. scancel of a running job: pha checkpoints, the job stays cancelled (no requeue).
 #   slurm_test.sh PHA SOURCE_DIR      (root; packages slurm-wlm, munge; about 2-4 minutes on 2 cores)
 set -euo pipefail
 pha=$(realpath "$1")
@@ -112,4 +113,17 @@ grep -q "pha exited 1: failed, not requeued" "$work/c.out" || fail "(c) no failu
   fail "(c) not exactly one error message naming train.lr in the job log"
 msg=$(grep -m1 '^pha train: error:' "$work/c.out")
 echo "PASS (c): job $jc FAILED (ExitCode=$(field "$jc" ExitCode)), Restarts=0, message: $msg"
+# d. scancel of a running job: pha checkpoints (SIGTERM), the job stays cancelled, no requeue.
+jd=$(submit d --train.steps=400)
+for _ in $(seq 240); do [ "$(steps "$work/d")" -ge 3 ] && break; sleep 0.5; done
+[ "$(steps "$work/d")" -ge 3 ] || fail "(d) job $jd made no 3 steps in 120 s"
+scancel "$jd"
+st=$(wait_done "$jd" 60)
+[ "$st" = CANCELLED ] || fail "(d) job $jd ended $st, wanted CANCELLED"
+for _ in $(seq 30); do grep -q "not requeued" "$work/d.out" && break; sleep 0.5; done
+grep -q "pha exited 75 after SIGTERM" "$work/d.out" || fail "(d) no checkpoint-and-exit after scancel in the log"
+sleep 2
+[ "$(field "$jd" Restarts)" = 0 ] && [ "$(field "$jd" JobState)" = CANCELLED ] || fail "(d) job $jd was requeued"
+ls -d "$work"/d/checkpoints/step_* > /dev/null || fail "(d) no checkpoint after scancel"
+echo "PASS (d): job $jd scancel -> checkpoint $(basename "$(ls -d "$work"/d/checkpoints/step_* | tail -1)"), CANCELLED, Restarts=0"
 echo "slurm tests passed"
