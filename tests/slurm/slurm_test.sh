@@ -4,7 +4,8 @@
 #   b. a job preempted after a few steps (SIGUSR1 to its batch shell, as --signal=B:USR1@N does)
 #      checkpoints, exits 75, is requeued, resumes and reaches the uninterrupted final loss;
 #   c. a job with an invalid configuration fails once with the message and is not requeued;
-#   d. scancel of a running job: pha checkpoints, the job stays cancelled (no requeue).
+#   d. scancel of a running job: pha checkpoints, the job stays cancelled (no requeue);
+#   e. slurm/sweep-seqlen.sbatch as a 3-task array -> CSV -> slurm/sweep-table.py table and PNG.
 #   slurm_test.sh PHA SOURCE_DIR      (root; packages slurm-wlm, munge; about 2-4 minutes on 2 cores)
 set -euo pipefail
 pha=$(realpath "$1")
@@ -126,4 +127,23 @@ sleep 2
 [ "$(field "$jd" Restarts)" = 0 ] && [ "$(field "$jd" JobState)" = CANCELLED ] || fail "(d) job $jd was requeued"
 ls -d "$work"/d/checkpoints/step_* > /dev/null || fail "(d) no checkpoint after scancel"
 echo "PASS (d): job $jd scancel -> checkpoint $(basename "$(ls -d "$work"/d/checkpoints/step_* | tail -1)"), CANCELLED, Restarts=0"
+# e. The sequence-length sweep: a 3-task job array, 2 ranks each, CSV rows -> Markdown table + PNG.
+t0=$SECONDS
+je=$(cd "$work" && PHA_SWEEP_SEQLENS="16 32 64" sbatch --parsable -n 2 --array=0-2 -J sweep \
+  -o "$work/sweep-%a.out" "$src/slurm/sweep-seqlen.sbatch" "$config" --model.preset=tiny \
+  --train.batch_size=1 --train.grad_accum=1 --dp 2 --pp 1 --train.steps=6 --train.warmup=1 \
+  --train.eval_every=0 --data.synthetic_tokens=20000)
+for _ in $(seq 360); do
+  states=$(scontrol -o show job "$je" | grep -o 'JobState=[A-Z_]*' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+  [ "$states" = " 3 JobState=COMPLETED " ] && break
+  case "$states" in *FAILED*|*CANCELLED*) break ;; esac
+  sleep 0.5
+done
+[ "$states" = " 3 JobState=COMPLETED " ] || fail "(e) sweep array $je: $states"
+csvf=$work/runs/sweep-$je/results.csv
+[ "$(grep -c ',done,' "$csvf")" -eq 3 ] || { cat "$csvf"; fail "(e) not 3 done rows in $csvf"; }
+/usr/bin/python3 "$src/slurm/sweep-table.py" "$csvf" --png "$work/sweep.png" > "$work/sweep.md"
+[ "$(grep -c '| done |' "$work/sweep.md")" -eq 3 ] && [ -s "$work/sweep.png" ] || fail "(e) no table or PNG"
+cat "$work/sweep.md"
+echo "PASS (e): sweep array $je: 3 rows, Markdown table and PNG ($((SECONDS - t0)) s)"
 echo "slurm tests passed"
