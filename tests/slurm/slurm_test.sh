@@ -16,10 +16,16 @@ export PHA_SLURM_PORT=${PHA_SLURM_PORT:-$((20000 + 2 * (RANDOM % 5000)))}
 cleanup() {
   [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root 2>/dev/null || true
   "$src/slurm/local-slurm.sh" stop "$state" || true
-  rm -rf "$work"
+  if [ "$ok" = 1 ]; then rm -rf "$work"; else echo "kept $work (job logs, Slurm logs in slurm/log)"; fi
 }
+ok=0
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out; do echo "== $f"; tail -25 "$f"; done; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  for f in "$work"/*.out; do echo "== $f"; grep -v '^step' "$f" | tail -25; done
+  [ -n "${jb:-}" ] && scontrol show job "$jb"
+  exit 1
+}
 
 eval "$("$src/slurm/local-slurm.sh" start "$state")"
 echo "local Slurm up ($SLURM_CONF, port $PHA_SLURM_PORT)"
@@ -93,6 +99,9 @@ for _ in $(seq 120); do [ "$(field "$jb" Restarts)" -ge 1 ] && break; sleep 0.5;
 [ "$(field "$jb" Restarts)" -ge 1 ] || fail "(b) job $jb not requeued within 60 s"
 # Slurm holds a requeued job for about 2 minutes (Reason=BeginTime); do not wait for that here.
 for _ in $(seq 20); do [ "$(field "$jb" JobState)" = PENDING ] && break; sleep 0.5; done
+# Not in the second of the requeue: slurmd refuses a credential that is not newer than the
+# revocation of the previous run's ("Job credential revoked"), at one-second resolution.
+sleep 3
 scontrol update JobId="$jb" StartTime=now
 st=$(wait_done "$jb" 240)
 [ "$st" = COMPLETED ] || fail "(b) job $jb ended $st"
@@ -146,4 +155,5 @@ csvf=$work/runs/sweep-$je/results.csv
 [ "$(grep -c '| done |' "$work/sweep.md")" -eq 3 ] && [ -s "$work/sweep.png" ] || fail "(e) no table or PNG"
 cat "$work/sweep.md"
 echo "PASS (e): sweep array $je: 3 rows, Markdown table and PNG ($((SECONDS - t0)) s)"
+ok=1
 echo "slurm tests passed"
