@@ -18,7 +18,6 @@ extern "C" char* openblas_get_corename(void);
 
 namespace po = boost::program_options;
 
-
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha";
   int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
