@@ -49,6 +49,19 @@ inline Owned<int32_t> random_tokens(Shape shape, int32_t vocab, uint64_t seed) {
   return o;
 }
 
+// A gradient buffer pre-filled with random values (backward ops accumulate); added() returns what
+// a backward put on top of them.
+struct Grad {
+  Owned<double> buf;
+  std::vector<double> before;
+  Grad(Shape shape, uint64_t seed) : buf(random_tensor<double>(shape, seed)), before(buf.data) {}
+  std::vector<double> added() const {
+    std::vector<double> g(before.size());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = buf.data[i] - before[i];
+    return g;
+  }
+};
+
 // Norm-wise relative error ||a - b|| / ||b||.
 template <typename A, typename B>
 double rel_error(const std::vector<A>& a, const std::vector<B>& b) {

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/dss_shapes.h"
 #include "core/math/dss.h"
 
 namespace pha {
@@ -35,33 +36,6 @@ constexpr int64_t kBlock = 64;
 struct Mode {
   Cplx<double> lambda, f, df;  // Lambda_n, f(Lambda_n), f'(Lambda_n)
 };
-
-struct DssDims {
-  int64_t n, h, t;
-};
-
-DssDims check_dss(const char* op, const Tensor& lambda_re, const Tensor& lambda_im,
-                  const Tensor& c_re, const Tensor& c_im, const Tensor& kernel,
-                  const char* kernel_name) {
-  require_rank(op, "lambda_re", lambda_re, 1);
-  const int64_t n = lambda_re.dim(0);
-  PHA_REQUIRE(n >= 1, "{}: lambda_re is empty; the kernel needs N >= 1 modes", op);
-  require_shape(op, "lambda_im", lambda_im, Shape{n});
-  require_rank(op, "c_re", c_re, 2);
-  PHA_REQUIRE(c_re.dim(1) == n,
-              "{}: c_re has shape {} but lambda_re has N = {} modes; c_re must be [H, N]", op,
-              c_re.shape.str(), n);
-  const int64_t h = c_re.dim(0);
-  require_shape(op, "c_im", c_im, Shape{h, n});
-  require_rank(op, kernel_name, kernel, 2);
-  PHA_REQUIRE(kernel.dim(1) == h,
-              "{}: {} has shape {} but c_re has H = {} channels; the kernel must be [T, H]", op,
-              kernel_name, kernel.shape.str(), h);
-  PHA_REQUIRE(h >= 1 && kernel.dim(0) >= 1, "{}: {} {} is empty", op, kernel_name,
-              kernel.shape.str());
-  for (const Tensor* t : {&lambda_im, &c_re, &c_im, &kernel}) require_same_dtype(op, lambda_re, *t);
-  return {n, h, kernel.dim(0)};
-}
 
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a,
           int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
@@ -136,7 +110,7 @@ T* fill_vandermonde(CpuBackend& be, const Mode* modes, int64_t n, int64_t t_len)
 void CpuBackend::dss_kernel_forward(const Tensor& lambda_re, const Tensor& lambda_im,
                                     const Tensor& c_re, const Tensor& c_im, const Tensor& kernel) {
   const char* op = "dss_kernel_forward";
-  const DssDims d = check_dss(op, lambda_re, lambda_im, c_re, c_im, kernel, "kernel");
+  const DssDims d = check_dss_shapes(op, lambda_re, lambda_im, c_re, c_im, kernel, "kernel");
   dispatch_float(op, kernel.dtype, [&](auto tag) {
     using T = decltype(tag);
     const Mode* modes = compute_modes<T>(*this, lambda_re, lambda_im, d.n);
@@ -163,7 +137,7 @@ void CpuBackend::dss_kernel_backward(const Tensor& dkernel, const Tensor& lambda
                                      const Tensor& dlambda_im, const Tensor& dc_re,
                                      const Tensor& dc_im) {
   const char* op = "dss_kernel_backward";
-  const DssDims d = check_dss(op, lambda_re, lambda_im, c_re, c_im, dkernel, "dkernel");
+  const DssDims d = check_dss_shapes(op, lambda_re, lambda_im, c_re, c_im, dkernel, "dkernel");
   const std::pair<const char*, const Tensor*> grads[] = {{"dlambda_re", &dlambda_re},
                                                          {"dlambda_im", &dlambda_im},
                                                          {"dc_re", &dc_re},

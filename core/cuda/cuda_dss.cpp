@@ -6,6 +6,7 @@
 //   backward  G [H, 2N] = dK^T A,  W [H, 2N] = (t dK)^T A, then the per-mode chain rule.
 // f32 or f64 (the kernel is computed in fp32 at least, also under bf16 training).
 #include "core/cuda/cuda_backend.h"
+#include "core/dss_shapes.h"
 
 namespace pha {
 
@@ -13,39 +14,20 @@ namespace {
 
 constexpr int64_t kModeDoubles = 6;  // per mode: Lambda, f(Lambda), f'(Lambda)
 
-struct DssDims {
-  int64_t n, h, t;
-};
-
+// The shared shape contract, plus what the GPU needs: device memory and f32 or f64.
 DssDims require_dss(const char* op, const Tensor& lambda_re, const Tensor& lambda_im,
                     const Tensor& c_re, const Tensor& c_im, const Tensor& kernel,
                     const char* kernel_name) {
-  cuda::require_on_gpu(op, "lambda_re", lambda_re);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"lambda_re", &lambda_re},
+                                {"lambda_im", &lambda_im},
+                                {"c_re", &c_re},
+                                {"c_im", &c_im},
+                                {kernel_name, &kernel}})
+    cuda::require_on_gpu(op, name, *t);
   PHA_REQUIRE(lambda_re.dtype == DType::f32 || lambda_re.dtype == DType::f64,
               "{}: lambda_re is {}; the DSS kernel is computed in f32 or f64", op,
               lambda_re.describe());
-  require_rank(op, "lambda_re", lambda_re, 1);
-  const int64_t n = lambda_re.dim(0);
-  PHA_REQUIRE(n >= 1, "{}: lambda_re is empty; the kernel needs N >= 1 modes", op);
-  require_rank(op, "c_re", c_re, 2);
-  PHA_REQUIRE(c_re.dim(1) == n,
-              "{}: c_re has shape {} but lambda_re has N = {} modes; c_re must be [H, N]", op,
-              c_re.shape.str(), n);
-  const int64_t h = c_re.dim(0);
-  require_rank(op, kernel_name, kernel, 2);
-  PHA_REQUIRE(kernel.dim(1) == h,
-              "{}: {} has shape {} but c_re has H = {} channels; the kernel must be [T, H]", op,
-              kernel_name, kernel.shape.str(), h);
-  PHA_REQUIRE(h >= 1 && kernel.dim(0) >= 1, "{}: {} {} is empty", op, kernel_name,
-              kernel.shape.str());
-  cuda::require_on_gpu(op, "c_re", c_re);
-  cuda::require_on_gpu(op, kernel_name, kernel);
-  PHA_REQUIRE(c_re.dtype == lambda_re.dtype && kernel.dtype == lambda_re.dtype,
-              "{}: c_re {} and {} {} must have lambda_re's dtype {}", op, c_re.describe(),
-              kernel_name, kernel.describe(), dtype_name(lambda_re.dtype));
-  cuda::require_like(op, "lambda_im", lambda_im, "lambda_re", lambda_re);
-  cuda::require_like(op, "c_im", c_im, "c_re", c_re);
-  return {n, h, kernel.dim(0)};
+  return check_dss_shapes(op, lambda_re, lambda_im, c_re, c_im, kernel, kernel_name);
 }
 
 // A scratch buffer as a GPU tensor of `shape` (for matmul).

@@ -14,18 +14,6 @@ namespace {
 const std::vector<Shape> kShapes = {Shape{1}, Shape{3, 7}, Shape{13, 33}, Shape{2, 3, 5},
                                     Shape{40, 1000}};
 
-// Random values in a gradient buffer; added() returns what a backward put on top of them.
-struct Grad {
-  Owned<double> buf;
-  std::vector<double> before;
-  Grad(Shape shape, uint64_t seed) : buf(random_tensor<double>(shape, seed)), before(buf.data) {}
-  std::vector<double> added() const {
-    std::vector<double> g(before.size());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = buf.data[i] - before[i];
-    return g;
-  }
-};
-
 template <typename T>
 void check_binary_ops(double tol) {
   CpuBackend be;

@@ -8,18 +8,6 @@
 namespace pha::test {
 namespace {
 
-// Random values in a gradient buffer; added() returns what a backward put on top of them.
-struct Grad {
-  Owned<double> buf;
-  std::vector<double> before;
-  Grad(Shape shape, uint64_t seed) : buf(random_tensor<double>(shape, seed)), before(buf.data) {}
-  std::vector<double> added() const {
-    std::vector<double> g(before.size());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = buf.data[i] - before[i];
-    return g;
-  }
-};
-
 template <typename T>
 std::vector<Owned<T>> make_branches(int n, Shape s, uint64_t seed) {
   std::vector<Owned<T>> b;
