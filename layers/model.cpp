@@ -52,8 +52,10 @@ void Model::plan(Planner& p, Slot& slot) {
   const LayerShape s{cfg_, batch_, seq_len_, part_.tp};
   const int64_t B = batch_, T = seq_len_;
   // The tied head needs E on the last stage too: the same parameter, its own copy.
+  const bool declaring = !p.binding();
   if (part_.has_embedding || (part_.has_head && cfg_.tie_embeddings))
     embedding_ = make_embedding(p, s);
+  if (declaring) embedding_params_ = {0, p.param_specs().size()};
   slot.tokens = p.act("tokens", {B * T}, DType::i32);
   slot.local_tokens = p.act("local_tokens", {B * T}, DType::i32);
   slot.targets = p.act("targets", {B * T}, DType::i32);
@@ -67,9 +69,15 @@ void Model::plan(Planner& p, Slot& slot) {
     slot.x[static_cast<size_t>(l)] =
         p.act(fmt::format("x.{}", part_.first_layer + l), {B, T, cfg_.d});
   slot.blocks.clear();
-  for (int64_t l = 0; l < part_.n_layers; ++l)
+  if (declaring) block_params_.clear();
+  for (int64_t l = 0; l < part_.n_layers; ++l) {
+    const size_t first = p.param_specs().size();
     slot.blocks.push_back(make_block(p, part_.first_layer + l, s));
+    if (declaring) block_params_.emplace_back(first, p.param_specs().size());
+  }
+  const size_t head_first = p.param_specs().size();
   if (part_.has_head) slot.head = make_head(p, s);
+  if (declaring) head_params_ = {head_first, p.param_specs().size()};
   d_res_ = p.scratch("model.d_res", {B, T, cfg_.d});
 }
 
@@ -126,16 +134,26 @@ double Model::stage_forward(int slot_index, const int32_t* tokens) {
   return loss_sum / static_cast<double>(counted_rows_);
 }
 
-void Model::stage_backward(int slot_index) {
+void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
   Slot& slot = slots_.at(static_cast<size_t>(slot_index));
   Communicator* tp = part_.tp_comm;
-  if (part_.has_head)
+  auto tell = [&](std::pair<size_t, size_t> range) {
+    if (ready && range.first < range.second) ready(range.first, range.second);
+  };
+  if (part_.has_head) {
     head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
                   slot.targets, 1.0 / static_cast<double>(counted_rows_), d_res_, tp);
-  for (size_t l = slot.blocks.size(); l-- > 0;)
+    tell(head_params_);
+  }
+  for (size_t l = slot.blocks.size(); l-- > 0;) {
     block_backward(backend_, slot.blocks[l], slot.x[l], rope_, d_res_, tp);
+    tell(block_params_[l]);
+  }
+  // The embedding (or the tied head's copy of E) is written by the head's and the embedding's
+  // backward: complete only now.
   if (part_.has_embedding)
     embedding_backward(backend_, *embedding_, slot.local_tokens.view({batch_, seq_len_}), d_res_);
+  tell(embedding_params_);
 }
 
 MemoryFigures Model::memory() const {

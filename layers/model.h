@@ -7,6 +7,7 @@
 // the last (which holds its own copy of E when the embedding is tied), and every split parameter
 // holds this tp rank's block. The pipeline keeps several micro-batches in flight, so activations
 // come in `slots`: one activation arena each, sharing parameters, gradients and scratch.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,6 +17,12 @@
 #include "layers/head.h"
 
 namespace pha {
+
+// Called during a backward as parameter gradients become complete for this call: the
+// parameters [first, end) of param_specs() (table order, so one contiguous range of the gradient
+// arena) will not be written again by this backward. Used to start their data-parallel reduction
+// while backward goes on.
+using GradsReadyHook = std::function<void(size_t first, size_t end)>;
 
 struct MemoryFigures {
   size_t parameter_bytes = 0;   // parameters + gradients
@@ -54,7 +61,9 @@ class Model {
   // last stage, else from stage_grad() (the gradient of the stage's output); on return
   // stage_grad() holds the gradient of the stage's input (unless this is the first stage).
   double stage_forward(int slot, const int32_t* tokens);
-  void stage_backward(int slot);
+  // `ready` (optional) hears of each group of parameters whose gradients are complete: the head's
+  // (untied weight, final norm), each block's in reverse order, then the embedding's.
+  void stage_backward(int slot, const GradsReadyHook& ready = {});
   const Tensor& stage_input(int slot) const { return slots_[static_cast<size_t>(slot)].x.front(); }
   const Tensor& stage_output(int slot) const { return slots_[static_cast<size_t>(slot)].x.back(); }
   const Tensor& stage_grad() const { return d_res_; }
@@ -103,6 +112,9 @@ class Model {
   Arena params_, grads_, scratch_;
   std::vector<Arena> acts_;  // one per slot
   std::vector<Slot> slots_;
+  // [first, end) of param_specs_ per local block, and the head's and the embedding's.
+  std::vector<std::pair<size_t, size_t>> block_params_;
+  std::pair<size_t, size_t> head_params_{0, 0}, embedding_params_{0, 0};
   std::optional<EmbeddingLayer> embedding_;
   Tensor rope_;   // [T, d_h/2, 2], in slot 0's arena, shared
   Tensor d_res_;  // scratch [B, T, d]
