@@ -1,6 +1,37 @@
 #include "core/backend.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace pha {
+
+std::vector<float> Backend::to_host_f32(const Tensor& src) {
+  std::vector<float> out(static_cast<size_t>(src.numel()));
+  switch (src.dtype) {
+    case DType::f32:
+      copy_to_host(src, out.data());
+      break;
+    case DType::f64: {
+      std::vector<double> wide(out.size());
+      copy_to_host(src, wide.data());
+      std::copy(wide.begin(), wide.end(), out.begin());
+      break;
+    }
+    case DType::bf16: {
+      // bf16 is the high half of an f32.
+      std::vector<uint16_t> half(out.size());
+      copy_to_host(src, half.data());
+      for (size_t i = 0; i < half.size(); ++i) {
+        const uint32_t bits = static_cast<uint32_t>(half[i]) << 16;
+        std::memcpy(&out[i], &bits, sizeof(float));
+      }
+      break;
+    }
+    case DType::i32:
+      fail("to_host_f32: {} holds integers", src.describe());
+  }
+  return out;
+}
 
 void Backend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta) {
   require_rank("linear_forward", "w", w, 2);

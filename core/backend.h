@@ -12,6 +12,7 @@
 // - "rows": an op on the last dim treats a tensor [..., C] as [rows, C].
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -34,6 +35,8 @@ class Backend {
   virtual void memset_zero(void* ptr, size_t bytes) = 0;
   virtual void copy_from_host(const Tensor& dst, const void* src) = 0;
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;
+  // src's values as host floats, whatever its floating dtype (bf16 logits, f64 checks).
+  std::vector<float> to_host_f32(const Tensor& src);
   // dst = src (same shape and dtype, same device); converts between f32/f64/bf16 when dtypes
   // differ.
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;

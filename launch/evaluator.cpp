@@ -12,8 +12,7 @@ using parallel::ReduceOp;
 void score_recall(Model& model, int slot, const int32_t* tokens, int64_t& answers,
                   int64_t& correct) {
   const int64_t B = model.batch(), T = model.seq_len(), V = model.logits(slot).dim(1);
-  std::vector<float> logits(static_cast<size_t>(model.logits(slot).numel()));
-  model.backend().copy_to_host(model.logits(slot), logits.data());
+  const std::vector<float> logits = model.backend().to_host_f32(model.logits(slot));
   io::RecallScore score;
   std::vector<int32_t> predicted(static_cast<size_t>(T));
   for (int64_t b = 0; b < B; ++b) {

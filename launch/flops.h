@@ -17,7 +17,9 @@ inline double train_flops_per_token(const ModelConfig& cfg, int64_t seq_len) {
   return 3.0 * forward_flops_per_token(cfg, seq_len);
 }
 
-// Best of a few square f32 matmuls of size n on `backend`, in FLOP/s.
-double measure_matmul_peak(Backend& backend, int64_t n = 1024, int repeats = 5);
+// Best of a few square matmuls of size n on `backend`, in FLOP/s: f32 x f32 -> f32, or bf16 x
+// bf16 -> f32 (fp32 accumulation, the tensor-core path of mixed precision).
+double measure_matmul_peak(Backend& backend, DType dtype = DType::f32, int64_t n = 1024,
+                           int repeats = 5);
 
 }  // namespace pha::launch

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "layers/precision.h"
 
 namespace po = boost::program_options;
 
@@ -71,6 +72,11 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.resume", s.resume,
         "none | auto (the newest committed checkpoint of run.dir, falling back past damaged "
         "ones) | PATH of a checkpoint");
+  t.add("train.device", s.device,
+        "cpu | cuda (one GPU per rank: the rank's node-local index among the visible GPUs)");
+  t.add("train.precision", s.precision,
+        "fp32 | bf16 (bf16 weights and activations for compute, f32 master weights, optimiser "
+        "state, reductions and loss; cuda only)");
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
@@ -126,6 +132,12 @@ void TrainConfig::finalize() {
   require_positive("train.keep_last", s.keep_last);
   require_non_negative("train.keep_every", s.keep_every);
   PHA_REQUIRE(!s.resume.empty(), "train.resume is empty: use none, auto or a checkpoint path");
+  PHA_REQUIRE(s.device == "cpu" || s.device == "cuda", "train.device = '{}': use cpu or cuda",
+              s.device);
+  Precision::parse(s.precision);
+  PHA_REQUIRE(s.precision != "bf16" || s.device == "cuda",
+              "train.precision = bf16 needs train.device = cuda: the CPU backend computes in fp32 "
+              "(use --precision fp32)");
   require_positive("data.synthetic_tokens", data.synthetic_tokens);
   PHA_REQUIRE(data.mqar_fraction >= 0 && data.mqar_fraction <= 1,
               "data.mqar_fraction = {}: must be in [0, 1]", data.mqar_fraction);
@@ -140,14 +152,16 @@ void TrainConfig::finalize() {
 }
 
 bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
-  // --tp/--pp/--dp/--zero1 are short for --parallel.tp etc.
+  // --tp/--pp/--dp/--zero1 are short for --parallel.tp etc., --device/--precision for
+  // --train.device/--train.precision.
   std::vector<std::string> args;
   for (const std::string& a : raw_args) {
     bool shorthand = false;
-    for (const char* key : {"tp", "pp", "dp", "zero1"}) {
+    for (const char* key : {"tp", "pp", "dp", "zero1", "device", "precision"}) {
       const std::string flag = std::string("--") + key;
+      const std::string section = flag == "--device" || flag == "--precision" ? "train" : "parallel";
       if (a == flag || a.rfind(flag + "=", 0) == 0) {
-        args.push_back("--parallel." + a.substr(2) + (a == "--zero1" ? "=true" : ""));
+        args.push_back("--" + section + "." + a.substr(2) + (a == "--zero1" ? "=true" : ""));
         shorthand = true;
       }
     }
@@ -156,7 +170,8 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
   OptionTable table = make_option_table(cfg);
   po::options_description general(
       "pha train [--config FILE] [--section.key=value ...]\n"
-      "  (--tp N, --pp N, --dp N and --zero1 are short for --parallel.tp N, ...)");
+      "  (--tp N, --pp N, --dp N and --zero1 are short for --parallel.tp N, ...; --device D and\n"
+      "  --precision P for --train.device D and --train.precision P)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(
       "config", po::value(&config_file),

@@ -11,10 +11,10 @@
 #include <fstream>
 #include <memory>
 
-#include "core/cpu/cpu_backend.h"
 #include "core/version.h"
 #include "io/checkpoint.h"
 #include "io/metrics.h"
+#include "launch/device_backend.h"
 #include "launch/evaluator.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
@@ -56,12 +56,24 @@ AdamWConfig adamw_config(const TrainSettings& s) {
   return c;
 }
 
+// This rank's index among the ranks of its node (which GPU it takes).
+int node_local_rank() {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int rank = 0;
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  return rank;
+}
+
 // Everything a run holds; built collectively on every rank.
 struct Run {
   const TrainConfig& cfg;
   const std::string& config_ini;
+  std::unique_ptr<Backend> backend_owner;
+  Backend& backend;
+  Precision precision;
   Distributed dist;
-  CpuBackend backend;
   Model model;
   AdamW optimizer;
   CosineSchedule schedule;
@@ -78,10 +90,13 @@ struct Run {
   Run(const TrainConfig& c, const std::string& ini)
       : cfg(c),
         config_ini(ini),
+        backend_owner(make_device_backend(c.train.device, node_local_rank())),
+        backend(*backend_owner),
+        precision(Precision::parse(c.train.precision)),
         dist(parallel::Layout{static_cast<int>(c.parallel.dp), static_cast<int>(c.parallel.tp),
                               static_cast<int>(c.parallel.pp)},
              c.model, c.train.grad_accum, c.parallel.timeout_s),
-        model(backend, c.model, c.train.batch_size, c.train.seq_len, DType::f32,
+        model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               dist.model_part(c.model)),
         optimizer(backend, model.params().table(), adamw_config(c.train)),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
@@ -96,6 +111,7 @@ struct Run {
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
     if (const auto path = ckpt::resolve_resume(c.run_dir, c.train.resume, world_comm)) {
       const ckpt::TrainingState state = ckpt::load(*path, model, optimizer, world_comm);
+      model.refresh_compute_weights();
       first_step = state.step + 1;
       first_sample = state.next_sample;
       tokens_seen = state.tokens_seen;
@@ -118,7 +134,10 @@ struct Run {
 
   void print_header() {
     const MemoryFigures mem = model.memory();
-    peak = measure_matmul_peak(backend);
+    // The matmul peak of the type the model's matmuls run in (a larger probe on a GPU).
+    const bool gpu = backend.device() == Device::cuda;
+    peak = measure_matmul_peak(backend, precision.act == DType::bf16 ? DType::bf16 : DType::f32,
+                               gpu ? 4096 : 1024);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
     if (!rank0) return;
     const auto& L = dist.grid.layout();
@@ -138,9 +157,12 @@ struct Run {
                sampler.windows_per_epoch(), cfg.train.seq_len);
     fmt::print("val data:   {}\n", val_data.description());
     fmt::print(
-        "machine: measured f32 matmul peak {:.1f} GFLOP/s per rank ({} threads); model "
+        "machine: {} ({} precision); measured {} matmul peak {:.1f} GFLOP/s per rank{}; model "
         "{:.3f} GFLOP per token (forward+backward)\n",
-        peak / 1e9, omp_get_max_threads(), flops_per_token / 1e9);
+        backend.name(), precision.str(), precision.act == DType::bf16 ? "bf16" : "f32", peak / 1e9,
+        backend.device() == Device::cpu ? fmt::format(" ({} threads)", omp_get_max_threads())
+                                        : std::string(),
+        flops_per_token / 1e9);
   }
 
   EvalResult evaluate_now(int64_t step) {
@@ -255,6 +277,7 @@ int Run::loop() {
       if (s.grad_clip > 0) grad_norm = clip_by_global_norm(model.grads(), sum_squares, s.grad_clip);
       optimizer.set_lr(schedule.lr(step));
       sync.step(model, optimizer, step);
+      model.refresh_compute_weights();
     }
     const int64_t all_answers = dist.world.all_reduce_scalar(answers, ReduceOp::sum);
     const int64_t all_correct = dist.world.all_reduce_scalar(correct, ReduceOp::sum);

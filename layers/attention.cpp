@@ -21,7 +21,7 @@ AttentionLayer make_attention(Planner& plan, const std::string& prefix, const La
   L.k = plan.act(prefix + "k", {B, T, n_kv, dh});
   L.v = plan.act(prefix + "v", {B, T, n_kv, dh});
   L.o = plan.act(prefix + "o", {B, T, n_q, dh});
-  L.lse = plan.act(prefix + "lse", {B, n_q, T});
+  L.lse = plan.stat(prefix + "lse", {B, n_q, T});
   L.d_o = plan.scratch("attn.d_o", {B, T, n_q, dh});
   L.dq = plan.scratch("attn.dq", {B, T, n_q, dh});
   L.dk = plan.scratch("attn.dk", {B, T, n_kv, dh});
@@ -40,19 +40,19 @@ Tensor as_rows(const Tensor& t) {
 
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                        const Tensor& out) {
-  be.linear_forward(h, L.wq.value, as_rows(L.q));
-  be.linear_forward(h, L.wk.value, as_rows(L.k));
-  be.linear_forward(h, L.wv.value, as_rows(L.v));
+  be.linear_forward(h, L.wq.compute, as_rows(L.q));
+  be.linear_forward(h, L.wk.compute, as_rows(L.k));
+  be.linear_forward(h, L.wv.compute, as_rows(L.v));
   be.rope_forward(L.q, rope, L.q);
   be.rope_forward(L.k, rope, L.k);
   be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
-  be.linear_forward(as_rows(L.o), L.wo.value, out);
+  be.linear_forward(as_rows(L.o), L.wo.compute, out);
 }
 
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                         const Tensor& dout, const Tensor& dh) {
   zero(be, L.d_o);
-  be.linear_backward(dout, as_rows(L.o), L.wo.value, as_rows(L.d_o), L.wo.grad);
+  be.linear_backward(dout, as_rows(L.o), L.wo.compute, as_rows(L.d_o), L.wo.grad);
   zero(be, L.dq);
   zero(be, L.dk);
   zero(be, L.dv);
@@ -62,9 +62,9 @@ void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, c
   be.rope_backward(L.dq, rope, L.d_o);
   zero(be, L.dk_pre);
   be.rope_backward(L.dk, rope, L.dk_pre);
-  be.linear_backward(as_rows(L.d_o), h, L.wq.value, dh, L.wq.grad);
-  be.linear_backward(as_rows(L.dk_pre), h, L.wk.value, dh, L.wk.grad);
-  be.linear_backward(as_rows(L.dv), h, L.wv.value, dh, L.wv.grad);
+  be.linear_backward(as_rows(L.d_o), h, L.wq.compute, dh, L.wq.grad);
+  be.linear_backward(as_rows(L.dk_pre), h, L.wk.compute, dh, L.wk.grad);
+  be.linear_backward(as_rows(L.dv), h, L.wv.compute, dh, L.wv.grad);
 }
 
 }  // namespace pha

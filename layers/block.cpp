@@ -15,12 +15,12 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d}, InitKind::ones,
                       0, ParamGroup::no_decay);
   L.h = plan.act(prefix + "h", {B, T, c.d});
-  L.rstd = plan.act(prefix + "rstd", {B * T});
+  L.rstd = plan.stat(prefix + "rstd", {B * T});
   if (serial) {
     L.ffn_norm =
         plan.param(prefix + "ffn_norm.weight", {c.d}, InitKind::ones, 0, ParamGroup::no_decay);
     L.h2 = plan.act(prefix + "h2", {B, T, c.d});
-    L.rstd2 = plan.act(prefix + "rstd2", {B * T});
+    L.rstd2 = plan.stat(prefix + "rstd2", {B * T});
     L.x_mid = plan.act(prefix + "x_mid", {B, T, c.d});
   }
   if (serial || c.block.attention) L.attention = make_attention(plan, prefix + "attn.", s);

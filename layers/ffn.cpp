@@ -19,18 +19,18 @@ FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s)
 }
 
 void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out) {
-  be.linear_forward(h, L.w1.value, L.pre);
+  be.linear_forward(h, L.w1.compute, L.pre);
   be.gelu_forward(L.pre, L.act);
-  be.linear_forward(L.act, L.w2.value, out);
+  be.linear_forward(L.act, L.w2.compute, out);
 }
 
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh) {
   zero(be, L.d_act);
-  be.linear_backward(dout, L.act, L.w2.value, L.d_act, L.w2.grad);
+  be.linear_backward(dout, L.act, L.w2.compute, L.d_act, L.w2.grad);
   zero(be, L.d_pre);
   be.gelu_backward(L.pre, L.d_act, L.d_pre);
-  be.linear_backward(L.d_pre, h, L.w1.value, dh, L.w1.grad);
+  be.linear_backward(L.d_pre, h, L.w1.compute, dh, L.w1.grad);
 }
 
 }  // namespace pha

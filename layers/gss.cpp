@@ -38,9 +38,10 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.zn = plan.act(prefix + "zn", {B, T, H});
   L.conv = plan.act(prefix + "conv", {B, T, H});
   L.y = plan.act(prefix + "y", {B, T, H});
-  L.ln_mean = plan.act(prefix + "ln_mean", {B * T});
-  L.ln_rstd = plan.act(prefix + "ln_rstd", {B * T});
-  L.kernel = plan.act(prefix + "kernel", {T, H});
+  L.ln_mean = plan.stat(prefix + "ln_mean", {B * T});
+  L.ln_rstd = plan.stat(prefix + "ln_rstd", {B * T});
+  // The DSS kernel is generated from f32 parameters and convolved in f32: kept in that type.
+  L.kernel = plan.act(prefix + "kernel", {T, H}, plan.precision().param);
 
   L.d_gated = plan.scratch("gss.d_gated", {B, T, F});
   L.d_gate = plan.scratch("gss.d_gate", {B, T, F});
@@ -49,25 +50,25 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.d_zn = plan.scratch("gss.d_zn", {B, T, H});
   L.d_conv = plan.scratch("gss.d_conv", {B, T, H});
   L.d_z = plan.scratch("gss.d_z", {B, T, H});
-  L.d_kernel = plan.scratch("gss.d_kernel", {T, H});
+  L.d_kernel = plan.scratch("gss.d_kernel", {T, H}, plan.precision().param);
   L.conv_algo = c.conv_algo;
   L.eps = c.norm_eps;
   return L;
 }
 
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
-  be.linear_forward(h, L.wu.value, L.u_pre);
+  be.linear_forward(h, L.wu.compute, L.u_pre);
   be.gelu_forward(L.u_pre, L.u);
-  be.linear_forward(h, L.wz.value, L.z_pre);
+  be.linear_forward(h, L.wz.compute, L.z_pre);
   be.gelu_forward(L.z_pre, L.z);
   be.layernorm_forward(L.z, L.norm_weight.value, L.norm_bias.value, L.zn, L.ln_mean, L.ln_rstd,
                        L.eps);
   be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value, L.kernel);
   be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
-  be.linear_forward(L.y, L.wg.value, L.gate);
+  be.linear_forward(L.y, L.wg.compute, L.gate);
   be.mul(L.gate, L.u, L.gated);
-  be.linear_forward(L.gated, L.wo.value, out);
+  be.linear_forward(L.gated, L.wo.compute, out);
 }
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
@@ -75,9 +76,9 @@ void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor&
   for (const Tensor* t :
        {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})
     zero(be, *t);
-  be.linear_backward(dout, L.gated, L.wo.value, L.d_gated, L.wo.grad);
+  be.linear_backward(dout, L.gated, L.wo.compute, L.d_gated, L.wo.grad);
   be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);
-  be.linear_backward(L.d_gate, L.y, L.wg.value, L.d_y, L.wg.grad);
+  be.linear_backward(L.d_gate, L.y, L.wg.compute, L.d_y, L.wg.grad);
   // d_y is a partial sum over this rank's F/tp gates; the replicated state path needs all of it.
   tp_all_reduce(tp, L.d_y);
   be.channel_fma_backward(L.d_y, L.zn, L.skip.value, L.d_zn, L.skip.grad, L.d_conv);
@@ -90,13 +91,13 @@ void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor&
   // The gradients before the GELUs reuse free buffers: d_gated (F wide) and d_zn (H wide).
   zero(be, L.d_gated);
   be.gelu_backward(L.u_pre, L.d_u, L.d_gated);
-  be.linear_backward(L.d_gated, h, L.wu.value, dh, L.wu.grad);
+  be.linear_backward(L.d_gated, h, L.wu.compute, dh, L.wu.grad);
   zero(be, L.d_zn);
   be.gelu_backward(L.z_pre, L.d_z, L.d_zn);
   // Every tp rank computes the same state-path input gradient: one rank adds it, so the block's
   // all-reduce of dh counts it once.
   const bool state_path_owner = !tp || tp->rank() == 0;
-  be.linear_backward(L.d_zn, h, L.wz.value, state_path_owner ? dh : Tensor(), L.wz.grad);
+  be.linear_backward(L.d_zn, h, L.wz.compute, state_path_owner ? dh : Tensor(), L.wz.grad);
 }
 
 }  // namespace pha

@@ -11,13 +11,13 @@ HeadLayer make_head(Planner& plan, const LayerShape& s) {
     H.untied_weight = plan.param("head.weight", {c.vocab_padded(), c.d}, InitKind::normal, 0.02,
                                  ParamGroup::decay, TpSplit::rows);
   H.y = plan.act("head.y", {s.batch, s.seq_len, c.d});
-  H.rstd = plan.act("head.rstd", {s.rows()});
+  H.rstd = plan.stat("head.rstd", {s.rows()});
   H.logits = plan.act("head.logits", {s.rows(), vocab});
-  H.losses = plan.act("head.losses", {s.rows()});
-  H.lse = plan.act("head.lse", {s.rows()});
+  H.losses = plan.stat("head.losses", {s.rows()});
+  H.lse = plan.stat("head.lse", {s.rows()});
   if (s.tp.size > 1) {
-    H.row_max = plan.act("head.row_max", {s.rows()});
-    H.stats = plan.act("head.stats", {2, s.rows()});
+    H.row_max = plan.stat("head.row_max", {s.rows()});
+    H.stats = plan.stat("head.stats", {2, s.rows()});
   }
   H.d_y = plan.scratch("head.d_y", {s.batch, s.seq_len, c.d});
   H.vocab_offset = vocab * s.tp.rank;

@@ -12,8 +12,10 @@ MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape
   M.alpha = plan.param(prefix + "alpha", shape,
                        c.mixer == MixerKind::scalar ? InitKind::ones : InitKind::zeros, 0,
                        ParamGroup::no_decay);
-  M.w = plan.act(prefix + "w", {n, C});
-  M.d_w = plan.scratch("mixer.d_w." + std::to_string(n) + "x" + std::to_string(C), {n, C});
+  // The mixing weights follow alpha's type (f32 under bf16 activations).
+  M.w = plan.act(prefix + "w", {n, C}, plan.precision().param);
+  M.d_w = plan.scratch("mixer.d_w." + std::to_string(n) + "x" + std::to_string(C), {n, C},
+                       plan.precision().param);
   return M;
 }
 

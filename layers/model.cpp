@@ -10,9 +10,14 @@
 
 namespace pha {
 
-Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len, DType real,
-             ModelPart part)
-    : backend_(backend), cfg_(cfg), batch_(batch), seq_len_(seq_len), real_(real), part_(part) {
+Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
+             Precision precision, ModelPart part)
+    : backend_(backend),
+      cfg_(cfg),
+      batch_(batch),
+      seq_len_(seq_len),
+      precision_(precision),
+      part_(part) {
   cfg_.validate();
   PHA_REQUIRE(batch > 0, "batch size {} must be positive", batch);
   PHA_REQUIRE(seq_len >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len);
@@ -30,15 +35,16 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   if (part_.tp.size == 1) part_.tp_comm = nullptr;
 
   slots_.resize(static_cast<size_t>(part_.slots));
-  Planner declare(real_, part_.tp);
+  Planner declare(precision_, part_.tp);
   plan(declare, slots_[0]);
   param_specs_ = declare.param_specs();
   params_ = Arena(backend_, declare.param_table(), "parameters");
   grads_ = Arena(backend_, declare.param_table(), "gradients");
+  compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
   for (int s = 0; s < part_.slots; ++s) {
     acts_.emplace_back(backend_, declare.act_table(), fmt::format("activations (slot {})", s));
-    Planner bind(real_, part_.tp, params_, grads_, acts_.back(), scratch_);
+    Planner bind(precision_, part_.tp, params_, grads_, compute_, acts_.back(), scratch_);
     plan(bind, slots_[static_cast<size_t>(s)]);
   }
   if (cfg_.block.serial || cfg_.block.attention) rope_table_fill(backend_, rope_);
@@ -61,7 +67,7 @@ void Model::plan(Planner& p, Slot& slot) {
   slot.targets = p.act("targets", {B * T}, DType::i32);
   if (cfg_.block.serial || cfg_.block.attention) {
     // One table for all slots: it lives in whichever arena the first bind pass hands out.
-    const Tensor table = p.act("rope.table", {T, cfg_.head_dim() / 2, 2});
+    const Tensor table = p.stat("rope.table", {T, cfg_.head_dim() / 2, 2});
     if (rope_.empty()) rope_ = table;
   }
   slot.x.resize(static_cast<size_t>(part_.n_layers + 1));
@@ -98,10 +104,16 @@ void Model::init_parameters(uint64_t seed) {
       backend_.copy_from_host(value, host32.data());
     }
   }
+  refresh_compute_weights();
+}
+
+void Model::refresh_compute_weights() {
+  for (size_t i = 0; i < compute_.tensors().size(); ++i)
+    backend_.copy(params_.get(compute_.table().entries()[i].name), compute_[i]);
 }
 
 const Tensor& Model::head_weight() const {
-  return cfg_.tie_embeddings ? embedding_->weight.value : slots_[0].head.untied_weight.value;
+  return cfg_.tie_embeddings ? embedding_->weight.compute : slots_[0].head.untied_weight.compute;
 }
 
 const Tensor& Model::head_weight_grad() const {
@@ -159,13 +171,13 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
 MemoryFigures Model::memory() const {
   size_t acts = 0;
   for (const Arena& a : acts_) acts += a.bytes();
-  return MemoryFigures{params_.bytes() + grads_.bytes(), acts, scratch_.bytes()};
+  return MemoryFigures{params_.bytes() + grads_.bytes() + compute_.bytes(), acts, scratch_.bytes()};
 }
 
 std::vector<std::vector<float>> Model::mixing_weights() {
   std::vector<std::vector<float>> out;
   for (const BlockLayer& b : slots_[0].blocks)
-    out.push_back(b.mixer ? mixer_weights(backend_, *b.mixer) : std::vector<float>{});
+    out.push_back(b.mixer ? backend_.to_host_f32(b.mixer->w) : std::vector<float>{});
   return out;
 }
 

@@ -25,7 +25,7 @@ namespace pha {
 using GradsReadyHook = std::function<void(size_t first, size_t end)>;
 
 struct MemoryFigures {
-  size_t parameter_bytes = 0;   // parameters + gradients
+  size_t parameter_bytes = 0;   // parameters + gradients (+ compute copies under mixed precision)
   size_t activation_bytes = 0;  // forward activations kept for backward, all slots
   size_t scratch_bytes = 0;     // backward temporaries shared by all layers
 };
@@ -42,12 +42,16 @@ struct ModelPart {
 
 class Model {
  public:
-  // A model part for micro-batches of `batch` sequences of `seq_len` tokens, computing in `real`
-  // (f32; f64 for whole-model gradient checks).
+  // A model part for micro-batches of `batch` sequences of `seq_len` tokens, in `precision` (all
+  // f32; all f64 for whole-model gradient checks; bf16 activations over f32 masters on the GPU).
   Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
-        DType real = DType::f32, ModelPart part = {});
+        Precision precision = {}, ModelPart part = {});
 
+  // Initialises the masters (and their compute copies).
   void init_parameters(uint64_t seed);
+  // Rewrites the compute copies of the matmul weights from the masters: after anything but
+  // init_parameters() changes params() (an optimiser step, a checkpoint load).
+  void refresh_compute_weights();
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
   // (b, t < T-1).
@@ -77,6 +81,7 @@ class Model {
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
   const Arena& params() const { return params_; }
   const Arena& grads() const { return grads_; }
+  const Precision& precision() const { return precision_; }
   // Forward activations of slot 0, in forward order (to name the first non-finite one).
   const Arena& activations() const { return acts_.front(); }
   int64_t parameter_count() const { return params_.table().total_elements(); }
@@ -106,10 +111,10 @@ class Model {
   Backend& backend_;
   ModelConfig cfg_;
   int64_t batch_, seq_len_;
-  DType real_;
+  Precision precision_;
   ModelPart part_;
   std::vector<ParamSpec> param_specs_;
-  Arena params_, grads_, scratch_;
+  Arena params_, grads_, compute_, scratch_;
   std::vector<Arena> acts_;  // one per slot
   std::vector<Slot> slots_;
   // [first, end) of param_specs_ per local block, and the head's and the embedding's.

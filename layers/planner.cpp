@@ -18,9 +18,15 @@ int64_t ParamSpec::global_index(int64_t i) const {
   return i;
 }
 
-Planner::Planner(DType real, TpPosition tp, const Arena& params, const Arena& grads,
-                 const Arena& acts, const Arena& scratch)
-    : real_(real), tp_(tp), params_(&params), grads_(&grads), acts_(&acts), scratch_(&scratch) {}
+Planner::Planner(Precision precision, TpPosition tp, const Arena& params, const Arena& grads,
+                 const Arena& compute, const Arena& acts, const Arena& scratch)
+    : precision_(precision),
+      tp_(tp),
+      params_(&params),
+      grads_(&grads),
+      compute_(&compute),
+      acts_(&acts),
+      scratch_(&scratch) {}
 
 Tensor Planner::bound(const Arena& arena, const std::string& name, const Shape& shape) const {
   const Tensor& t = arena.get(name);
@@ -41,8 +47,16 @@ Param Planner::param(const std::string& name, Shape shape, InitKind init, double
     local.dims[static_cast<size_t>(dim)] = shape[dim] / tp_.size;
     offset = local[dim] * tp_.rank;
   }
-  if (binding()) return Param{bound(*params_, name, local), bound(*grads_, name, local)};
-  param_table_.add(name, local, real_);
+  // Matmul weights (the 2-D weights of the decay group) are read by matmuls in the activations'
+  // type: under mixed precision they get a compute copy.
+  const bool copied = precision_.compute_copies() && group == ParamGroup::decay && shape.rank == 2;
+  if (binding()) {
+    Param p{bound(*params_, name, local), bound(*grads_, name, local), {}};
+    p.compute = copied ? bound(*compute_, name, local) : p.value;
+    return p;
+  }
+  param_table_.add(name, local, precision_.param);
+  if (copied) compute_table_.add(name, local, precision_.act);
   param_specs_.push_back(ParamSpec{name, local, shape, split, offset, init, stddev, group});
   return {};
 }
@@ -53,8 +67,7 @@ Tensor Planner::act(const std::string& name, Shape shape, DType dtype) {
   return {};
 }
 
-Tensor Planner::scratch(const std::string& name, Shape shape) {
-  const DType dtype = real_;
+Tensor Planner::scratch(const std::string& name, Shape shape, DType dtype) {
   if (binding()) return bound(*scratch_, name, shape);
   const auto& entries = scratch_table_.entries();
   auto it = std::find_if(entries.begin(), entries.end(),

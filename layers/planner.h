@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "layers/precision.h"
 
 namespace pha {
 
@@ -52,41 +53,54 @@ struct TpPosition {
 };
 
 struct Param {
-  Tensor value, grad;
+  Tensor value, grad;  // the master and its gradient (Precision::param)
+  // What matmuls read: the compute copy (Precision::act) of a matmul weight under mixed
+  // precision, else `value` itself.
+  Tensor compute;
 };
 
 class Planner {
  public:
-  // Declare pass. `real` is the floating type of every parameter and activation (f32; f64 for
-  // gradient checks of whole layers and models).
-  explicit Planner(DType real = DType::f32, TpPosition tp = {}) : real_(real), tp_(tp) {}
-  // Bind pass over the arenas made from this planner's tables by the declare pass.
-  Planner(DType real, TpPosition tp, const Arena& params, const Arena& grads, const Arena& acts,
-          const Arena& scratch);
+  // Declare pass. `precision` gives the types of parameters and activations (all f32 by default;
+  // all f64 for gradient checks of whole layers and models).
+  explicit Planner(Precision precision = {}, TpPosition tp = {})
+      : precision_(precision), tp_(tp) {}
+  // Bind pass over the arenas made from this planner's tables by the declare pass; `compute` is
+  // the arena of compute_table() (unused when it is empty).
+  Planner(Precision precision, TpPosition tp, const Arena& params, const Arena& grads,
+          const Arena& compute, const Arena& acts, const Arena& scratch);
 
   // `shape` is the global shape; a split parameter gets this rank's block of it.
   Param param(const std::string& name, Shape shape, InitKind init, double stddev, ParamGroup group,
               TpSplit split = TpSplit::replicated);
   // A forward activation kept for backward (one per layer and name).
-  Tensor act(const std::string& name, Shape shape) { return act(name, shape, real_); }
+  Tensor act(const std::string& name, Shape shape) { return act(name, shape, precision_.act); }
   Tensor act(const std::string& name, Shape shape, DType dtype);
+  // A row statistic kept for backward (rstd, mean, lse, losses): Precision::stat().
+  Tensor stat(const std::string& name, Shape shape) { return act(name, shape, precision_.stat()); }
   // A backward temporary: the same name asked for again (by another layer) is the same memory.
-  Tensor scratch(const std::string& name, Shape shape);
+  Tensor scratch(const std::string& name, Shape shape) {
+    return scratch(name, shape, precision_.act);
+  }
+  Tensor scratch(const std::string& name, Shape shape, DType dtype);
+  const Precision& precision() const { return precision_; }
 
   bool binding() const { return params_ != nullptr; }
   const SizeTable& param_table() const { return param_table_; }
+  const SizeTable& compute_table() const { return compute_table_; }
   const SizeTable& act_table() const { return act_table_; }
   const SizeTable& scratch_table() const { return scratch_table_; }
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
 
  private:
   Tensor bound(const Arena& arena, const std::string& name, const Shape& shape) const;
-  DType real_ = DType::f32;
+  Precision precision_;
   TpPosition tp_;
-  SizeTable param_table_, act_table_, scratch_table_;
+  SizeTable param_table_, compute_table_, act_table_, scratch_table_;
   std::vector<ParamSpec> param_specs_;
   const Arena* params_ = nullptr;
   const Arena* grads_ = nullptr;
+  const Arena* compute_ = nullptr;
   const Arena* acts_ = nullptr;
   const Arena* scratch_ = nullptr;
 };

@@ -30,9 +30,17 @@ ConvDims require_conv(const char* op, const Tensor& u, const Tensor& kernel) {
   PHA_REQUIRE(kernel.shape == Shape({d.t, d.h}),
               "{}: kernel has shape {} but u {} needs [T, H] = [{}, {}]", op, kernel.shape.str(),
               u.shape.str(), d.t, d.h);
-  PHA_REQUIRE(kernel.dtype == u.dtype, "{}: kernel is {} but u is {}; they share one dtype", op,
+  // Under mixed precision the kernel stays f32 beside bf16 signals (the FFTs are f32 either way).
+  PHA_REQUIRE(kernel.dtype == u.dtype || (u.dtype == DType::bf16 && kernel.dtype == DType::f32),
+              "{}: kernel is {} but u is {}; the kernel has u's dtype, or f32 beside bf16", op,
               kernel.describe(), u.describe());
   return d;
+}
+
+void require_direct_dtypes(const char* op, const Tensor& u, const Tensor& kernel) {
+  PHA_REQUIRE(kernel.dtype == u.dtype,
+              "{}: ConvAlgo::direct needs the kernel in u's dtype ({}), got {}: use ConvAlgo::fft",
+              op, dtype_name(u.dtype), kernel.describe());
 }
 
 // The FFT buffers of one call, in scratch: real [n, B H], spectra [bins, B H] or [bins, H].
@@ -102,13 +110,14 @@ void CudaBackend::causal_conv_forward(const Tensor& u, const Tensor& kernel, con
   cuda::require_like(op, "y", y, "u", u);
   if (d.b == 0 || d.t == 0 || d.h == 0) return;
   if (algo == ConvAlgo::direct) {
+    require_direct_dtypes(op, u, kernel);
     cuda::conv_direct_forward(launch(), u.dtype, u.data, kernel.data, y.data, d.b, d.t, d.h);
     return;
   }
   const FftBuffers f(d, u.dtype);
   void* k_hat = f.spectrum(*this, cuda::slot::b, d.h);
   void* x = f.spectrum(*this, cuda::slot::c, f.cols);
-  transform(*this, f, d, u.dtype, 1, kernel.data, k_hat);
+  transform(*this, f, d, kernel.dtype, 1, kernel.data, k_hat);
   transform(*this, f, d, u.dtype, d.b, u.data, x);
   cuda::conv_multiply(launch(), f.f64, k_hat, x, f.bins, d.b, d.h, false);
   untransform(*this, f, d, u.dtype, d.b, x, y.data, false);
@@ -123,6 +132,7 @@ void CudaBackend::causal_conv_backward(const Tensor& dy, const Tensor& u, const 
   if (!dkernel.empty()) cuda::require_like(op, "dkernel", dkernel, "kernel", kernel);
   if (d.b == 0 || d.t == 0 || d.h == 0 || (du.empty() && dkernel.empty())) return;
   if (algo == ConvAlgo::direct) {
+    require_direct_dtypes(op, u, kernel);
     cuda::conv_direct_backward(launch(), u.dtype, dy.data, u.data, kernel.data,
                                du.empty() ? nullptr : du.data,
                                dkernel.empty() ? nullptr : dkernel.data, d.b, d.t, d.h);
@@ -136,11 +146,11 @@ void CudaBackend::causal_conv_backward(const Tensor& dy, const Tensor& u, const 
     void* acc = f.spectrum(*this, cuda::slot::e, d.h);
     transform(*this, f, d, u.dtype, d.b, u.data, u_hat);
     cuda::conv_correlate(launch(), f.f64, u_hat, g, acc, f.bins, d.b, d.h);
-    untransform(*this, f, d, u.dtype, 1, acc, dkernel.data, true);
+    untransform(*this, f, d, kernel.dtype, 1, acc, dkernel.data, true);
   }
   if (!du.empty()) {
     void* k_hat = f.spectrum(*this, cuda::slot::b, d.h);
-    transform(*this, f, d, u.dtype, 1, kernel.data, k_hat);
+    transform(*this, f, d, kernel.dtype, 1, kernel.data, k_hat);
     cuda::conv_multiply(launch(), f.f64, k_hat, g, f.bins, d.b, d.h, true);
     untransform(*this, f, d, u.dtype, d.b, g, du.data, true);
   }

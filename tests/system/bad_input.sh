@@ -63,6 +63,13 @@ expect pp_too_deep 8 "pp = 8 is larger than the layer count L = 4" -- \
 expect world_not_dividing 3 "world|divid" -- "$pha" train "${tiny[@]}" --tp 2
 expect nan_loss 0 "the loss is -?(nan|inf)|gradient norm is -?(nan|inf)" -- \
   "$pha" train "${tiny[@]}" --train.steps=30 --train.lr=1e6 --train.grad_clip=0 --train.warmup=0
+expect bf16_on_cpu 0 "train.precision = bf16 needs train.device = cuda" -- \
+  "$pha" train "${tiny[@]}" --precision bf16
+expect unknown_device 0 "train.device = 'tpu': use cpu or cuda" -- "$pha" train "${tiny[@]}" --device tpu
+# Without a GPU (CI) --device cuda says why; with one it trains: only checked where none is usable.
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  expect cuda_without_gpu 2 "device cuda: |CUDA backend" -- "$pha" train "${tiny[@]}" --device cuda
+fi
 expect eval_missing_weights 0 "/nonexistent/weights.h5" -- "$pha" eval --run /nonexistent
 echo "$failures bad-input case(s) failed"
 [ "$failures" -eq 0 ]

@@ -1,0 +1,18 @@
+#include "layers/precision.h"
+
+#include "core/error.h"
+
+namespace pha {
+
+Precision Precision::parse(const std::string& name) {
+  if (name == "fp32") return Precision(DType::f32);
+  if (name == "bf16") return Precision(DType::f32, DType::bf16);
+  fail("unknown precision '{}': use fp32 or bf16 (bf16 needs --device cuda)", name);
+}
+
+std::string Precision::str() const {
+  if (act == DType::bf16) return "bf16";
+  return param == DType::f64 ? "f64" : "fp32";
+}
+
+}  // namespace pha
