@@ -4,6 +4,9 @@
 
 #include "parallel/abort.h"
 #include "parallel/pipeline_schedule.h"
+#if PHA_WITH_NCCL
+#include "parallel/make_nccl_communicator.h"
+#endif
 
 namespace pha::launch {
 
@@ -54,15 +57,31 @@ parallel::Layout checked(parallel::Layout layout, const ModelConfig& cfg) {
   validate_model_layout(resolved, cfg);
   return resolved;
 }
+
+// The communicator of one group for tensors on `backend`'s device.
+std::unique_ptr<parallel::Communicator> group_communicator(const parallel::RankGrid& grid,
+                                                           GroupKind kind, double timeout_s,
+                                                           Backend* backend) {
+  auto mpi = std::make_unique<parallel::MpiCommunicator>(grid.communicator(kind, timeout_s));
+  if (backend == nullptr || backend->device() == Device::cpu) return mpi;
+#if PHA_WITH_NCCL
+  return parallel::make_nccl_communicator(*mpi, *backend);
+#else
+  fail(
+      "the {} group: the {} backend's tensors need the NCCL communicator, which this build "
+      "lacks (configure with CUDA and NCCL found)",
+      mpi->name(), backend->name());
+#endif
+}
 }  // namespace
 
 Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t micro,
-                         double timeout_s)
+                         double timeout_s, Backend* backend)
     : grid(MPI_COMM_WORLD, checked(layout, cfg)),
       world(grid.communicator(GroupKind::world, timeout_s)),
-      tp(grid.communicator(GroupKind::tp, timeout_s)),
-      dp(grid.communicator(GroupKind::dp, timeout_s)),
-      pp(grid.communicator(GroupKind::pp, timeout_s)),
+      tp(group_communicator(grid, GroupKind::tp, timeout_s, backend)),
+      dp(group_communicator(grid, GroupKind::dp, timeout_s, backend)),
+      pp(group_communicator(grid, GroupKind::pp, timeout_s, backend)),
       n_micro(static_cast<int>(micro)) {}
 
 ModelPart Distributed::model_part(const ModelConfig& cfg) {
@@ -70,7 +89,7 @@ ModelPart Distributed::model_part(const ModelConfig& cfg) {
   const auto& mine = stages[static_cast<size_t>(stage())];
   ModelPart part;
   part.tp = TpPosition{grid.layout().tp, tp_rank()};
-  part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
+  part.tp_comm = grid.layout().tp > 1 ? tp.get() : nullptr;
   part.first_layer = mine.first;
   part.n_layers = mine.count;
   part.has_embedding = first_stage();
@@ -81,15 +100,15 @@ ModelPart Distributed::model_part(const ModelConfig& cfg) {
 }
 
 double Distributed::comm_seconds() const {
-  return world.stats().total().seconds + tp.stats().total().seconds + dp.stats().total().seconds +
-         pp.stats().total().seconds;
+  return world.stats().total().seconds + tp->stats().total().seconds + dp->stats().total().seconds +
+         pp->stats().total().seconds;
 }
 
 void Distributed::reset_comm_stats() {
   world.reset_stats();
-  tp.reset_stats();
-  dp.reset_stats();
-  pp.reset_stats();
+  tp->reset_stats();
+  dp->reset_stats();
+  pp->reset_stats();
 }
 
 }  // namespace pha::launch

@@ -101,14 +101,34 @@ void MpiCommunicator::wait(MPI_Request& request, MPI_Status* status,
   }
 }
 
+// The request, and what completing it needs: avg divides after the sum arrived.
+class MpiCommunicator::PendingAllReduce final : public PendingRequest {
+ public:
+  PendingAllReduce(const MpiCommunicator& comm, const Tensor& t, ReduceOp op)
+      : comm_(comm), t_(t), op_(op) {
+    comm_.check(MPI_Iallreduce(MPI_IN_PLACE, t.data, mpi_count("all_reduce", t.numel()),
+                               mpi_type("all_reduce", t), mpi_op("all_reduce", t.dtype, op),
+                               comm_.comm_, &request_),
+                "MPI_Iallreduce");
+  }
+  void wait() override {
+    comm_.wait(request_, MPI_STATUS_IGNORE, "all_reduce");
+    finish_avg(t_, op_, comm_.size_);
+  }
+
+ private:
+  const MpiCommunicator& comm_;
+  Tensor t_;
+  ReduceOp op_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
 void MpiCommunicator::do_all_reduce(const Tensor& t, ReduceOp op) {
-  MPI_Request request;
-  check(
-      MPI_Iallreduce(MPI_IN_PLACE, t.data, mpi_count("all_reduce", t.numel()),
-                     mpi_type("all_reduce", t), mpi_op("all_reduce", t.dtype, op), comm_, &request),
-      "MPI_Iallreduce");
-  wait(request, MPI_STATUS_IGNORE, "all_reduce");
-  finish_avg(t, op, size_);
+  PendingAllReduce(*this, t, op).wait();
+}
+
+std::unique_ptr<PendingRequest> MpiCommunicator::do_all_reduce_start(const Tensor& t, ReduceOp op) {
+  return std::make_unique<PendingAllReduce>(*this, t, op);
 }
 
 void MpiCommunicator::do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
