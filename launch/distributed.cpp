@@ -58,20 +58,26 @@ parallel::Layout checked(parallel::Layout layout, const ModelConfig& cfg) {
   return resolved;
 }
 
-// The communicator of one group for tensors on `backend`'s device.
-std::unique_ptr<parallel::Communicator> group_communicator(const parallel::RankGrid& grid,
-                                                           GroupKind kind, double timeout_s,
-                                                           Backend* backend) {
-  auto mpi = std::make_unique<parallel::MpiCommunicator>(grid.communicator(kind, timeout_s));
-  if (backend == nullptr || backend->device() == Device::cpu) return mpi;
+// The tp, dp and pp groups' communicators for tensors on `backend`'s device.
+std::vector<std::unique_ptr<parallel::Communicator>> group_communicators(
+    const parallel::RankGrid& grid, double timeout_s, Backend* backend) {
+  std::vector<std::unique_ptr<parallel::Communicator>> groups;
+  for (GroupKind kind : {GroupKind::tp, GroupKind::dp, GroupKind::pp}) {
+    auto mpi = std::make_unique<parallel::MpiCommunicator>(grid.communicator(kind, timeout_s));
+    if (backend == nullptr || backend->device() == Device::cpu) {
+      groups.push_back(std::move(mpi));
+      continue;
+    }
 #if PHA_WITH_NCCL
-  return parallel::make_nccl_communicator(*mpi, *backend);
+    groups.push_back(parallel::make_nccl_communicator(*mpi, *backend));
 #else
-  fail(
-      "the {} group: the {} backend's tensors need the NCCL communicator, which this build "
-      "lacks (configure with CUDA and NCCL found)",
-      mpi->name(), backend->name());
+    fail(
+        "the {} group: the {} backend's tensors need the NCCL communicator, which this build "
+        "lacks (configure with CUDA and NCCL found)",
+        mpi->name(), backend->name());
 #endif
+  }
+  return groups;
 }
 }  // namespace
 
@@ -79,9 +85,10 @@ Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_
                          double timeout_s, Backend* backend)
     : grid(MPI_COMM_WORLD, checked(layout, cfg)),
       world(grid.communicator(GroupKind::world, timeout_s)),
-      tp(group_communicator(grid, GroupKind::tp, timeout_s, backend)),
-      dp(group_communicator(grid, GroupKind::dp, timeout_s, backend)),
-      pp(group_communicator(grid, GroupKind::pp, timeout_s, backend)),
+      groups_(group_communicators(grid, timeout_s, backend)),
+      tp(*groups_[0]),
+      dp(*groups_[1]),
+      pp(*groups_[2]),
       n_micro(static_cast<int>(micro)) {}
 
 ModelPart Distributed::model_part(const ModelConfig& cfg) {
@@ -89,7 +96,7 @@ ModelPart Distributed::model_part(const ModelConfig& cfg) {
   const auto& mine = stages[static_cast<size_t>(stage())];
   ModelPart part;
   part.tp = TpPosition{grid.layout().tp, tp_rank()};
-  part.tp_comm = grid.layout().tp > 1 ? tp.get() : nullptr;
+  part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
   part.first_layer = mine.first;
   part.n_layers = mine.count;
   part.has_embedding = first_stage();
@@ -100,15 +107,15 @@ ModelPart Distributed::model_part(const ModelConfig& cfg) {
 }
 
 double Distributed::comm_seconds() const {
-  return world.stats().total().seconds + tp->stats().total().seconds + dp->stats().total().seconds +
-         pp->stats().total().seconds;
+  return world.stats().total().seconds + tp.stats().total().seconds + dp.stats().total().seconds +
+         pp.stats().total().seconds;
 }
 
 void Distributed::reset_comm_stats() {
   world.reset_stats();
-  tp->reset_stats();
-  dp->reset_stats();
-  pp->reset_stats();
+  tp.reset_stats();
+  dp.reset_stats();
+  pp.reset_stats();
 }
 
 }  // namespace pha::launch

@@ -6,6 +6,7 @@
 // (the CPU backend), NcclCommunicator for GPU tensors (the CUDA backend; Debian's Open MPI cannot
 // read device memory). `world` is always MPI: host scalars (losses, counts, stop flags).
 #include <memory>
+#include <vector>
 
 #include "layers/model.h"
 #include "parallel/rank_grid.h"
@@ -24,7 +25,13 @@ class MpiSession {
 struct Distributed {
   parallel::RankGrid grid;
   parallel::MpiCommunicator world;
-  std::unique_ptr<parallel::Communicator> tp, dp, pp;
+
+ private:
+  // The tp, dp and pp communicators, in that order (built from grid, before the references).
+  std::vector<std::unique_ptr<parallel::Communicator>> groups_;
+
+ public:
+  parallel::Communicator &tp, &dp, &pp;
   int n_micro = 1;  // micro-batches per step on this dp rank
 
   // Collective: every rank passes the same layout. Refuses (pha::Error, same text on every rank) a

@@ -47,9 +47,9 @@ EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens
     const int64_t first_window = (i * dp + dist.dp_rank()) * B;
     tokens.copy_to(static_cast<uint64_t>(first_window * T), static_cast<uint64_t>(B * T),
                    batch.data());
-    if (!dist.first_stage()) dist.pp->recv(model.stage_input(0), dist.stage() - 1);
+    if (!dist.first_stage()) dist.pp.recv(model.stage_input(0), dist.stage() - 1);
     const double loss = model.stage_forward(0, batch.data());
-    if (!dist.last_stage()) dist.pp->send(model.stage_output(0), dist.stage() + 1);
+    if (!dist.last_stage()) dist.pp.send(model.stage_output(0), dist.stage() + 1);
     if (dist.last_stage()) loss_sum += loss;
     if (recall) score_recall(model, 0, batch.data(), answers, correct);
   }

@@ -5,7 +5,7 @@
 // A bucket is a fixed chunk of the flat arena: elements [k * bucket_elements, (k + 1) *
 // bucket_elements), the last shorter; the chunks are the same on every dp rank and whether or not
 // they overlap backward, so every path reduces each element in the same calls and the averages
-// are bit-identical. Each bucket is scaled (1 / micro-batches: the mean over the global batch)
+// are bit-identical. Each bucket is scaled (by 1 / micro-batches: the mean over the global batch)
 // right before its reduction starts, the same per-element product as scaling the whole arena.
 //
 // Backward completes parameters from the end of the table (the head, the blocks in reverse, then

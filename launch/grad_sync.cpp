@@ -23,13 +23,13 @@ Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
 }  // namespace
 
 GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool overlap,
-                           int64_t bucket_elements)
+                           double grad_scale, int64_t bucket_elements)
     : backend_(model.backend()),
       dist_(dist),
       zero1_(zero1 && dist.grid.layout().dp > 1),
       overlap_(overlap && dist.grid.layout().dp > 1),
-      buckets_(model.grads(), bucket_elements, dist.grid.layout().dp > 1 ? dist.dp.get() : nullptr,
-               1.0 / static_cast<double>(dist.n_micro)) {
+      buckets_(model.grads(), bucket_elements, dist.grid.layout().dp > 1 ? &dist.dp : nullptr,
+               grad_scale) {
   const SizeTable& table = model.params().table();
   // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
   // embedding's last-stage copy is the first stage's: counted there only.
@@ -77,18 +77,18 @@ void GradientSync::tied_embedding_sync(Model& model) {
   // First sends then receives, last receives then sends: no two blocking sends face each other.
   // Both add the same two tensors (a + b == b + a), so the copies stay bit-identical.
   if (dist_.first_stage()) {
-    dist_.pp->send(grad, dist_.n_stages() - 1);
-    dist_.pp->recv(other, dist_.n_stages() - 1);
+    dist_.pp.send(grad, dist_.n_stages() - 1);
+    dist_.pp.recv(other, dist_.n_stages() - 1);
   } else {
-    dist_.pp->recv(other, 0);
-    dist_.pp->send(grad, 0);
+    dist_.pp.recv(other, 0);
+    dist_.pp.send(grad, 0);
   }
   model.backend().axpy(1.0, other, grad);
 }
 
 double GradientSync::global_sum_squares(Model& model) {
   const double local = gradient_sum_squares(model.grads(), norm_ranges_);
-  return sum_over(*dist_.pp, sum_over(*dist_.tp, local));
+  return sum_over(dist_.pp, sum_over(dist_.tp, local));
 }
 
 double GradientSync::sum_over(parallel::Communicator& group, double value) {
@@ -132,7 +132,7 @@ void GradientSync::all_gather_slices(Model& model, const std::function<Tensor(si
     }
   };
   walk(dist_.dp_rank(), send, true);
-  dist_.dp->all_gather(send, gathered);
+  dist_.dp.all_gather(send, gathered);
   for (int r = 0; r < dist_.grid.layout().dp; ++r)
     walk(r, flat_slice(gathered, shard_elements_ * r, shard_elements_), false);
 }

@@ -22,16 +22,18 @@ namespace pha::launch {
 class GradientSync {
  public:
   // overlap: last_backward_hook() starts the dp average during backward (with dp > 1).
+  // grad_scale: every gradient is multiplied by it before the average (1 / micro-batches gives the
+  // mean over the global batch; 1 leaves the scaling to the caller, before reduce()).
   GradientSync(Model& model, Distributed& dist, bool zero1, bool overlap = true,
-               int64_t bucket_elements = 1 << 22);
+               double grad_scale = 1.0, int64_t bucket_elements = 1 << 22);
 
   // For the step's last backward on this stage: starts each complete bucket's dp average. Empty
   // (nothing to start early) when overlap is off or dp = 1.
   GradsReadyHook last_backward_hook();
-  // Scales the gradients by 1 / micro-batches (the mean over the global batch), averages them
-  // over dp (waiting for the buckets the hook started, starting the others), then sums the tied
-  // embedding's two copies (pp > 1). Call once after every step's backward, also on a step that
-  // will be skipped: reductions the hook started must complete.
+  // Scales the gradients by grad_scale, averages them over dp (waiting for the buckets the hook
+  // started, starting the others), then sums the tied embedding's two copies (pp > 1). Call once
+  // after every step's backward, also on a step that will be skipped: reductions the hook started
+  // must complete.
   void reduce(Model& model);
   // Sum of squares of the whole model's gradient (every rank gets the same value).
   double global_sum_squares(Model& model);

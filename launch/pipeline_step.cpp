@@ -37,17 +37,17 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
         model.stage_backward(slot, i == last_backward ? last_backward_ready : GradsReadyHook{});
         break;
       case ActionKind::recv_activation:
-        dist.pp->recv(model.stage_input(slot), a.peer);
+        dist.pp.recv(model.stage_input(slot), a.peer);
         break;
       case ActionKind::send_activation:
-        dist.pp->send(model.stage_output(slot), a.peer);
+        dist.pp.send(model.stage_output(slot), a.peer);
         break;
       case ActionKind::recv_grad:
         // The gradient of this stage's output: stage_backward starts from it.
-        dist.pp->recv(model.stage_grad(), a.peer);
+        dist.pp.recv(model.stage_grad(), a.peer);
         break;
       case ActionKind::send_grad:
-        dist.pp->send(model.stage_grad(), a.peer);
+        dist.pp.send(model.stage_grad(), a.peer);
         break;
     }
   }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,12 @@ constexpr int64_t kBucket = 777;  // elements: many buckets, cutting tensors at 
 struct Case {
   int dp, tp, pp, micro;
 };
+
+// How gtest (and so ctest's test names) shows a case.
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << "dp " << c.dp << " x tp " << c.tp << " x pp " << c.pp << ", " << c.micro
+       << " micro-batches";
+}
 
 enum class Path { overlapped, blocking, previous };
 
@@ -67,9 +74,9 @@ void previous_reduce(Model& model, Distributed& dist) {
   if (dist.grid.layout().dp > 1) {
     const int64_t total = static_cast<int64_t>(grads.bytes() / sizeof(float));
     for (int64_t begin = 0; begin < total; begin += kBucket)
-      dist.dp->all_reduce(Tensor(static_cast<float*>(grads.base()) + begin, DType::f32, Device::cpu,
-                                 Shape{std::min(kBucket, total - begin)}),
-                          ReduceOp::avg);
+      dist.dp.all_reduce(Tensor(static_cast<float*>(grads.base()) + begin, DType::f32, Device::cpu,
+                                Shape{std::min(kBucket, total - begin)}),
+                         ReduceOp::avg);
   }
   if (!model.config().tie_embeddings || dist.n_stages() == 1) return;
   if (!dist.first_stage() && !dist.last_stage()) return;
@@ -77,11 +84,11 @@ void previous_reduce(Model& model, Distributed& dist) {
   std::vector<float> other_data(static_cast<size_t>(grad.numel()));
   const Tensor other(other_data.data(), DType::f32, Device::cpu, grad.shape);
   if (dist.first_stage()) {
-    dist.pp->send(grad, dist.n_stages() - 1);
-    dist.pp->recv(other, dist.n_stages() - 1);
+    dist.pp.send(grad, dist.n_stages() - 1);
+    dist.pp.recv(other, dist.n_stages() - 1);
   } else {
-    dist.pp->recv(other, 0);
-    dist.pp->send(grad, 0);
+    dist.pp.recv(other, 0);
+    dist.pp.send(grad, 0);
   }
   model.backend().axpy(1.0, other, grad);
 }
@@ -94,7 +101,8 @@ Outcome one_step(Distributed& dist, CpuBackend& be, Path path) {
   AdamWConfig adamw;
   adamw.lr = 1e-2;
   AdamW optimizer(be, model.params().table(), adamw);
-  GradientSync sync(model, dist, /*zero1=*/false, path == Path::overlapped, kBucket);
+  GradientSync sync(model, dist, /*zero1=*/false, path == Path::overlapped,
+                    1.0 / static_cast<double>(dist.n_micro), kBucket);
   // Each dp rank sees its own micro-batches.
   std::vector<std::vector<int32_t>> tokens;
   for (int m = 0; m < dist.n_micro; ++m)
@@ -107,7 +115,7 @@ Outcome one_step(Distributed& dist, CpuBackend& be, Path path) {
       model, dist, [&](int m) { return tokens[static_cast<size_t>(m)].data(); }, {},
       sync.last_backward_hook());
   Outcome o;
-  o.reductions_during_backward = dist.dp->stats()[CommOp::all_reduce].calls;
+  o.reductions_during_backward = dist.dp.stats()[CommOp::all_reduce].calls;
   if (path == Path::previous)
     previous_reduce(model, dist);
   else
