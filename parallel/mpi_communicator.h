@@ -54,8 +54,9 @@ class MpiCommunicator final : public Communicator {
   class PendingAllReduce;  // an MPI_Iallreduce in flight
 
   void check(int rc, const char* call) const;
-  // Polls `request` with MPI_Test until it completes; aborts the job after the timeout.
-  void wait(MPI_Request& request, MPI_Status* status, const std::string& operation) const;
+  // Polls `request` with MPI_Test until it completes; aborts the job after the timeout. (Not
+  // named wait: that would hide Communicator::wait.)
+  void poll(MPI_Request& request, MPI_Status* status, const std::string& operation) const;
 
   MPI_Comm comm_;
   std::string name_;

@@ -48,7 +48,7 @@ size_t count_of(const Tensor& t) {
   return static_cast<size_t>(t.numel());
 }
 
-// Like MpiCommunicator::wait: poll without pause while the operation is likely under way, then
+// Like MpiCommunicator::poll: poll without pause while the operation is likely under way, then
 // sleep between polls so a late peer does not burn a core.
 void pause_between_polls(Clock::time_point start) {
   if (Clock::now() - start < std::chrono::milliseconds(100))
