@@ -78,8 +78,8 @@ int run_eval(const std::vector<std::string>& args) {
   }
 
   // One rank evaluates the whole model.
-  Distributed dist(parallel::Layout{1, 1, 1}, cfg.model, 1, cfg.parallel.timeout_s);
   CpuBackend backend;
+  Distributed dist(parallel::Layout{1, 1, 1}, cfg.model, 1, cfg.parallel.timeout_s, &backend);
   Model model(backend, cfg.model, cfg.train.batch_size, cfg.train.seq_len);
   load_weights(weights, model, MPI_COMM_WORLD);
   const TokenStream stream(data, "val", cfg.train.seed, cfg.data.synthetic_tokens, cfg.model.vocab,

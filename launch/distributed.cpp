@@ -4,6 +4,9 @@
 
 #include "parallel/abort.h"
 #include "parallel/pipeline_schedule.h"
+#if PHA_WITH_NCCL
+#include "parallel/make_nccl_communicator.h"
+#endif
 
 namespace pha::launch {
 
@@ -54,15 +57,38 @@ parallel::Layout checked(parallel::Layout layout, const ModelConfig& cfg) {
   validate_model_layout(resolved, cfg);
   return resolved;
 }
+
+// The tp, dp and pp groups' communicators for tensors on `backend`'s device.
+std::vector<std::unique_ptr<parallel::Communicator>> group_communicators(
+    const parallel::RankGrid& grid, double timeout_s, Backend* backend) {
+  std::vector<std::unique_ptr<parallel::Communicator>> groups;
+  for (GroupKind kind : {GroupKind::tp, GroupKind::dp, GroupKind::pp}) {
+    auto mpi = std::make_unique<parallel::MpiCommunicator>(grid.communicator(kind, timeout_s));
+    if (backend == nullptr || backend->device() == Device::cpu) {
+      groups.push_back(std::move(mpi));
+      continue;
+    }
+#if PHA_WITH_NCCL
+    groups.push_back(parallel::make_nccl_communicator(*mpi, *backend));
+#else
+    fail(
+        "the {} group: the {} backend's tensors need the NCCL communicator, which this build "
+        "lacks (configure with CUDA and NCCL found)",
+        mpi->name(), backend->name());
+#endif
+  }
+  return groups;
+}
 }  // namespace
 
 Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t micro,
-                         double timeout_s)
+                         double timeout_s, Backend* backend)
     : grid(MPI_COMM_WORLD, checked(layout, cfg)),
       world(grid.communicator(GroupKind::world, timeout_s)),
-      tp(grid.communicator(GroupKind::tp, timeout_s)),
-      dp(grid.communicator(GroupKind::dp, timeout_s)),
-      pp(grid.communicator(GroupKind::pp, timeout_s)),
+      groups_(group_communicators(grid, timeout_s, backend)),
+      tp(*groups_[0]),
+      dp(*groups_[1]),
+      pp(*groups_[2]),
       n_micro(static_cast<int>(micro)) {}
 
 ModelPart Distributed::model_part(const ModelConfig& cfg) {

@@ -1,7 +1,12 @@
 #pragma once
 // The process's place in the dp x tp x pp grid: MPI start-up, the rank grid and its
 // communicators, and the model part this rank computes.
+//
+// The tp, dp and pp groups move tensors on the backend's device: MpiCommunicator for host tensors
+// (the CPU backend), NcclCommunicator for GPU tensors (the CUDA backend; Debian's Open MPI cannot
+// read device memory). `world` is always MPI: host scalars (losses, counts, stop flags).
 #include <memory>
+#include <vector>
 
 #include "layers/model.h"
 #include "parallel/rank_grid.h"
@@ -19,12 +24,22 @@ class MpiSession {
 
 struct Distributed {
   parallel::RankGrid grid;
-  parallel::MpiCommunicator world, tp, dp, pp;
+  parallel::MpiCommunicator world;
+
+ private:
+  // The tp, dp and pp communicators, in that order (built from grid, before the references).
+  std::vector<std::unique_ptr<parallel::Communicator>> groups_;
+
+ public:
+  parallel::Communicator &tp, &dp, &pp;
   int n_micro = 1;  // micro-batches per step on this dp rank
 
   // Collective: every rank passes the same layout. Refuses (pha::Error, same text on every rank) a
   // layout that does not divide the world, the model or the batch, before any allocation.
-  Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t n_micro, double timeout_s);
+  // `backend` (the one the model runs on) picks the groups' communicators: none or the CPU
+  // backend, MPI; the CUDA backend, NCCL on its GPU and stream (refused in builds without NCCL).
+  Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_t n_micro, double timeout_s,
+              Backend* backend = nullptr);
 
   int dp_rank() const { return grid.coord().dp; }
   int tp_rank() const { return grid.coord().tp; }

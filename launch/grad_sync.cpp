@@ -22,8 +22,14 @@ Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
 
 }  // namespace
 
-GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, int64_t bucket_elements)
-    : dist_(dist), zero1_(zero1 && dist.grid.layout().dp > 1), bucket_elements_(bucket_elements) {
+GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool overlap,
+                           double grad_scale, int64_t bucket_elements)
+    : backend_(model.backend()),
+      dist_(dist),
+      zero1_(zero1 && dist.grid.layout().dp > 1),
+      overlap_(overlap && dist.grid.layout().dp > 1),
+      buckets_(model.grads(), bucket_elements, dist.grid.layout().dp > 1 ? &dist.dp : nullptr,
+               grad_scale) {
   const SizeTable& table = model.params().table();
   // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
   // embedding's last-stage copy is the first stage's: counted there only.
@@ -35,6 +41,7 @@ GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, int64_t 
     norm_ranges_.push_back(counts ? ElementRange{0, spec.shape.numel()} : ElementRange{});
   }
   SizeTable staging;
+  staging.add("norm_partial", {1}, DType::f64);
   if (tied_copy_on_both_ends(model, dist) && (dist.first_stage() || dist.last_stage()))
     staging.add("tied_embedding_grad", model.params().get("embedding.weight").shape,
                 model.params().get("embedding.weight").dtype);
@@ -53,16 +60,13 @@ GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, int64_t 
   staging_ = Arena(model.backend(), staging, "gradient sync staging");
 }
 
+GradsReadyHook GradientSync::last_backward_hook() {
+  if (!overlap_) return {};
+  return [this](size_t first, size_t end) { buckets_.complete(first, end); };
+}
+
 void GradientSync::reduce(Model& model) {
-  if (dist_.grid.layout().dp > 1) {
-    // The gradient arena is one allocation: average it in buckets (its alignment padding is zero).
-    const Arena& grads = model.grads();
-    const Tensor flat(grads.base(), grads[0].dtype, grads[0].device,
-                      Shape{static_cast<int64_t>(grads.bytes() / dtype_size(grads[0].dtype))});
-    for (int64_t begin = 0; begin < flat.numel(); begin += bucket_elements_)
-      dist_.dp.all_reduce(flat_slice(flat, begin, std::min(bucket_elements_, flat.numel() - begin)),
-                          ReduceOp::avg);
-  }
+  buckets_.finish();
   if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
 }
 
@@ -83,9 +87,16 @@ void GradientSync::tied_embedding_sync(Model& model) {
 }
 
 double GradientSync::global_sum_squares(Model& model) {
-  double local = gradient_sum_squares(model.grads(), norm_ranges_);
-  local = dist_.tp.all_reduce_scalar(local, ReduceOp::sum);
-  return dist_.pp.all_reduce_scalar(local, ReduceOp::sum);
+  const double local = gradient_sum_squares(model.grads(), norm_ranges_);
+  return sum_over(dist_.pp, sum_over(dist_.tp, local));
+}
+
+double GradientSync::sum_over(parallel::Communicator& group, double value) {
+  const Tensor scalar = staging_.get("norm_partial");
+  backend_.copy_from_host(scalar, &value);
+  group.all_reduce(scalar, ReduceOp::sum);
+  backend_.copy_to_host(scalar, &value);
+  return value;
 }
 
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {

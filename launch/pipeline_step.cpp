@@ -1,17 +1,27 @@
 #include "launch/pipeline_step.h"
 
+#include <vector>
+
 #include "parallel/pipeline_schedule.h"
 
 namespace pha::launch {
 
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
-                                 const std::function<void(int, int)>& on_forward) {
+                                 const std::function<void(int, int)>& on_forward,
+                                 const GradsReadyHook& last_backward_ready) {
   using parallel::ActionKind;
   const int stage = dist.stage(), n_micro = dist.n_micro;
   const int slots = model.part().slots;
+  const std::vector<parallel::Action> actions =
+      parallel::one_f_one_b(stage, dist.n_stages(), n_micro);
+  // After the stage's last backward no gradient changes until the update.
+  size_t last_backward = 0;
+  for (size_t i = 0; i < actions.size(); ++i)
+    if (actions[i].kind == ActionKind::backward) last_backward = i;
   PipelineResult result;
-  for (const parallel::Action& a : parallel::one_f_one_b(stage, dist.n_stages(), n_micro)) {
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const parallel::Action& a = actions[i];
     // 1F1B has at most `slots` consecutive micro-batches in flight: m % slots never collides.
     const int slot = a.micro_batch % slots;
     switch (a.kind) {
@@ -24,7 +34,7 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
         break;
       }
       case ActionKind::backward:
-        model.stage_backward(slot);
+        model.stage_backward(slot, i == last_backward ? last_backward_ready : GradsReadyHook{});
         break;
       case ActionKind::recv_activation:
         dist.pp.recv(model.stage_input(slot), a.peer);

@@ -14,9 +14,12 @@ struct PipelineResult {
 };
 
 // tokens_of(m): host tokens [B*T] of micro-batch m. on_forward(m, loss) runs on the last stage
-// right after micro-batch m's forward (e.g. to score recall from its logits).
+// right after micro-batch m's forward (e.g. to score recall from its logits). last_backward_ready
+// (optional) hears, during this stage's last backward of the step, of the parameters whose
+// gradients are complete (GradientSync::last_backward_hook starts their dp average there).
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
-                                 const std::function<void(int, int)>& on_forward);
+                                 const std::function<void(int, int)>& on_forward,
+                                 const GradsReadyHook& last_backward_ready = {});
 
 }  // namespace pha::launch

@@ -81,6 +81,9 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
   t.add("parallel.zero1", c.parallel.zero1, "shard AdamW's moments and update across dp");
+  t.add("parallel.overlap_grad_reduce", c.parallel.overlap_grad_reduce,
+        "start each gradient bucket's dp average during the step's last backward, as soon as "
+        "its gradients are complete (false: all after backward; the same numbers either way)");
   t.add("parallel.timeout", c.parallel.timeout_s,
         "seconds a collective may take before the job aborts naming it");
   t.add("data.train", c.data.train, "training token shard, or 'synthetic'");

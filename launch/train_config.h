@@ -40,8 +40,9 @@ struct TrainSettings {
 // The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.
 struct ParallelSettings {
   int64_t dp = 0, tp = 1, pp = 1;
-  bool zero1 = false;      // shard AdamW's moments and update across dp
-  double timeout_s = 300;  // a collective taking longer aborts the job, naming it
+  bool zero1 = false;               // shard AdamW's moments and update across dp
+  bool overlap_grad_reduce = true;  // start the dp gradient average during the last backward
+  double timeout_s = 300;           // a collective taking longer aborts the job, naming it
 };
 
 struct DataSettings {

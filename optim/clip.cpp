@@ -52,6 +52,11 @@ void scale_gradients(const Arena& grads, double factor) {
   for (const Tensor& g : grads.tensors()) scale_on(g, factor);
 }
 
+void scale_tensor(const Tensor& t, double factor) {
+  PHA_REQUIRE(std::isfinite(factor), "scale_tensor: factor {} must be finite", factor);
+  scale_on(t, factor);
+}
+
 std::optional<std::string> first_nonfinite(const Arena& tensors) {
   // Integer tensors (token ids, targets) are always finite.
   for (size_t i = 0; i < tensors.tensors().size(); ++i)

@@ -25,6 +25,9 @@ double clip_by_global_norm(const Arena& grads, double sum_squares, double max_no
 // grads *= factor, every tensor. Gradient accumulation: backward() adds the mean loss gradient of
 // each micro-batch, so after M micro-batches factor = 1 / M makes the mean over the global batch.
 void scale_gradients(const Arena& grads, double factor);
+// t *= factor for one tensor (a flat slice of the gradient arena, say): the same per-element
+// product as scale_gradients.
+void scale_tensor(const Tensor& t, double factor);
 
 // The name of the first tensor, in arena order, that holds a NaN or Inf (parameters or
 // gradients); nullopt when all are finite.

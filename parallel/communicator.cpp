@@ -93,6 +93,23 @@ void Communicator::all_reduce(const Tensor& t, ReduceOp op) {
   do_all_reduce(t, op);
 }
 
+PendingReduce Communicator::all_reduce_start(const Tensor& t, ReduceOp op) {
+  require_data("all_reduce", "tensor", t);
+  CallTimer timer(stats_[CommOp::all_reduce], t.bytes());
+  return PendingReduce(do_all_reduce_start(t, op));
+}
+
+void Communicator::wait(PendingReduce& pending) {
+  PHA_REQUIRE(pending.pending(),
+              "wait on the {} group: no all-reduce is pending here (waited for already?)", name());
+  const auto start = std::chrono::steady_clock::now();
+  // Released even when wait() throws: a failed request is not waited for twice.
+  const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
+  request->wait();
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  stats_[CommOp::all_reduce].seconds += elapsed.count();
+}
+
 void Communicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
   require_data("reduce_scatter", "input", in);
   require_data("reduce_scatter", "output", out);

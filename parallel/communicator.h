@@ -8,8 +8,11 @@
 //   reduce_scatter: the full input (size() chunks); all_gather: the full output (size() chunks);
 //   barrier: 0.
 // Seconds are the wall time spent inside the call (for the communication fraction of a step).
+// A non-blocking all-reduce (all_reduce_start + wait) counts as one all_reduce call: its bytes
+// when started, and the time spent inside both calls.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,6 +44,28 @@ struct CommStats {
   std::string str() const;
 };
 
+// What an implementation keeps of a started operation until it completes.
+class PendingRequest {
+ public:
+  virtual ~PendingRequest() = default;
+  // Returns when the operation is complete, with the communicator's deadline (see the
+  // implementations); called once.
+  virtual void wait() = 0;
+};
+
+// A started all-reduce, completed by Communicator::wait. Until then the tensor must be neither
+// read nor written (on a device: by work queued after the start). Move-only.
+class PendingReduce {
+ public:
+  PendingReduce() = default;
+  bool pending() const { return request_ != nullptr; }
+
+ private:
+  friend class Communicator;
+  explicit PendingReduce(std::unique_ptr<PendingRequest> request) : request_(std::move(request)) {}
+  std::unique_ptr<PendingRequest> request_;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -52,6 +77,12 @@ class Communicator {
 
   // In place: every rank ends with op over all ranks' t.
   void all_reduce(const Tensor& t, ReduceOp op);
+  // Non-blocking all_reduce: returns once the reduction is started; wait() completes it. Every
+  // rank of the group starts its reductions in the same order (as for any collective); several
+  // may be pending at once, and other calls may run meanwhile. Every started reduction must be
+  // waited for before the job ends.
+  PendingReduce all_reduce_start(const Tensor& t, ReduceOp op);
+  void wait(PendingReduce& pending);
   // in holds size() equal chunks of out's element count; rank r receives op over all ranks'
   // chunk r. in and out must not overlap.
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op);
@@ -70,6 +101,7 @@ class Communicator {
 
  protected:
   virtual void do_all_reduce(const Tensor& t, ReduceOp op) = 0;
+  virtual std::unique_ptr<PendingRequest> do_all_reduce_start(const Tensor& t, ReduceOp op) = 0;
   virtual void do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
   virtual void do_all_gather(const Tensor& in, const Tensor& out) = 0;
   virtual void do_broadcast(const Tensor& t, int root) = 0;

@@ -77,7 +77,7 @@ void MpiCommunicator::check(int rc, const char* call) const {
   if (rc != MPI_SUCCESS) check_mpi(rc, fmt::format("{} on the {} group", call, name_));
 }
 
-void MpiCommunicator::wait(MPI_Request& request, MPI_Status* status,
+void MpiCommunicator::poll(MPI_Request& request, MPI_Status* status,
                            const std::string& operation) const {
   // MPI progresses a non-blocking operation only inside MPI_Test, so poll without pause (yielding
   // the core to ranks that share it) while a transfer is under way. A wait past spin_time is a
@@ -101,14 +101,34 @@ void MpiCommunicator::wait(MPI_Request& request, MPI_Status* status,
   }
 }
 
+// The request, and what completing it needs: avg divides after the sum arrived.
+class MpiCommunicator::PendingAllReduce final : public PendingRequest {
+ public:
+  PendingAllReduce(const MpiCommunicator& comm, const Tensor& t, ReduceOp op)
+      : comm_(comm), t_(t), op_(op) {
+    comm_.check(MPI_Iallreduce(MPI_IN_PLACE, t.data, mpi_count("all_reduce", t.numel()),
+                               mpi_type("all_reduce", t), mpi_op("all_reduce", t.dtype, op),
+                               comm_.comm_, &request_),
+                "MPI_Iallreduce");
+  }
+  void wait() override {
+    comm_.poll(request_, MPI_STATUS_IGNORE, "all_reduce");
+    finish_avg(t_, op_, comm_.size_);
+  }
+
+ private:
+  const MpiCommunicator& comm_;
+  Tensor t_;
+  ReduceOp op_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
 void MpiCommunicator::do_all_reduce(const Tensor& t, ReduceOp op) {
-  MPI_Request request;
-  check(
-      MPI_Iallreduce(MPI_IN_PLACE, t.data, mpi_count("all_reduce", t.numel()),
-                     mpi_type("all_reduce", t), mpi_op("all_reduce", t.dtype, op), comm_, &request),
-      "MPI_Iallreduce");
-  wait(request, MPI_STATUS_IGNORE, "all_reduce");
-  finish_avg(t, op, size_);
+  PendingAllReduce(*this, t, op).wait();
+}
+
+std::unique_ptr<PendingRequest> MpiCommunicator::do_all_reduce_start(const Tensor& t, ReduceOp op) {
+  return std::make_unique<PendingAllReduce>(*this, t, op);
 }
 
 void MpiCommunicator::do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
@@ -117,7 +137,7 @@ void MpiCommunicator::do_reduce_scatter(const Tensor& in, const Tensor& out, Red
                                   mpi_type("reduce_scatter", in),
                                   mpi_op("reduce_scatter", in.dtype, op), comm_, &request),
         "MPI_Ireduce_scatter_block");
-  wait(request, MPI_STATUS_IGNORE, "reduce_scatter");
+  poll(request, MPI_STATUS_IGNORE, "reduce_scatter");
   finish_avg(out, op, size_);
 }
 
@@ -128,7 +148,7 @@ void MpiCommunicator::do_all_gather(const Tensor& in, const Tensor& out) {
   MPI_Request request;
   check(MPI_Iallgather(in.data, count, type, out.data, count, type, comm_, &request),
         "MPI_Iallgather");
-  wait(request, MPI_STATUS_IGNORE, "all_gather");
+  poll(request, MPI_STATUS_IGNORE, "all_gather");
 }
 
 void MpiCommunicator::do_broadcast(const Tensor& t, int root) {
@@ -136,7 +156,7 @@ void MpiCommunicator::do_broadcast(const Tensor& t, int root) {
   check(MPI_Ibcast(t.data, mpi_count("broadcast", t.numel()), mpi_type("broadcast", t), root, comm_,
                    &request),
         "MPI_Ibcast");
-  wait(request, MPI_STATUS_IGNORE, fmt::format("broadcast from {}", root));
+  poll(request, MPI_STATUS_IGNORE, fmt::format("broadcast from {}", root));
 }
 
 void MpiCommunicator::do_send(const Tensor& t, int dst) {
@@ -144,7 +164,7 @@ void MpiCommunicator::do_send(const Tensor& t, int dst) {
   check(
       MPI_Isend(t.data, mpi_count("send", t.numel()), mpi_type("send", t), dst, 0, comm_, &request),
       "MPI_Isend");
-  wait(request, MPI_STATUS_IGNORE, fmt::format("send to {}", dst));
+  poll(request, MPI_STATUS_IGNORE, fmt::format("send to {}", dst));
 }
 
 void MpiCommunicator::do_recv(const Tensor& t, int src) {
@@ -153,7 +173,7 @@ void MpiCommunicator::do_recv(const Tensor& t, int src) {
   check(MPI_Irecv(t.data, mpi_count("recv", t.numel()), type, src, 0, comm_, &request),
         "MPI_Irecv");
   MPI_Status status;
-  wait(request, &status, fmt::format("recv from {}", src));
+  poll(request, &status, fmt::format("recv from {}", src));
   int received = 0;
   check(MPI_Get_count(&status, type, &received), "MPI_Get_count");
   if (received != t.numel())
@@ -164,7 +184,7 @@ void MpiCommunicator::do_recv(const Tensor& t, int src) {
 void MpiCommunicator::do_barrier() {
   MPI_Request request;
   check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
-  wait(request, MPI_STATUS_IGNORE, "barrier");
+  poll(request, MPI_STATUS_IGNORE, "barrier");
 }
 
 double MpiCommunicator::all_reduce_scalar(double value, ReduceOp op) {
@@ -180,7 +200,7 @@ int64_t MpiCommunicator::all_reduce_scalar(int64_t value, ReduceOp op) {
   check(MPI_Iallreduce(MPI_IN_PLACE, &value, 1, MPI_INT64_T,
                        op == ReduceOp::max ? MPI_MAX : MPI_SUM, comm_, &request),
         "MPI_Iallreduce");
-  wait(request, MPI_STATUS_IGNORE, "all_reduce");
+  poll(request, MPI_STATUS_IGNORE, "all_reduce");
   count(CommOp::all_reduce, sizeof(value),
         std::chrono::duration<double>(Clock::now() - start).count());
   return value;
@@ -201,7 +221,7 @@ void MpiCommunicator::broadcast_bytes(void* data, size_t bytes, int root) {
   check(MPI_Ibcast(data, mpi_count("broadcast", static_cast<int64_t>(bytes)), MPI_BYTE, root, comm_,
                    &request),
         "MPI_Ibcast");
-  wait(request, MPI_STATUS_IGNORE, fmt::format("broadcast from {}", root));
+  poll(request, MPI_STATUS_IGNORE, fmt::format("broadcast from {}", root));
   count(CommOp::broadcast, bytes, std::chrono::duration<double>(Clock::now() - start).count());
 }
 

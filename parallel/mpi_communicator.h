@@ -6,7 +6,8 @@
 //   "rank R: <operation> on the <group> group did not complete within S s"
 // so a rank that never joins a collective ends the job instead of hanging it. Every MPI call is
 // checked (the communicator's error handler is set to MPI_ERRORS_RETURN); a failure aborts the job
-// naming the rank, the call and MPI's error string.
+// naming the rank, the call and MPI's error string. all_reduce_start returns with the
+// MPI_Iallreduce in flight; wait() polls it the same way (the deadline counts from the wait).
 #include <mpi.h>
 
 #include <cstdint>
@@ -41,6 +42,7 @@ class MpiCommunicator final : public Communicator {
 
  protected:
   void do_all_reduce(const Tensor& t, ReduceOp op) override;
+  std::unique_ptr<PendingRequest> do_all_reduce_start(const Tensor& t, ReduceOp op) override;
   void do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override;
   void do_all_gather(const Tensor& in, const Tensor& out) override;
   void do_broadcast(const Tensor& t, int root) override;
@@ -49,9 +51,12 @@ class MpiCommunicator final : public Communicator {
   void do_barrier() override;
 
  private:
+  class PendingAllReduce;  // an MPI_Iallreduce in flight
+
   void check(int rc, const char* call) const;
-  // Polls `request` with MPI_Test until it completes; aborts the job after the timeout.
-  void wait(MPI_Request& request, MPI_Status* status, const std::string& operation) const;
+  // Polls `request` with MPI_Test until it completes; aborts the job after the timeout. (Not
+  // named wait: that would hide Communicator::wait.)
+  void poll(MPI_Request& request, MPI_Status* status, const std::string& operation) const;
 
   MPI_Comm comm_;
   std::string name_;

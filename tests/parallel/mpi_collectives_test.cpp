@@ -180,6 +180,35 @@ TEST_F(MpiCollectives, ScalarHelpers) {
   world.barrier();
 }
 
+// Non-blocking all-reduces: two in flight at once on each group, with a blocking collective in
+// between, waited for out of start order; each counts as one all_reduce call with its bytes.
+TEST_F(MpiCollectives, StartedAllReducesCompleteInAnyWaitOrder) {
+  on_both_groups([](MpiCommunicator& comm) {
+    comm.reset_stats();
+    test::Owned<float> a = rank_data<float>(1001, comm.rank(), 9);
+    test::Owned<double> b = rank_data<double>(65537, comm.rank(), 10);
+    std::vector<double> want_a(a.size(), 0.0), want_b(b.size(), -1e300);
+    for (int r = 0; r < comm.size(); ++r) {
+      const test::Owned<float> ta = rank_data<float>(1001, r, 9);
+      const test::Owned<double> tb = rank_data<double>(65537, r, 10);
+      for (size_t i = 0; i < want_a.size(); ++i) want_a[i] += ta.data[i] / comm.size();
+      for (size_t i = 0; i < want_b.size(); ++i) want_b[i] = std::max(want_b[i], tb.data[i]);
+    }
+    PendingReduce pa = comm.all_reduce_start(a, ReduceOp::avg);
+    PendingReduce pb = comm.all_reduce_start(b, ReduceOp::max);
+    EXPECT_TRUE(pa.pending() && pb.pending());
+    comm.barrier();
+    comm.wait(pb);
+    comm.wait(pa);
+    EXPECT_FALSE(pa.pending() || pb.pending());
+    expect_close(a.data, want_a);
+    expect_close(b.data, want_b);
+    EXPECT_EQ(comm.stats()[CommOp::all_reduce].calls, 2);
+    EXPECT_EQ(comm.stats()[CommOp::all_reduce].bytes, 1001 * 4 + 65537 * 8);
+    test::expect_error([&] { comm.wait(pa); }, "no all-reduce is pending here");
+  });
+}
+
 TEST_F(MpiCollectives, CountersCountCallsAndBytesExactly) {
   world.reset_stats();
   tp.reset_stats();

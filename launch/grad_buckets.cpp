@@ -1,0 +1,64 @@
+#include "launch/grad_buckets.h"
+
+#include <algorithm>
+
+#include "optim/clip.h"
+
+namespace pha::launch {
+
+GradBuckets::GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::Communicator* dp,
+                         double scale)
+    : bucket_elements_(bucket_elements), dp_(dp), scale_(scale) {
+  PHA_REQUIRE(bucket_elements > 0, "gradient buckets: {} elements per bucket must be positive",
+              bucket_elements);
+  PHA_REQUIRE(!grads.tensors().empty(), "gradient buckets: the gradient arena is empty");
+  const DType dtype = grads[0].dtype;
+  const size_t element = dtype_size(dtype);
+  for (const Tensor& g : grads.tensors()) {
+    PHA_REQUIRE(g.dtype == dtype, "gradient buckets: the arena mixes {} and {} gradients",
+                dtype_name(dtype), dtype_name(g.dtype));
+    const size_t begin =
+        static_cast<size_t>(static_cast<char*>(g.data) - static_cast<char*>(grads.base()));
+    tensor_end_.push_back(static_cast<int64_t>(begin / element) + g.numel());
+  }
+  // The arena is one allocation whose alignment padding stays zero: reduced along with the rest.
+  const int64_t total = static_cast<int64_t>(grads.bytes() / element);
+  flat_ = Tensor(grads.base(), dtype, grads[0].device, Shape{total});
+  bucket_count_ = (total + bucket_elements - 1) / bucket_elements;
+  complete_.assign(grads.tensors().size(), 0);
+  complete_from_ = complete_.size();
+  unstarted_ = bucket_count_;
+}
+
+void GradBuckets::complete(size_t first, size_t end) {
+  PHA_REQUIRE(first <= end && end <= complete_.size(),
+              "gradient buckets: parameters [{}, {}) are not in the table of {}", first, end,
+              complete_.size());
+  std::fill(complete_.begin() + static_cast<std::ptrdiff_t>(first),
+            complete_.begin() + static_cast<std::ptrdiff_t>(end), 1);
+  while (complete_from_ > 0 && complete_[complete_from_ - 1]) --complete_from_;
+  // Everything from the end of the last incomplete parameter on is final (padding included).
+  const int64_t final_from = complete_from_ == 0 ? 0 : tensor_end_[complete_from_ - 1];
+  while (unstarted_ > 0 && (unstarted_ - 1) * bucket_elements_ >= final_from) start(--unstarted_);
+}
+
+void GradBuckets::finish() {
+  while (unstarted_ > 0) start(--unstarted_);
+  for (parallel::PendingReduce& p : pending_) dp_->wait(p);
+  pending_.clear();
+  std::fill(complete_.begin(), complete_.end(), 0);
+  complete_from_ = complete_.size();
+  unstarted_ = bucket_count_;
+}
+
+void GradBuckets::start(int64_t bucket) {
+  const int64_t begin = bucket * bucket_elements_;
+  const int64_t count = std::min(bucket_elements_, flat_.numel() - begin);
+  const Tensor slice(
+      static_cast<char*>(flat_.data) + static_cast<size_t>(begin) * dtype_size(flat_.dtype),
+      flat_.dtype, flat_.device, Shape{count});
+  if (scale_ != 1.0) scale_tensor(slice, scale_);
+  if (dp_) pending_.push_back(dp_->all_reduce_start(slice, parallel::ReduceOp::avg));
+}
+
+}  // namespace pha::launch
