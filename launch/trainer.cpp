@@ -95,7 +95,7 @@ struct Run {
         precision(Precision::parse(c.train.precision)),
         dist(parallel::Layout{static_cast<int>(c.parallel.dp), static_cast<int>(c.parallel.tp),
                               static_cast<int>(c.parallel.pp)},
-             c.model, c.train.grad_accum, c.parallel.timeout_s),
+             c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               dist.model_part(c.model)),
         optimizer(backend, model.params().table(), adamw_config(c.train)),
@@ -105,7 +105,8 @@ struct Run {
         val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
                  synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
-        sync(model, dist, c.parallel.zero1),
+        sync(model, dist, c.parallel.zero1, c.parallel.overlap_grad_reduce,
+             1.0 / static_cast<double>(c.train.grad_accum)),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
@@ -241,7 +242,11 @@ int Run::loop() {
           if (score)
             score_recall(model, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
                          correct);
-        });
+        },
+        sync.last_backward_hook());
+    // Completes the dp average started during backward (scaled by 1/grad_accum), on every step:
+    // a skipped step must not leave reductions in flight.
+    sync.reduce(model);
     const double loss = dist.world.all_reduce_scalar(
         reporter ? pr.loss_sum / static_cast<double>(s.grad_accum * dp) : 0.0, ReduceOp::sum);
     // A non-finite loss or gradient stops the step, naming the first tensor where it appeared
@@ -253,8 +258,6 @@ int Run::loop() {
                               dist.grid.rank(),
                               first_nonfinite(model.activations()).value_or("(none here)"));
     } else {
-      scale_gradients(model.grads(), 1.0 / static_cast<double>(s.grad_accum));
-      sync.reduce(model);
       sum_squares = sync.global_sum_squares(model);
       grad_norm = std::sqrt(sum_squares);
       if (!std::isfinite(grad_norm))
