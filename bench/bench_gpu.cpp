@@ -123,11 +123,11 @@ std::string ratio(const Row& pha, const Row* serial, double StepBenchResult::*fi
   return fmt::format("{:.2f}", pha.r.*field / serial->r.*field);
 }
 
-void print_table(const std::vector<Row>& rows, const MatmulPeaks& peak) {
+void print_table(const std::vector<Row>& rows, DType real, const MatmulPeaks& peak) {
   fmt::print(
-      "\nforward+backward, f32 model; MFU against the measured matmul peaks: bf16 {:.1f}, "
+      "\nforward+backward, {} model; MFU against the measured matmul peaks: bf16 {:.1f}, "
       "f32 {:.1f} TFLOP/s\n",
-      peak.bf16 / 1e12, peak.f32 / 1e12);
+      dtype_name(real), peak.bf16 / 1e12, peak.f32 / 1e12);
   fmt::print("{:>5} {:<12} {:>3} {:>10} {:>8} {:>9} {:>8} {:>10} {:>12} {:>12}\n", "T", "variant",
              "B", "tokens/s", "TFLOP/s", "MFU bf16", "MFU f32", "peak MiB", "tok/s ratio",
              "mem ratio");
@@ -161,6 +161,7 @@ bool run_sweep(const StepBenchConfig& base, int64_t tokens, double budget_s,
     for (const char* variant : {"serial-125m", "pha-125m"}) {
       StepBenchConfig c = base;
       c.preset = variant;
+      c.block.clear();  // each preset's own block: the serial baseline stays serial
       c.seq_len = seq_len;
       c.batch = std::max<int64_t>(1, tokens / seq_len);
       const double elapsed =
@@ -177,7 +178,7 @@ bool run_sweep(const StepBenchConfig& base, int64_t tokens, double budget_s,
                      row.skipped.c_str());
     }
   }
-  print_table(rows, peak);
+  print_table(rows, base.real, peak);
   return !failed;
 }
 
