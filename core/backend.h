@@ -123,7 +123,8 @@ class Backend {
   //   vocab_parallel_backward(logits, lse, targets, offset, scale, dlogits);
   // targets i32 [rows] hold GLOBAL vocabulary ids (negative = ignored row: loss 0, dlogits 0). No
   // rank sees V, so the caller checks targets < V. row_max, losses, lse [rows] and stats [2, rows]
-  // have the dtype of logits (the reductions move one dtype).
+  // have one dtype (the reductions move one dtype): the logits' on the CPU, the compute type on the
+  // CUDA backend (f32 for bf16 logits, as its other row statistics).
   //
   // row_max[r] = max over the local columns of logits[r, :].
   virtual void vocab_parallel_max(const Tensor& logits, const Tensor& row_max) = 0;

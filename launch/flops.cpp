@@ -30,11 +30,11 @@ double forward_flops_per_token(const ModelConfig& c, int64_t T) {
   return static_cast<double>(c.n_layers) * per_layer + head;
 }
 
-double measure_matmul_peak(Backend& backend, DType dtype, int64_t n, int repeats) {
+double measure_matmul_peak(Backend& backend, int64_t n, int repeats, DType dtype) {
   SizeTable table;
   table.add("a", {n, n}, dtype);
   table.add("b", {n, n}, dtype);
-  table.add("c", {n, n}, DType::f32);
+  table.add("c", {n, n}, dtype);
   Arena arena(backend, table, "matmul peak probe");
   backend.fill(arena.get("a"), 0.5);
   backend.fill(arena.get("b"), 0.25);

@@ -17,9 +17,10 @@ inline double train_flops_per_token(const ModelConfig& cfg, int64_t seq_len) {
   return 3.0 * forward_flops_per_token(cfg, seq_len);
 }
 
-// Best of a few square matmuls of size n on `backend`, in FLOP/s: f32 x f32 -> f32, or bf16 x
-// bf16 -> f32 (fp32 accumulation, the tensor-core path of mixed precision).
-double measure_matmul_peak(Backend& backend, DType dtype = DType::f32, int64_t n = 1024,
-                           int repeats = 5);
+// Best of `repeats` square matmuls of size n in `dtype` (a, b and c) on `backend`, after one
+// warm-up, in FLOP/s. The CUDA backend multiplies f32 in pure f32 (no TF32) and bf16 on the tensor
+// cores with f32 accumulation.
+double measure_matmul_peak(Backend& backend, int64_t n = 1024, int repeats = 5,
+                           DType dtype = DType::f32);
 
 }  // namespace pha::launch

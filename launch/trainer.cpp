@@ -137,8 +137,8 @@ struct Run {
     const MemoryFigures mem = model.memory();
     // The matmul peak of the type the model's matmuls run in (a larger probe on a GPU).
     const bool gpu = backend.device() == Device::cuda;
-    peak = measure_matmul_peak(backend, precision.act == DType::bf16 ? DType::bf16 : DType::f32,
-                               gpu ? 4096 : 1024);
+    peak = measure_matmul_peak(backend, gpu ? 4096 : 1024, 5,
+                               precision.act == DType::bf16 ? DType::bf16 : DType::f32);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
     if (!rank0) return;
     const auto& L = dist.grid.layout();

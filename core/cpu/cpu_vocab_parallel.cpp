@@ -9,6 +9,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/math/cross_entropy.h"
 
 namespace pha {
 namespace {
@@ -35,13 +36,6 @@ void check_targets(const char* op, int64_t rows, const Tensor& targets) {
 
 void check_offset(const char* op, int64_t vocab_offset) {
   PHA_REQUIRE(vocab_offset >= 0, "{}: vocab_offset {} must not be negative", op, vocab_offset);
-}
-
-// The column of global id `target` in this rank's slice, or -1 when another rank holds it or the
-// row is ignored (a negative target minus a non-negative offset stays negative).
-int64_t local_column(int32_t target, int64_t vocab_offset, int64_t vocab_local) {
-  const int64_t col = int64_t{target} - vocab_offset;
-  return col >= 0 && col < vocab_local ? col : -1;
 }
 
 }  // namespace
@@ -90,7 +84,7 @@ void CpuBackend::vocab_parallel_sums(const Tensor& logits, const Tensor& targets
       double s = 0;
       for (int64_t v = 0; v < vocab; ++v) s += std::exp(row[v] - m[r]);
       sumexp[r] = static_cast<T>(s);
-      const int64_t col = local_column(tgt[r], vocab_offset, vocab);
+      const int64_t col = vocab_shard_column(tgt[r], vocab_offset, vocab);
       target_logit[r] = col < 0 ? T(0) : row[col];
     });
   });
@@ -127,9 +121,9 @@ void CpuBackend::vocab_parallel_loss(const Tensor& row_max, const Tensor& stats,
                   "before vocab_parallel_sums and stats with SUM after it, with the same row_max",
                   op, static_cast<double>(sumexp[r]), r);
     cpu::parallel_for(rows, [&](int64_t r) {
-      const double l = static_cast<double>(m[r]) + std::log(static_cast<double>(sumexp[r]));
+      const double l = log_sum_exp(static_cast<double>(m[r]), static_cast<double>(sumexp[r]));
       out_lse[r] = static_cast<T>(l);
-      loss[r] = tgt[r] < 0 ? T(0) : static_cast<T>(l - static_cast<double>(target_logit[r]));
+      loss[r] = static_cast<T>(row_cross_entropy(tgt[r], l, static_cast<double>(target_logit[r])));
     });
   });
 }
@@ -162,9 +156,8 @@ void CpuBackend::vocab_parallel_backward(const Tensor& logits, const Tensor& lse
         std::fill(out, out + vocab, T(0));
         return;
       }
-      for (int64_t v = 0; v < vocab; ++v) out[v] = std::exp(in[v] - l[r]) * s;
-      const int64_t col = local_column(tgt[r], vocab_offset, vocab);
-      if (col >= 0) out[col] -= s;
+      const int64_t col = vocab_shard_column(tgt[r], vocab_offset, vocab);
+      for (int64_t v = 0; v < vocab; ++v) out[v] = softmax_xent_grad(in[v], l[r], s, v == col);
     });
   });
 }

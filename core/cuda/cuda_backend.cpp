@@ -44,8 +44,10 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
     PHA_CUDA_CHECK(cublasCreate(&cublas_));
     PHA_CUDA_CHECK(cublasSetStream(cublas_, stream_));
     PHA_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspaceBytes));
+    count_allocation(kCublasWorkspaceBytes);
     PHA_CUDA_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
-    fft_plans_ = std::make_unique<CufftPlans>(stream_);
+    fft_plans_ =
+        std::make_unique<CufftPlans>(stream_, [this](size_t bytes) { count_allocation(bytes); });
   } catch (...) {
     destroy();
     throw;
@@ -92,11 +94,26 @@ void* CudaBackend::allocate(size_t bytes, const std::string& label) {
         static_cast<double>(free_bytes) / kGiB, static_cast<double>(total_bytes) / kGiB);
   }
   cuda::check_call(status, "cudaMalloc", __FILE__, __LINE__);
+  allocated_[ptr] = bytes;
+  count_allocation(bytes);
   return ptr;
+}
+
+void CudaBackend::count_allocation(size_t bytes) {
+  memory_.current += bytes;
+  memory_.peak = std::max(memory_.peak, memory_.current);
+}
+
+void CudaBackend::count_release(void* ptr) {
+  const auto it = allocated_.find(ptr);
+  if (it == allocated_.end()) return;
+  memory_.current -= it->second;
+  allocated_.erase(it);
 }
 
 void CudaBackend::release(void* ptr) {
   // Arena calls this from its noexcept destructor and move assignment: report, never throw.
+  count_release(ptr);
   const cudaError_t status = cudaFree(ptr);
   if (status != cudaSuccess) {
     cudaGetLastError();
@@ -155,6 +172,7 @@ void* CudaBackend::scratch_bytes(int slot, size_t bytes) {
   if (s.bytes < bytes) {
     // Earlier ops on the stream may still read the old buffer.
     PHA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    count_release(s.ptr);
     PHA_CUDA_CHECK(cudaFree(s.ptr));
     s.ptr = nullptr;
     s.bytes = 0;

@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/backend.h"
@@ -143,6 +144,15 @@ class CudaBackend final : public Backend {
   }
   CufftPlans& fft_plans() { return *fft_plans_; }
 
+  // Device memory this backend holds: allocate()'s blocks (arenas, op scratch), the cuBLAS
+  // workspace and the cuFFT plans' work areas. `peak` is the most held at once since construction
+  // or the last reset_peak_memory() (for a benchmark's peak of one configuration).
+  struct MemoryUse {
+    size_t current = 0, peak = 0;
+  };
+  MemoryUse memory_use() const { return memory_; }
+  void reset_peak_memory() { memory_.peak = memory_.current; }
+
   // The one CudaBackend alive in this process: the optimiser's kernels see only tensors and run
   // on its stream. Throws when none or more than one is alive.
   static CudaBackend& instance();
@@ -150,6 +160,8 @@ class CudaBackend final : public Backend {
  private:
   void destroy() noexcept;
   void* scratch_bytes(int slot, size_t bytes);
+  void count_allocation(size_t bytes);
+  void count_release(void* ptr);  // a block from allocate()
 
   int device_index_ = 0;
   std::string name_;
@@ -163,6 +175,8 @@ class CudaBackend final : public Backend {
   };
   std::vector<ScratchSlot> scratch_;
   std::unique_ptr<CufftPlans> fft_plans_;
+  MemoryUse memory_;
+  std::unordered_map<void*, size_t> allocated_;  // allocate()'s live blocks and their bytes
 };
 
 // Checks shared by the op files; each throws pha::Error naming the op and the tensor.

@@ -88,6 +88,22 @@ void cross_entropy_backward(const Launch& l, DType dtype, const void* logits, co
                             const int32_t* targets, double scale, void* dlogits, int64_t rows,
                             int64_t vocab);
 
+// ---- vocab-parallel cross-entropy: logits, dlogits [rows, vocab] (this shard's columns, of
+// `dtype`); targets i32 [rows] of global ids; row_max, losses, lse [rows] and stats [2, rows] in
+// the compute type (see backend.h for the sequence and the all-reduces between the calls) ----
+void vocab_parallel_max(const Launch& l, DType dtype, const void* logits, void* row_max,
+                        int64_t rows, int64_t vocab);
+void vocab_parallel_sums(const Launch& l, DType dtype, const void* logits, const int32_t* targets,
+                         int64_t vocab_offset, const void* row_max, void* stats, int64_t rows,
+                         int64_t vocab);
+// stat: the compute type (f32 or f64). A sum of exps below 1 gives that row NaN lse and loss.
+void vocab_parallel_loss(const Launch& l, DType stat, const void* row_max, const void* stats,
+                         const int32_t* targets, void* losses, void* lse, int64_t rows);
+// Writes dlogits (may alias logits).
+void vocab_parallel_backward(const Launch& l, DType dtype, const void* logits, const void* lse,
+                             const int32_t* targets, int64_t vocab_offset, double scale,
+                             void* dlogits, int64_t rows, int64_t vocab);
+
 // ---- channel FMA: x, c, y, dy, dx, dc [rows, cols] (act); d, dd [cols] (param) ----
 void channel_fma_forward(const Launch& l, DType act, DType param, const void* x, const void* d,
                          const void* c, void* y, int64_t rows, int64_t cols);

@@ -34,6 +34,7 @@ cufftHandle CufftPlans::get(bool f64, bool inverse, int64_t n, int64_t batch) {
     cuda::fail_call(bound, "cufftSetStream", __FILE__, __LINE__);
   }
   plans_.emplace(key, plan);
+  on_work_area_(work_bytes);
   return plan;
 }
 

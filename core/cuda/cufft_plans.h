@@ -9,14 +9,19 @@
 #include <cufft.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <tuple>
+#include <utility>
 
 namespace pha {
 
 class CufftPlans {
  public:
-  explicit CufftPlans(cudaStream_t stream) : stream_(stream) {}
+  // on_work_area(bytes) hears of each new plan's work area (cuFFT allocates it), for the
+  // backend's memory accounting.
+  CufftPlans(cudaStream_t stream, std::function<void(size_t)> on_work_area)
+      : stream_(stream), on_work_area_(std::move(on_work_area)) {}
   ~CufftPlans();
   CufftPlans(const CufftPlans&) = delete;
   CufftPlans& operator=(const CufftPlans&) = delete;
@@ -26,6 +31,7 @@ class CufftPlans {
 
  private:
   cudaStream_t stream_;
+  std::function<void(size_t)> on_work_area_;
   std::map<std::tuple<bool, bool, int64_t, int64_t>, cufftHandle> plans_;
 };
 

@@ -6,25 +6,30 @@
 # 1. configure: a CUDA build (cmake -DPHA_CUDA=ON, sm_${PHA_CUDA_ARCH:-90}). The GPU machines
 #    lack pha's other dependencies (MPI, HDF5, OpenBLAS, FFTW, Boost); when the full configure
 #    fails it configures tests/gpu/standalone instead (pha_cuda, the CPU backend as the tests'
-#    reference, the GPU tests), with fmt, GoogleTest, FFTW and a CBLAS from .device-deps: run
-#    tests/gpu/pack-device-deps.sh on a build machine first and carry .device-deps.
-# 2. build: pha_cuda and every tests/gpu/*_test.cpp.
+#    reference, layers/, optim/, the GPU tests, pha_bench_gpu), with fmt, GoogleTest, FFTW and a
+#    CBLAS from .device-deps: run tests/gpu/pack-device-deps.sh on a build machine first and carry
+#    .device-deps.
+# 2. build: pha_cuda, every tests/gpu/*_test.cpp (new files are picked up) and pha_bench_gpu.
 # 3. tests: ctest -R cuda (prints each check's measured error).
-# 4. memcheck: compute-sanitizer --tool memcheck over every GPU op test, when installed.
-# 5. racecheck: compute-sanitizer --tool racecheck (shared-memory hazards) over the ops whose
-#    kernels share memory within a block (attention, row reductions, embedding, column sums), on
-#    their smaller cases ($PHA_RACECHECK_FILTER overrides the gtest filter).
-# 6. a summary; the exit status is non-zero when a step failed.
+# 4. bench: pha_bench_gpu --sweep (T 1024/4096/8192 x serial-125m/pha-125m: tokens/s, MFU, peak
+#    memory, PHA/serial ratios); its table is repeated in the summary. $PHA_BENCH_ARGS replaces
+#    the default sweep arguments.
+# 5. memcheck: compute-sanitizer --tool memcheck over every GPU op test, when installed.
+# 6. racecheck: compute-sanitizer --tool racecheck (shared-memory hazards) over the ops whose
+#    kernels share memory within a block (attention, row reductions, embedding, column sums,
+#    cross-entropy), on their smaller cases ($PHA_RACECHECK_FILTER overrides the gtest filter).
+# 7. a summary; the exit status is non-zero when a step failed.
 # Each step has its own time limit and all of them a shared deadline, so the script ends within
-# about 7.5 minutes whatever happens (expected 4-5 on 16 cores). Logs go to $OUT (the device tool's
+# about 8 minutes whatever happens (expected 6-7 on 16 cores). Logs go to $OUT (the device tool's
 # folder that comes back) when set, else to BUILD_DIR/device-logs.
 set -euo pipefail
 
 build=${1:-build-device}
 arch=${PHA_CUDA_ARCH:-90}
 logs=${OUT:-$build/device-logs}
-deadline=$((SECONDS + 450))
+deadline=$((SECONDS + 460))
 summary=()
+bench_table=""
 failed=0
 mkdir -p "$logs"
 
@@ -59,6 +64,7 @@ finish() {
   echo
   echo "== summary (${SECONDS}s)"
   printf '  %s\n' "${summary[@]}"
+  if [[ -n $bench_table ]]; then printf '%s\n' "$bench_table"; fi
   if ((failed)); then echo "device checks: FAILED"; else echo "device checks: passed"; fi
   exit "$failed"
 }
@@ -79,7 +85,7 @@ if ! step configure 120 cmake -S . -B "$build" -DPHA_CUDA=ON "${config[@]}"; the
 fi
 
 # ---- 2. build ----
-targets=(pha_cuda)
+targets=(pha_cuda pha_bench_gpu)
 configured=$(cmake --build "$build" --target help 2>/dev/null || true)
 for src in tests/gpu/*_test.cpp; do
   name=$(basename "$src" .cpp)
@@ -99,15 +105,33 @@ fi
 if step tests 150 ctest --test-dir "$build" -R cuda -V --output-on-failure; then :; else failed=1; fi
 grep -E "Test +#[0-9]+:|rel error|visible GPUs|Failure|tests passed" "$logs/tests.log" | sed 's/^[0-9]*: //' || true
 
-# ---- 4. memcheck, 5. racecheck ----
+# ---- 4. bench ----
+# About 60-90 s on an H100: 16k tokens a step, 1 warm-up and 3 timed steps per configuration; no
+# configuration starts after 60 s (the rest are listed as skipped), one that does not fit is
+# skipped with the allocation that failed.
+bench_bin=$(find "$build" -name pha_bench_gpu -type f -perm -u+x | head -n 1)
+read -r -a bench_args <<<"${PHA_BENCH_ARGS:---sweep --tokens 16384 --warmup 1 --steps 3 --time-budget-s 60}"
+if [[ -z $bench_bin ]]; then
+  summary+=("bench: not run (pha_bench_gpu was not built)")
+  failed=1
+elif ! nvidia-smi -L >/dev/null 2>&1; then
+  summary+=("bench: not run (no GPU: nvidia-smi -L failed)")  # as the tests skip
+elif step bench 110 "$bench_bin" "${bench_args[@]}"; then
+  bench_table=$(sed -n '/^forward+backward/,$p' "$logs/bench.log")
+  echo "$bench_table"
+else
+  failed=1
+fi
+
+# ---- 5. memcheck, 6. racecheck ----
 sanitizer=$(command -v compute-sanitizer || true)
 for candidate in /usr/local/cuda/bin/compute-sanitizer \
   /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
   [[ -z $sanitizer && -x $candidate ]] && sanitizer=$candidate
 done
 op_tests=()
-for name in cuda_ops_test cuda_norms_test cuda_loss_test cuda_mixer_test cuda_attention_test \
-  cuda_conv_dss_test cuda_optim_test; do
+for name in cuda_ops_test cuda_norms_test cuda_loss_test cuda_vocab_parallel_test cuda_mixer_test \
+  cuda_attention_test cuda_conv_dss_test cuda_optim_test; do
   bin=$(find "$build" -name "$name" -type f -perm -u+x | head -n 1)
   [[ -n $bin ]] && op_tests+=("$bin")
 done
@@ -126,7 +150,7 @@ sanitize() {
 export -f sanitize
 export sanitizer
 
-race_filter=${PHA_RACECHECK_FILTER:-'cuda_attention.F32:cuda_attention.Bf16:cuda_norms.RmsNorm:cuda_norms.LayerNorm:cuda_norms.Softmax:cuda_loss.*:cuda_mixer.ChannelFma:cuda_mixer.Mix'}
+race_filter=${PHA_RACECHECK_FILTER:-'cuda_attention.F32:cuda_attention.Bf16:cuda_norms.RmsNorm:cuda_norms.LayerNorm:cuda_norms.Softmax:cuda_loss.*:cuda_vocab_parallel.*:cuda_mixer.ChannelFma:cuda_mixer.Mix'}
 if [[ -z $sanitizer ]]; then
   summary+=("memcheck: not run (compute-sanitizer not found)")
   summary+=("racecheck: not run (compute-sanitizer not found)")
@@ -139,7 +163,8 @@ else
   race_bins=()
   for bin in "${op_tests[@]}"; do
     case $(basename "$bin") in
-      cuda_attention_test | cuda_norms_test | cuda_loss_test | cuda_mixer_test) race_bins+=("$bin") ;;
+      cuda_attention_test | cuda_norms_test | cuda_loss_test | cuda_vocab_parallel_test | \
+        cuda_mixer_test) race_bins+=("$bin") ;;
     esac
   done
   if step racecheck 150 bash -c 'sanitize racecheck "$0" "$@"' "$race_filter" "${race_bins[@]}"; then
