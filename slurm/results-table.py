@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turns a results CSV of slurm/sweep-seqlen.sbatch or slurm/scaling.sbatch (slurm/results-row.py)
 into a Markdown table (stdout) and a PNG: tokens/s, MFU, peak memory and the final validation loss
-(the training loss where no evaluation ran) against the swept column, one line per group.
+(the training loss where no evaluation ran) against the swept column, one line per group, for the runs that finished.
 
   /usr/bin/python3 slurm/results-table.py RESULTS.csv --x COLUMN [--group COLUMN] [--png OUT.png]
 
@@ -97,7 +97,8 @@ def main():
     rows.sort(key=lambda r: (r[a.group] if a.group else "", float(r[a.x]) if numeric else 0))
     print(markdown(rows, columns))
     png = a.png or os.path.join(os.path.dirname(os.path.abspath(a.csv)), "results.png")
-    plot(rows, a.x, a.group, png)
+    # A failed or preempted run's figures cover only part of it: the plot shows finished runs.
+    plot([r for r in rows if r["status"] == "done"] or rows, a.x, a.group, png)
     print(f"\n![{os.path.basename(png)}]({png})")
 
 

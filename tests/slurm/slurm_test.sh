@@ -206,6 +206,9 @@ st=$(array_states "$jf" 150)
 [ "$st" = "3 COMPLETED" ] || fail "(f) scaling array $jf: $st"
 check_rows "$work/runs/scaling-$jf/results.csv" scaling "layout,ranks,params:1x1x1/1/3344908 1x1x2/2/3344908 2x1x1/2/3344908" \
   --x layout --group preset
-echo "PASS (f): scaling array $jf: 3 rows (layouts 1x1x1, 2x1x1, 1x1x2), table and PNG ($((SECONDS - t0)) s)"
+# Pipeline stages compute what one rank computes (docs/parallelism.md): same final loss.
+loss_of() { awk -F, -v l="$1" 'NR > 1 && $2 == l { print $6 }' "$work/runs/scaling-$jf/results.csv"; }
+[ "$(loss_of 1x1x1)" = "$(loss_of 1x1x2)" ] || fail "(f) final loss 1x1x1 $(loss_of 1x1x1) != 1x1x2 $(loss_of 1x1x2)"
+echo "PASS (f): scaling array $jf: 3 rows (layouts 1x1x1, 2x1x1, 1x1x2; loss 1x1x1 = 1x1x2 = $(loss_of 1x1x2)), table and PNG ($((SECONDS - t0)) s)"
 ok=1
 echo "slurm tests passed in $((SECONDS - t_all)) s"
