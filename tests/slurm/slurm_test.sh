@@ -12,6 +12,9 @@
 #   slurm_test.sh PHA SOURCE_DIR   (root, packages slurm-wlm and munge; about 2.5 minutes on 2 cores)
 # Exits 77 (ctest: skipped) when it cannot run here: not root, or Slurm not installed.
 set -euo pipefail
+# Never hang: the whole test ends (and stops its Slurm, see the TERM trap) after 360 s
+# (PHA_SLURM_TEST_LIMIT).
+[ -n "${PHA_SLURM_TEST_DEADLINE:-}" ] || PHA_SLURM_TEST_DEADLINE=1 exec timeout "${PHA_SLURM_TEST_LIMIT:-360}" bash "$0" "$@"
 pha=$(realpath "$1")
 src=$(realpath "$2")
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (munged and slurmd run as root)"; exit 77; }
@@ -30,16 +33,12 @@ export PHA_SLURM_PORT
 ok=0
 cleanup() {
   trap - EXIT TERM INT
-  [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
   [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root 2>/dev/null
   "$src/slurm/local-slurm.sh" stop "$state" || true
   if [ "$ok" = 1 ]; then rm -rf "$work"; else echo "kept $work (job logs, Slurm logs in slurm/log)"; fi
 }
 trap cleanup EXIT
 trap 'echo "FAIL: interrupted or over the time budget"; exit 1' TERM INT
-# Never hang: whatever waits too long, the whole test ends (and stops Slurm) after 360 s.
-(sleep 360 && kill -TERM $$) 2>/dev/null &
-watchdog=$!
 fail() {
   echo "FAIL: $*"
   for f in "$work"/*.out; do echo "== $f"; grep -v '^step' "$f" | tail -25; done
