@@ -21,15 +21,26 @@ void put(char (&dst)[N], const std::string& s) {
   std::snprintf(dst, N, "%s", s.c_str());
 }
 
-// Every rank's record on every rank (fixed-size, so one MPI_Allgather of bytes).
+// Every rank's record on rank 0 (fixed-size: one MPI_Gather of bytes, O(ranks) on rank 0 only);
+// empty on the other ranks.
 template <typename T>
-std::vector<T> all_gather(MPI_Comm world, const T& mine) {
-  int size = 1;
+std::vector<T> gather_to_root(MPI_Comm world, const T& mine) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(world, &rank);
   MPI_Comm_size(world, &size);
-  std::vector<T> all(static_cast<size_t>(size));
-  check_mpi(MPI_Allgather(&mine, sizeof(T), MPI_BYTE, all.data(), sizeof(T), MPI_BYTE, world),
-            "MPI_Allgather (launch environment)");
+  std::vector<T> all(rank == 0 ? static_cast<size_t>(size) : 0);
+  check_mpi(MPI_Gather(&mine, sizeof(T), MPI_BYTE, all.data(), sizeof(T), MPI_BYTE, 0, world),
+            "MPI_Gather (launch environment)");
   return all;
+}
+
+// Rank 0's text on every rank.
+std::string broadcast_from_root(MPI_Comm world, std::string text) {
+  int length = static_cast<int>(text.size());
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT, 0, world), "MPI_Bcast (launch environment)");
+  text.resize(static_cast<size_t>(length));
+  check_mpi(MPI_Bcast(text.data(), length, MPI_CHAR, 0, world), "MPI_Bcast (launch environment)");
+  return text;
 }
 
 // Reads launcher variables; the first malformed or missing one becomes this rank's problem, which
@@ -78,8 +89,8 @@ struct Record {
   char problem[200];
 };
 
-// The same list of problems on every rank: each rank checks every record.
-std::vector<std::string> launch_problems(const std::vector<Record>& all) {
+// What is wrong with the launcher's numbers of every rank (checked on rank 0): "" when nothing.
+std::string launch_problems(const std::vector<Record>& all) {
   const int size = static_cast<int>(all.size());
   std::vector<std::string> problems;
   std::map<std::string, std::vector<int>> ranks_by_host;
@@ -99,19 +110,24 @@ std::vector<std::string> launch_problems(const std::vector<Record>& all) {
       local.push_back(all[static_cast<size_t>(i)].local_rank);
       local_sizes.push_back(all[static_cast<size_t>(i)].local_size);
     }
-    const bool sizes_agree = std::all_of(local_sizes.begin(), local_sizes.end(),
-                                         [&](int n) { return n == int(ranks.size()); });
-    std::sort(local.begin(), local.end());
+    const int n = static_cast<int>(ranks.size());
+    std::vector<int> sorted = local;
+    std::sort(sorted.begin(), sorted.end());
     bool numbered = true;
-    for (size_t k = 0; k < local.size(); ++k) numbered = numbered && local[k] == int(k);
-    if (!sizes_agree || !numbered)
+    for (int k = 0; k < n; ++k) numbered = numbered && sorted[static_cast<size_t>(k)] == k;
+    const bool sized =
+        std::all_of(local_sizes.begin(), local_sizes.end(), [n](int m) { return m == n; });
+    if (!numbered || !sized)
       problems.push_back(fmt::format(
           "host {} runs MPI ranks {} ({} of them), but the launcher gives them local ranks {} of "
           "local sizes {}",
-          host, fmt::join(ranks, ","), ranks.size(), fmt::join(local, ","),
-          fmt::join(local_sizes, ",")));
+          host, fmt::join(ranks, ","), n, fmt::join(local, ","), fmt::join(local_sizes, ",")));
   }
-  return problems;
+  constexpr size_t shown = 4;
+  std::string text = fmt::format(
+      "{}", fmt::join(problems.begin(), problems.begin() + std::min(shown, problems.size()), "; "));
+  if (problems.size() > shown) text += fmt::format("; and {} more", problems.size() - shown);
+  return text;
 }
 
 }  // namespace
@@ -180,14 +196,12 @@ LaunchEnv detect_launch_env(MPI_Comm world) {
   put(mine.host, env.host);
   put(mine.source, env.source);
   put(mine.problem, read.problem);
-  const std::vector<std::string> problems = launch_problems(all_gather(world, mine));
-  constexpr size_t shown = 4;
-  PHA_REQUIRE(
-      problems.empty(),
-      "the launcher's ranks do not match MPI's: {}{}. Launch with one launcher (srun "
-      "--mpi=pmix, or mpirun inside the allocation) and one task per rank",
-      fmt::join(problems.begin(), problems.begin() + std::min(shown, problems.size()), "; "),
-      problems.size() > shown ? fmt::format("; and {} more", problems.size() - shown) : "");
+  const std::vector<Record> all = gather_to_root(world, mine);
+  const std::string problems = broadcast_from_root(world, rank == 0 ? launch_problems(all) : "");
+  PHA_REQUIRE(problems.empty(),
+              "the launcher's ranks do not match MPI's: {}. Launch with one launcher (srun "
+              "--mpi=pmix, or mpirun inside the allocation) and one task per rank",
+              problems);
   return env;
 }
 
@@ -201,8 +215,8 @@ std::string rank_host_table(MPI_Comm world, const LaunchEnv& env) {
   Row mine{env.local_rank, env.local_size, {}, {}};
   put(mine.host, env.host);
   put(mine.devices, devices != nullptr ? devices : "(unset)");
-  const std::vector<Row> rows = all_gather(world, mine);
-  if (env.world_rank != 0) return "";
+  const std::vector<Row> rows = gather_to_root(world, mine);
+  if (rows.empty()) return "";  // not rank 0
   std::string out =
       fmt::format("rank-to-host table ({} ranks, from {}):\n", rows.size(), env.source);
   out +=

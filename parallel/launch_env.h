@@ -28,7 +28,7 @@ struct LaunchEnv {
 LaunchEnv detect_launch_env(MPI_Comm world);
 
 // Collective over `world`: a header and one line per rank (rank, host, local rank of local size,
-// CUDA_VISIBLE_DEVICES). The text on rank 0, empty on the others.
+// CUDA_VISIBLE_DEVICES), gathered on rank 0: the text there, empty on the other ranks.
 std::string rank_host_table(MPI_Comm world, const LaunchEnv& env);
 
 // The task count of node `node` in Slurm's compressed per-node list ("4", "2(x3),1"); -1 when the
