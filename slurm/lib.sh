@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # rc, got_term, step, pha: read by the sourcing scripts
 # Shared by slurm/*.sbatch (sourced after `repo` is set to the repository root): the pha binary,
 # the launcher command of a job step, the rank-to-host table, and running the step with the batch
 # shell's signals forwarded to it. Exit statuses of the scripts: 2 = usage (bad arguments).
@@ -19,6 +19,10 @@ pha_setup() {
   # Open MPI refuses root without these; they change nothing for other users.
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1} OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+  # From here on: SIGUSR1's default action would end this shell, and the job with it, unrequeued.
+  pha_step_pid="" pha_signalled=0 got_term=0
+  trap 'pha_forward USR1' USR1
+  trap 'pha_forward TERM' TERM
 }
 
 # pha_step_cmd RANKS RUN_DIR: sets the array `step` to the launcher command for RANKS tasks. With
@@ -56,12 +60,14 @@ pha_forward() {
 }
 
 # pha_run CMD...: runs the job step, forwarding signals; sets rc (its exit status) and got_term
-# (1 when this shell got a SIGTERM).
+# (1 when this shell got a SIGTERM). A signal before the step started is a preemption before any
+# step: rc 75 without starting it (pha would not be ready to take the signal yet).
 pha_run() {
-  # shellcheck disable=SC2034 # got_term is read by the sourcing script
-  pha_step_pid="" pha_signalled=0 got_term=0
-  trap 'pha_forward USR1' USR1
-  trap 'pha_forward TERM' TERM
+  if [ "$pha_signalled" -eq 1 ]; then
+    pha_log "signalled before the job step started: not starting it"
+    rc=75
+    return
+  fi
   "$@" &
   pha_step_pid=$!
   while :; do
@@ -70,7 +76,6 @@ pha_run() {
     [ "$pha_signalled" -eq 1 ] || break
     pha_signalled=0 # a trap cut the wait short: wait again for the step's own status
   done
-  trap - USR1 TERM
 }
 
 # pha_append_row CSV RUN_DIR NAME=VALUE...: one results row of this array task (status from $rc).
