@@ -5,7 +5,9 @@
 # Idempotent: start on a running instance only prints the export, stop on a stopped one is a no-op.
 # Environment: PHA_SLURM_CPUS (CPUs the node advertises, default 4 even on 2 cores),
 # PHA_SLURM_PORT (slurmctld port, slurmd uses PORT+1; default 6817), PHA_SLURM_WAIT (seconds to wait
-# for the node to be idle, default 30). Needs root and the packages slurm-wlm and munge.
+# for the node to be idle, default 30), PHA_SLURM_CRED_EXPIRE (job credential lifetime in seconds,
+# which is also how long a requeued job waits before it may start again; default 10, Slurm's 120).
+# Needs root and the packages slurm-wlm and munge.
 set -euo pipefail
 cmd=${1:-}
 dir=${2:-/tmp/pha-slurm}
@@ -18,6 +20,17 @@ sock=$dir/munge/munge.socket.2
 
 die() { echo "local-slurm: $*" >&2; exit 1; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Something listens on 127.0.0.1:PORT (another Slurm, or a previous instance still running).
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# start_daemon NAME PIDFILE PORT CMD...: unless it runs already; refuses a port someone else holds,
+# since the daemon would start, fail to bind, and leave only a log line behind.
+start_daemon() {
+  local name=$1 pidfile=$2 p=$3
+  shift 3
+  alive "$pidfile" && return 0
+  port_busy "$p" && die "port $p is taken (another Slurm instance? stop it with '$0 stop DIR', or set PHA_SLURM_PORT)"
+  "$@" || die "$name did not start (see $dir/log/$name.log)"
+}
 
 start() {
   for b in munged mungekey slurmctld slurmd sinfo; do
@@ -39,7 +52,7 @@ SlurmUser=root
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 AuthType=auth/munge
-AuthInfo=socket=$sock
+AuthInfo=socket=$sock,cred_expire=${PHA_SLURM_CRED_EXPIRE:-10}
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -58,13 +71,16 @@ ReturnToService=2
 MpiDefault=none
 KillWait=10
 MinJobAge=3600
+# Every 2 s (Slurm's default: 60) look for jobs that became eligible, e.g. a requeued one whose
+# wait (cred_expire) ended: no event wakes the scheduler for those.
+SchedulerParameters=sched_interval=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
   mv "$conf.new" "$conf"
   export SLURM_CONF=$conf
-  alive "$dir/slurmctld.pid" || slurmctld -f "$conf" -i || die "slurmctld did not start (see $dir/log/slurmctld.log)"
-  alive "$dir/slurmd.pid" || slurmd -f "$conf" -N "$host" || die "slurmd did not start (see $dir/log/slurmd.log)"
+  start_daemon slurmctld "$dir/slurmctld.pid" "$port" slurmctld -f "$conf" -i
+  start_daemon slurmd "$dir/slurmd.pid" $((port + 1)) slurmd -f "$conf" -N "$host"
   local state=""
   for _ in $(seq $((wait_s * 2))); do
     state=$(sinfo -h -N -n "$host" -o %t 2>/dev/null || true)
