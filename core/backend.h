@@ -42,6 +42,12 @@ class Backend {
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
   virtual void fill(const Tensor& t, double value) = 0;
   virtual void synchronize() = 0;
+  // Device memory held through this backend and its high-water mark; zero on the CPU backend,
+  // whose memory is the process's (peak resident set).
+  struct MemoryUse {
+    size_t current = 0, peak = 0;
+  };
+  virtual MemoryUse memory_use() const { return {}; }
 
   // ---- matmul ----
   // c = alpha * op(a) op(b) + beta * c. a, b, c are 2-D [M, K] x [K, N] -> [M, N] (after the

@@ -25,6 +25,7 @@
 #include "optim/clip.h"
 #include "optim/schedule.h"
 #include "parallel/abort.h"
+#include "parallel/launch_env.h"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -56,20 +57,12 @@ AdamWConfig adamw_config(const TrainSettings& s) {
   return c;
 }
 
-// This rank's index among the ranks of its node (which GPU it takes).
-int node_local_rank() {
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int rank = 0;
-  MPI_Comm_rank(node, &rank);
-  MPI_Comm_free(&node);
-  return rank;
-}
-
 // Everything a run holds; built collectively on every rank.
 struct Run {
   const TrainConfig& cfg;
   const std::string& config_ini;
+  // Where this rank runs (Slurm, Open MPI or MPI's view): its node-local rank picks its GPU.
+  parallel::LaunchEnv launch;
   std::unique_ptr<Backend> backend_owner;
   Backend& backend;
   Precision precision;
@@ -90,7 +83,8 @@ struct Run {
   Run(const TrainConfig& c, const std::string& ini)
       : cfg(c),
         config_ini(ini),
-        backend_owner(make_device_backend(c.train.device, node_local_rank())),
+        launch(parallel::detect_launch_env(MPI_COMM_WORLD)),
+        backend_owner(make_device_backend(c.train.device, launch.local_rank)),
         backend(*backend_owner),
         precision(Precision::parse(c.train.precision)),
         dist(parallel::Layout{static_cast<int>(c.parallel.dp), static_cast<int>(c.parallel.tp),
@@ -140,7 +134,9 @@ struct Run {
     peak = measure_matmul_peak(backend, gpu ? 4096 : 1024, 5,
                                precision.act == DType::bf16 ? DType::bf16 : DType::f32);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
+    const std::string rank_table = parallel::rank_host_table(MPI_COMM_WORLD, launch);
     if (!rank0) return;
+    fmt::print("{}", rank_table);
     const auto& L = dist.grid.layout();
     fmt::print("model: {}\n", cfg.model.summary());
     fmt::print(
@@ -219,8 +215,6 @@ int Run::loop() {
   double train_seconds = 0;
   // The untrained model's validation loss: the baseline every later evaluation is read against.
   EvalResult last_eval = s.eval_every > 0 && first_step == 1 ? evaluate_now(0) : EvalResult{};
-  std::signal(SIGTERM, on_preempt_signal);
-  std::signal(SIGUSR1, on_preempt_signal);
   for (int64_t step = first_step; step <= s.steps; ++step) {
     const auto start = Clock::now();
     dist.reset_comm_stats();
@@ -295,7 +289,10 @@ int Run::loop() {
     stats.flops = flops_per_token * stats.tokens;
     // The whole job's FLOP/s against the summed peak of its ranks.
     stats.peak_flops = peak * dist.grid.layout().world_size();
-    stats.peak_rss_mib = peak_rss_mib();
+    // The log shows the GPU's peak on cuda (this rank's backend), else the peak resident set.
+    const bool gpu = backend.device() == Device::cuda;
+    const double device_mib = static_cast<double>(backend.memory_use().peak) / 1048576.0;
+    stats.peak_rss_mib = gpu ? device_mib : peak_rss_mib();
     stats.eta_seconds = train_seconds / static_cast<double>(step - first_step + 1) *
                         static_cast<double>(s.steps - step);
     if (all_answers)
@@ -315,7 +312,8 @@ int Run::loop() {
       record.add("tokens_per_s", stats.tokens / stats.seconds);
       record.add("flops_per_s", stats.flops / stats.seconds);
       record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
-      record.add("peak_rss_mib", stats.peak_rss_mib).add("comm_fraction", comm_fraction);
+      record.add("peak_rss_mib", peak_rss_mib()).add("comm_fraction", comm_fraction);
+      if (gpu) record.add("peak_device_mib", device_mib);
       record.add("pipeline_wait_fraction", bubble);
       record.add("tokens_seen", tokens_seen + global_batch() * T)
           .add("skipped", int64_t{stats.skipped});
@@ -363,6 +361,10 @@ int train(const TrainConfig& cfg, const std::string& config_ini) {
   const TrainSettings& s = cfg.train;
   if (s.threads > 0) omp_set_num_threads(static_cast<int>(s.threads));
   openblas_set_num_threads(s.threads > 0 ? static_cast<int>(s.threads) : omp_get_max_threads());
+  // From the start: a preemption signal during set-up (a checkpoint load) is honoured after the
+  // first step instead of killing the process.
+  std::signal(SIGTERM, on_preempt_signal);
+  std::signal(SIGUSR1, on_preempt_signal);
   const int rank = parallel::world_rank();
   // Set-up: every rank builds its part; the lowest failing rank reports, all stop together.
   std::unique_ptr<Run> run;

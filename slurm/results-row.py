@@ -16,7 +16,7 @@ import statistics
 import sys
 
 MEASURED = ["params", "steps", "final_loss", "val_loss", "tokens_per_s", "mfu", "peak_rss_mib",
-            "comm_fraction", "pipeline_wait_fraction", "status", "job"]
+            "peak_device_mib", "comm_fraction", "pipeline_wait_fraction", "status", "job"]
 
 
 def parameters(run):
@@ -49,10 +49,11 @@ def measured(run, status, job):
     last = steps[-1] if steps else {}
     val = [r["val_loss"] for r in evals if "val_loss" in r]
     peak = max((r.get("peak_rss_mib", 0) for r in steps), default=None)
+    device = max((r["peak_device_mib"] for r in steps if "peak_device_mib" in r), default=None)
     return [parameters(run), str(last.get("step", "")),
             f"{last['loss']:.6f}" if last else "", f"{val[-1]:.6f}" if val else "",
             med("tokens_per_s"), med("mfu"), f"{peak:.1f}" if peak is not None else "",
-            med("comm_fraction"), med("pipeline_wait_fraction"), status, job]
+            f"{device:.1f}" if device is not None else "", med("comm_fraction"), med("pipeline_wait_fraction"), status, job]
 
 
 def main():

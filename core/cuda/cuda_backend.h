@@ -147,10 +147,7 @@ class CudaBackend final : public Backend {
   // Device memory this backend holds: allocate()'s blocks (arenas, op scratch), the cuBLAS
   // workspace and the cuFFT plans' work areas. `peak` is the most held at once since construction
   // or the last reset_peak_memory() (for a benchmark's peak of one configuration).
-  struct MemoryUse {
-    size_t current = 0, peak = 0;
-  };
-  MemoryUse memory_use() const { return memory_; }
+  MemoryUse memory_use() const override { return memory_; }
   void reset_peak_memory() { memory_.peak = memory_.current; }
 
   // The one CudaBackend alive in this process: the optimiser's kernels see only tensors and run
