@@ -79,14 +79,15 @@ Device parse_device(const std::string& name) {
 // ---- one configuration ----
 void print_json(const StepBenchConfig& c, const StepBenchResult& r, const MatmulPeaks& peak) {
   fmt::print(
-      "{{\"device\":\"{}\",\"preset\":\"{}\",\"block\":\"{}\",\"precision\":\"{}\",\"T\":{},\"B\":{},"
+      "{{\"device\":\"{}\",\"preset\":\"{}\",\"block\":\"{}\",\"precision\":\"{}\",\"T\":{},\"B\":{"
+      "},"
       "\"steps\":{},\"parameters\":{},\"loss\":{:.4f},\"seconds_per_step\":{:.4f},"
       "\"tokens_per_s\":{:.1f},\"model_tflops\":{:.4g},\"peak_bf16_tflops\":{:.4g},"
       "\"peak_f32_tflops\":{:.4g},\"mfu_bf16\":{:.4f},\"mfu_f32\":{:.4f},\"peak_memory_mib\":{:.1f}"
       ","
       "\"planned_mib\":{:.1f}}}\n",
-      device_name(c.device), c.preset, c.block.empty() ? "preset" : c.block, c.precision,
-      c.seq_len, c.batch, c.steps, r.parameters, r.loss, r.seconds_per_step, r.tokens_per_s,
+      device_name(c.device), c.preset, c.block.empty() ? "preset" : c.block, c.precision, c.seq_len,
+      c.batch, c.steps, r.parameters, r.loss, r.seconds_per_step, r.tokens_per_s,
       r.model_flops_per_s / 1e12, peak.bf16 / 1e12, peak.f32 / 1e12,
       peak.bf16 > 0 ? r.model_flops_per_s / peak.bf16 : 0.0, r.model_flops_per_s / peak.f32,
       r.peak_mib, r.planned_mib);

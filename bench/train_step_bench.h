@@ -16,7 +16,7 @@ struct StepBenchConfig {
   std::string block;  // empty: the preset's block
   int64_t seq_len = 1024, batch = 1;
   int64_t warmup = 1, steps = 3;  // untimed, then timed forward+backward steps
-  std::string precision;          // fp32 | bf16 (layers/precision.h); empty: bf16 on cuda, else fp32
+  std::string precision;  // fp32 | bf16 (layers/precision.h); empty: bf16 on cuda, else fp32
 };
 
 struct StepBenchResult {

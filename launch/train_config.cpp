@@ -162,7 +162,8 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
     bool shorthand = false;
     for (const char* key : {"tp", "pp", "dp", "zero1", "device", "precision"}) {
       const std::string flag = std::string("--") + key;
-      const std::string section = flag == "--device" || flag == "--precision" ? "train" : "parallel";
+      const std::string section =
+          flag == "--device" || flag == "--precision" ? "train" : "parallel";
       if (a == flag || a.rfind(flag + "=", 0) == 0) {
         args.push_back("--" + section + "." + a.substr(2) + (a == "--zero1" ? "=true" : ""));
         shorthand = true;

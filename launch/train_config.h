@@ -32,8 +32,8 @@ struct TrainSettings {
   int64_t keep_last = 3;          // committed checkpoints kept (the newest)
   int64_t keep_every = 0;         // ... plus every checkpoint whose step is a multiple (0 = none)
   std::string resume = "none";    // none | auto (newest committed in the run directory) | PATH
-  int64_t stop_after = 0;  // this process stops (checkpoint, status 75) after N steps; 0 = no
-  std::string device = "cpu";      // cpu | cuda (one GPU per rank)
+  int64_t stop_after = 0;      // this process stops (checkpoint, status 75) after N steps; 0 = no
+  std::string device = "cpu";  // cpu | cuda (one GPU per rank)
   std::string precision = "fp32";  // fp32 | bf16 (bf16 compute over f32 masters; cuda only)
 };
 

@@ -63,8 +63,7 @@ class Planner {
  public:
   // Declare pass. `precision` gives the types of parameters and activations (all f32 by default;
   // all f64 for gradient checks of whole layers and models).
-  explicit Planner(Precision precision = {}, TpPosition tp = {})
-      : precision_(precision), tp_(tp) {}
+  explicit Planner(Precision precision = {}, TpPosition tp = {}) : precision_(precision), tp_(tp) {}
   // Bind pass over the arenas made from this planner's tables by the declare pass; `compute` is
   // the arena of compute_table() (unused when it is empty).
   Planner(Precision precision, TpPosition tp, const Arena& params, const Arena& grads,

@@ -78,7 +78,8 @@ TEST(ComputeCopies, TrainingWithCopiesIsBitIdentical) {
     plain.init_parameters(5);
     copied.init_parameters(5);
     const std::vector<double> a = train(plain, 4), b = train(copied, 4);
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1 << " tie " << tie;
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(a[i], b[i]) << "step " << i + 1 << " tie " << tie;
     EXPECT_NE(a.front(), a.back());  // the steps did change the model
   }
 }
