@@ -354,6 +354,7 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
         model.backend().copy_from_host(target, d.data());
       }
     }
+  model.refresh_compute_weights();  // the bf16 compute copies follow the loaded masters
   TrainingState s;
   s.step = file.int_attribute("", "step");
   s.tokens_seen = file.int_attribute("", "tokens_seen");

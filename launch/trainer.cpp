@@ -106,7 +106,6 @@ struct Run {
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
     if (const auto path = ckpt::resolve_resume(c.run_dir, c.train.resume, world_comm)) {
       const ckpt::TrainingState state = ckpt::load(*path, model, optimizer, world_comm);
-      model.refresh_compute_weights();
       first_step = state.step + 1;
       first_sample = state.next_sample;
       tokens_seen = state.tokens_seen;

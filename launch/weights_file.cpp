@@ -106,6 +106,7 @@ void load_weights(const std::string& path, Model& model, MPI_Comm comm) {
       file.read_block(name, host, dim, offset);
     model.backend().copy_from_host(value, bytes.data());
   }
+  model.refresh_compute_weights();  // the bf16 compute copies follow the loaded weights
   file.close();
 }
 

@@ -49,8 +49,8 @@ class Model {
 
   // Initialises the masters (and their compute copies).
   void init_parameters(uint64_t seed);
-  // Rewrites the compute copies of the matmul weights from the masters: after anything but
-  // init_parameters() changes params() (an optimiser step, a checkpoint load).
+  // Rewrites the compute copies of the matmul weights from the masters: after anything changes
+  // params() (an optimiser step; init_parameters, ckpt::load and load_weights call it themselves).
   void refresh_compute_weights();
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over

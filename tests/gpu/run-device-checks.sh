@@ -87,6 +87,8 @@ fi
 # ---- 2. build ----
 targets=(pha_cuda pha_bench_gpu)
 configured=$(cmake --build "$build" --target help 2>/dev/null || true)
+# The full build (MPI, HDF5 present) also has the trainer: step 3b runs `pha train --device cuda`.
+grep -qw "pha" <<<"$configured" && targets+=(pha)
 for src in tests/gpu/*_test.cpp; do
   name=$(basename "$src" .cpp)
   # nccl_communicator_test is configured only where the toolkit has NCCL.
@@ -104,6 +106,38 @@ fi
 # ---- 3. tests ----
 if step tests 150 ctest --test-dir "$build" -R cuda -V --output-on-failure; then :; else failed=1; fi
 grep -E "Test +#[0-9]+:|rel error|visible GPUs|Failure|tests passed" "$logs/tests.log" | sed 's/^[0-9]*: //' || true
+
+# ---- 3b. pha train --device cuda vs --device cpu (full build only) ----
+# The tiny preset, 30 steps on one rank: the bf16 GPU run's final training loss must be within 5%
+# of the CPU's (the same data, initialisation and schedule).
+train_compare() {
+  local pha=$1 dir=$2
+  local common=(--model.preset=tiny --train.steps=30 --train.warmup=5 --train.seq_len=128
+    --train.batch_size=8 --train.eval_every=0 --train.eval_batches=2
+    --data.synthetic_tokens=200000)
+  "$pha" train "${common[@]}" --run.dir="$dir/cpu" --device cpu || return 1
+  "$pha" train "${common[@]}" --run.dir="$dir/gpu" --device cuda --precision bf16 || return 1
+  /usr/bin/env python3 - "$dir" <<'PY'
+import json, sys
+def last_loss(run):
+    records = [json.loads(line) for line in open(f"{run}/metrics.jsonl")]
+    return [r for r in records if r.get("kind") == "step"][-1]["loss"]
+cpu, gpu = last_loss(sys.argv[1] + "/cpu"), last_loss(sys.argv[1] + "/gpu")
+print(f"final training loss: cpu {cpu:.4f}, cuda bf16 {gpu:.4f}, rel {abs(gpu - cpu) / cpu:.3e} (tol 5e-2)")
+sys.exit(0 if abs(gpu - cpu) <= 0.05 * cpu else 1)
+PY
+}
+export -f train_compare
+pha_bin=$build/launch/pha
+if [[ ! -x $pha_bin ]]; then
+  summary+=("train: not run (the standalone build has no pha: MPI/HDF5 missing)")
+elif ! nvidia-smi -L >/dev/null 2>&1; then
+  summary+=("train: not run (no GPU: nvidia-smi -L failed)")
+elif step train 120 bash -c 'train_compare "$0" "$1"' "$pha_bin" "$logs/train-runs"; then
+  grep -E "final training loss|machine:" "$logs/train.log" || true
+else
+  failed=1
+fi
 
 # ---- 4. bench ----
 # About 60-90 s on an H100: 16k tokens a step, 1 warm-up and 3 timed steps per configuration; no
