@@ -19,6 +19,10 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
       precision_(precision),
       part_(part) {
   cfg_.validate();
+  PHA_REQUIRE(precision_.act != DType::bf16 || backend_.device() == Device::cuda,
+              "{} precision needs the CUDA backend: the CPU backend computes in f32 or f64 (use "
+              "fp32 there)",
+              precision_.str());
   PHA_REQUIRE(batch > 0, "batch size {} must be positive", batch);
   PHA_REQUIRE(seq_len >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len);
   PHA_REQUIRE(seq_len <= cfg_.max_seq_len,

@@ -105,6 +105,17 @@ TEST(ComputeCopies, AStaleCopyIsVisible) {
   EXPECT_NE(stale, fresh);
 }
 
+TEST(Precision, Bf16IsRefusedOnTheCpu) {
+  CpuBackend be;
+  try {
+    Model model(be, small_config(true), 2, 9, Precision::parse("bf16"));
+    FAIL() << "a bf16 model was built on the CPU backend";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bf16 precision needs the CUDA backend"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Precision, ParsesTheCommandLineNames) {
   EXPECT_EQ(Precision::parse("fp32").act, DType::f32);
   EXPECT_EQ(Precision::parse("bf16").act, DType::bf16);
