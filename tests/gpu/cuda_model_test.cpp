@@ -15,6 +15,7 @@
 #include "core/cuda/cuda_device.h"
 #include "core/cuda/make_cuda_backend.h"
 #include "layers/model.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
@@ -27,16 +28,16 @@ struct Variant {
 };
 
 ModelConfig config_of(const Variant& v) {
-  ModelConfig c = model_preset("tiny");
-  c.d = 72;
-  c.n_q = 6;
-  c.n_kv = 2;
-  c.d_ff = 136;
-  c.gss_f = 56;
-  c.gss_h = 20;
-  c.dss_n = 12;
-  c.n_layers = 3;
-  c.vocab = 301;  // padded to 320 inside
+  // vocab 301: padded to 320 inside.
+  ModelConfig c = test::sized_model({.d = 72,
+                                     .n_q = 6,
+                                     .n_kv = 2,
+                                     .d_ff = 136,
+                                     .gss_f = 56,
+                                     .gss_h = 20,
+                                     .dss_n = 12,
+                                     .n_layers = 3,
+                                     .vocab = 301});
   c.max_seq_len = 128;
   c.block = BlockKind::parse(v.block);
   c.tie_embeddings = v.tie;

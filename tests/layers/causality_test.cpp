@@ -6,6 +6,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
@@ -17,16 +18,15 @@ struct Diff {
 };
 
 Diff change_token(ConvAlgo algo, const std::string& block, int64_t t_changed) {
-  ModelConfig c = model_preset("tiny");
-  c.d = 64;
-  c.n_q = 4;
-  c.n_kv = 2;
-  c.d_ff = 96;
-  c.gss_f = 48;
-  c.gss_h = 16;
-  c.dss_n = 16;
-  c.n_layers = 2;
-  c.vocab = 100;
+  ModelConfig c = test::sized_model({.d = 64,
+                                     .n_q = 4,
+                                     .n_kv = 2,
+                                     .d_ff = 96,
+                                     .gss_f = 48,
+                                     .gss_h = 16,
+                                     .dss_n = 16,
+                                     .n_layers = 2,
+                                     .vocab = 100});
   c.conv_algo = algo;
   c.block = BlockKind::parse(block);
   const int64_t B = 2, T = 33;

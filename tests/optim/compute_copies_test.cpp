@@ -9,22 +9,22 @@
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
 namespace {
 
 ModelConfig small_config(bool tie) {
-  ModelConfig c = model_preset("tiny");
-  c.d = 48;
-  c.n_q = 4;
-  c.n_kv = 2;
-  c.d_ff = 80;
-  c.gss_f = 40;
-  c.gss_h = 12;
-  c.dss_n = 8;
-  c.n_layers = 2;
-  c.vocab = 70;
+  ModelConfig c = test::sized_model({.d = 48,
+                                     .n_q = 4,
+                                     .n_kv = 2,
+                                     .d_ff = 80,
+                                     .gss_f = 40,
+                                     .gss_h = 12,
+                                     .dss_n = 8,
+                                     .n_layers = 2,
+                                     .vocab = 70});
   c.tie_embeddings = tie;
   return c;
 }
@@ -111,7 +111,8 @@ TEST(Precision, Bf16IsRefusedOnTheCpu) {
     Model model(be, small_config(true), 2, 9, Precision::parse("bf16"));
     FAIL() << "a bf16 model was built on the CPU backend";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bf16 precision needs the CUDA backend"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("bf16 precision needs the CUDA backend"),
+              std::string::npos)
         << e.what();
   }
 }

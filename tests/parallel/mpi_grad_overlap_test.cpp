@@ -18,6 +18,7 @@
 #include "launch/grad_sync.h"
 #include "launch/pipeline_step.h"
 #include "optim/clip.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha::launch {
@@ -47,16 +48,15 @@ struct Outcome {
 };
 
 ModelConfig small_model() {
-  ModelConfig c = model_preset("tiny");
-  c.d = 64;
-  c.n_q = 4;
-  c.n_kv = 2;
-  c.d_ff = 96;
-  c.gss_f = 48;
-  c.gss_h = 16;
-  c.dss_n = 8;
-  c.n_layers = 2;
-  c.vocab = 100;
+  ModelConfig c = test::sized_model({.d = 64,
+                                     .n_q = 4,
+                                     .n_kv = 2,
+                                     .d_ff = 96,
+                                     .gss_f = 48,
+                                     .gss_h = 16,
+                                     .dss_n = 8,
+                                     .n_layers = 2,
+                                     .vocab = 100});
   c.max_seq_len = kSeq;
   return c;
 }

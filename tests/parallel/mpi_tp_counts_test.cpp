@@ -7,6 +7,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
 #include "parallel/mpi_communicator.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
@@ -19,16 +20,15 @@ struct Counts {
 };
 
 Counts one_block(const std::string& block) {
-  ModelConfig c = model_preset("tiny");
-  c.d = 64;
-  c.n_q = 4;
-  c.n_kv = 2;
-  c.d_ff = 96;
-  c.gss_f = 48;
-  c.gss_h = 16;
-  c.dss_n = 8;
-  c.n_layers = 1;
-  c.vocab = 100;
+  ModelConfig c = test::sized_model({.d = 64,
+                                     .n_q = 4,
+                                     .n_kv = 2,
+                                     .d_ff = 96,
+                                     .gss_f = 48,
+                                     .gss_h = 16,
+                                     .dss_n = 8,
+                                     .n_layers = 1,
+                                     .vocab = 100});
   c.block = BlockKind::parse(block);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
