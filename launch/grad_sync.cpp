@@ -3,6 +3,12 @@
 #include <algorithm>
 
 #include "optim/clip.h"
+#if PHA_WITH_NCCL
+#include <fmt/format.h>
+
+#include "parallel/abort.h"
+#include "parallel/make_nccl_communicator.h"
+#endif
 
 namespace pha::launch {
 
@@ -20,6 +26,25 @@ Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
                 t.dtype, t.device, Shape{count});
 }
 
+// Overlapping the dp average with backward leaves dp all-reduces in flight while backward issues
+// tp and pp collectives. On NCCL (device tensors) kernels of different communicators then deadlock
+// unless the GPU runs them in host issue order (nccl_orders_communicators()); without that the
+// overlap is kept only where no other group communicates (tp = pp = 1).
+bool overlap_is_safe(Model& model, const Distributed& dist) {
+  if (model.backend().device() == Device::cpu) return true;
+  const parallel::Layout& layout = dist.grid.layout();
+  if (layout.tp == 1 && layout.pp == 1) return true;
+#if PHA_WITH_NCCL
+  if (parallel::nccl_orders_communicators()) return true;
+  if (parallel::world_rank() == 0)
+    fmt::print(stderr,
+               "pha: the dp gradient average does not overlap backward: with tp {} x pp {} on "
+               "NCCL that needs NCCL >= 2.26 with NCCL_LAUNCH_ORDER_IMPLICIT=1\n",
+               layout.tp, layout.pp);
+#endif
+  return false;
+}
+
 }  // namespace
 
 GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool overlap,
@@ -27,7 +52,7 @@ GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool ove
     : backend_(model.backend()),
       dist_(dist),
       zero1_(zero1 && dist.grid.layout().dp > 1),
-      overlap_(overlap && dist.grid.layout().dp > 1),
+      overlap_(overlap && dist.grid.layout().dp > 1 && overlap_is_safe(model, dist)),
       buckets_(model.grads(), bucket_elements, dist.grid.layout().dp > 1 ? &dist.dp : nullptr,
                grad_scale) {
   const SizeTable& table = model.params().table();

@@ -13,4 +13,10 @@ namespace pha::parallel {
 // The result has `group`'s name, ranks and timeout.
 std::unique_ptr<Communicator> make_nccl_communicator(MpiCommunicator& group, Backend& backend);
 
+// Whether NCCL runs the kernels of this process's communicators in host issue order
+// (NCCL_LAUNCH_ORDER_IMPLICIT, which make_nccl_communicator sets to 1 unless the user set it): the
+// loaded NCCL is 2.26 or newer and the variable is not 0. Without it, collectives of different
+// communicators must not be in flight at once (see GradientSync's overlap).
+bool nccl_orders_communicators();
+
 }  // namespace pha::parallel
