@@ -37,7 +37,11 @@ TEST_F(cuda_optim, AdamW) {
     const Shape shape{301, 7};
     const Twin p = randn_twin(shape, dt, ++seed), g = randn_twin(shape, dt, ++seed, 0.1);
     const Twin m = randn_twin(shape, dt, ++seed, 0.01);
-    const Twin v = make(randn(shape.numel(), ++seed, 0.001, 0.002), shape, dt);
+    // The second moment is a mean of squares: never negative (a negative one makes sqrt NaN on
+    // both sides, which the first GPU run showed).
+    std::vector<double> second = randn(shape.numel(), ++seed, 0.001, 0.002);
+    for (double& e : second) e = std::fabs(e);
+    const Twin v = make(second, shape, dt);
     const AdamWScalars<double> s{
         3e-4, 0.9, 0.95, 1e-8, 0.1, 1 - std::pow(0.9, 7), 1 - std::pow(0.95, 7)};
     // Two ranges: a shard in the middle, then the whole tensor.
