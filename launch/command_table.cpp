@@ -18,6 +18,10 @@ const std::vector<Command>& command_table() {
       {"ckpt", "inspect or verify a checkpoint: pha ckpt inspect|verify PATH", run_ckpt},
       {"check", "forward and backward of a tiny PHA model with a finite-difference gradient check",
        run_check},
+      {"export", "write weights as model.safetensors + config.json: pha export --run DIR",
+       run_export},
+      {"import", "a model.safetensors back into a weights file: pha import --safetensors F --out W",
+       run_import},
   };
   return table;
 }

@@ -9,5 +9,7 @@ int run_check(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_ckpt(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
+int run_import(const std::vector<std::string>& args);
 
 }  // namespace pha::launch
