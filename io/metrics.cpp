@@ -46,11 +46,13 @@ std::string json_escape(const std::string& text) {
 
 JsonRecord& JsonRecord::add(const std::string& key, double value) {
   fields_.emplace_back(key, number(value));
+  numbers_.emplace_back(key, value);
   return *this;
 }
 
 JsonRecord& JsonRecord::add(const std::string& key, int64_t value) {
   fields_.emplace_back(key, std::to_string(value));
+  numbers_.emplace_back(key, static_cast<double>(value));
   return *this;
 }
 

@@ -16,9 +16,12 @@ class JsonRecord {
   JsonRecord& add(const std::string& key, const std::vector<float>& values);
   JsonRecord& add(const std::string& key, const std::vector<std::vector<float>>& values);
   std::string str() const;
+  // The numeric (non-array) fields in the order added: what TensorBoard receives as scalars.
+  const std::vector<std::pair<std::string, double>>& numbers() const { return numbers_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> fields_;  // key, encoded value
+  std::vector<std::pair<std::string, double>> numbers_;
 };
 
 class MetricsWriter {

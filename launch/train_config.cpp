@@ -94,6 +94,8 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("data.mqar_max_pairs", c.data.mqar_max_pairs,
         "most key-value pairs in a recall document of the built-in corpus");
   t.add("run.dir", c.run_dir, "run directory (config, metrics, weights, plots)");
+  t.add("run.tensorboard", c.tensorboard,
+        "also write the metrics as TensorBoard scalars (RUN/tb/events.out.tfevents.*)");
   return t;
 }
 

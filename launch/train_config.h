@@ -61,6 +61,7 @@ struct TrainConfig {
   ParallelSettings parallel;
   DataSettings data;
   std::string run_dir = "runs/default";
+  bool tensorboard = true;  // also write the metrics as TensorBoard scalars under RUN/tb
 
   // Applies the string-typed choices to `model` and checks every value; throws with the key.
   void finalize();

@@ -14,10 +14,12 @@
 #include "core/version.h"
 #include "io/checkpoint.h"
 #include "io/metrics.h"
+#include "io/tensorboard_writer.h"
 #include "launch/device_backend.h"
 #include "launch/evaluator.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
+#include "launch/metric_scalars.h"
 #include "launch/pipeline_step.h"
 #include "launch/step_log.h"
 #include "launch/train_data.h"
@@ -75,6 +77,7 @@ struct Run {
   GradientSync sync;
   bool rank0;
   std::unique_ptr<MetricsWriter> metrics;
+  std::unique_ptr<io::TensorBoardWriter> tensorboard;  // rank 0, unless run.tensorboard = false
   double peak = 0, flops_per_token = 0;
   int64_t first_step = 1;     // 1, or the step after the resumed checkpoint's
   uint64_t first_sample = 0;  // global sample index of first_step's batch
@@ -119,6 +122,9 @@ struct Run {
       out << ini;
       PHA_REQUIRE(out.good(), "cannot write '{}/config.ini': check the run directory", c.run_dir);
       metrics = std::make_unique<MetricsWriter>((fs::path(c.run_dir) / "metrics.jsonl").string());
+      if (c.tensorboard)
+        tensorboard =
+            std::make_unique<io::TensorBoardWriter>((fs::path(c.run_dir) / "tb").string());
     }
   }
 
@@ -175,6 +181,7 @@ struct Run {
       r.add("val_ppl", e.perplexity).add("val_windows", e.windows);
       if (e.recall_answers) r.add("val_recall", e.recall_accuracy);
       metrics->write(r);
+      if (tensorboard) tensorboard->write(step, record_scalars("eval", r));
     }
     return e;
   }
@@ -317,8 +324,15 @@ int Run::loop() {
       record.add("tokens_seen", tokens_seen + global_batch() * T)
           .add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);
-      record.add("mixing_weights", model.mixing_weights());
+      const std::vector<std::vector<float>> mixing = model.mixing_weights();
+      record.add("mixing_weights", mixing);
       metrics->write(record);
+      if (tensorboard) {
+        io::Scalars scalars = record_scalars("train", record);
+        for (auto& scalar : mixing_scalars(cfg.model, model.part().first_layer, mixing))
+          scalars.push_back(std::move(scalar));
+        tensorboard->write(step, scalars);
+      }
     }
     tokens_seen += global_batch() * T;
     if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.steps)
