@@ -1,17 +1,18 @@
 // `pha eval`: validation loss and perplexity of trained weights over non-overlapping windows of a
-// token shard (or the built-in corpus).
+// token shard (or the built-in corpus), or the accuracy on a multiple-choice task (--task).
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "core/cpu/cpu_backend.h"
 #include "io/h5_file.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
+#include "launch/eval_task.h"
 #include "launch/evaluator.h"
+#include "launch/ini_config.h"
 #include "launch/train_config.h"
 #include "launch/train_data.h"
 #include "launch/weights_file.h"
@@ -23,6 +24,7 @@ namespace pha::launch {
 int run_eval(const std::vector<std::string>& args) {
   MpiSession mpi(nullptr, nullptr);
   std::string run_dir, weights, data, tokens_file;
+  TaskEvalOptions task;
   int64_t max_batches = 0, batch = 0, seq_len = 0;
   po::options_description opts("pha eval (--run DIR | --weights FILE) [--data SHARD] [options]");
   opts.add_options()("help,h", "print this help")(
@@ -35,7 +37,13 @@ int run_eval(const std::vector<std::string>& args) {
       "tests/reference/pha_ref.py)")("batches", po::value(&max_batches)->default_value(0),
                                      "micro-batches to evaluate (0 = all)")(
       "batch-size", po::value(&batch)->default_value(0), "sequences per batch (0 = the run's)")(
-      "seq-len", po::value(&seq_len)->default_value(0), "window length (0 = the run's)");
+      "seq-len", po::value(&seq_len)->default_value(0), "window length (0 = the run's)")(
+      "task", po::value(&task.task),
+      "a multiple-choice task (JSONL: {\"context\": ..., \"choices\": [...], \"answer\": i} "
+      "per line): accuracy by each choice's log-likelihood")(
+      "task-out", po::value(&task.out), "with --task: write per-item scores (JSONL) here")(
+      "tokenizer", po::value(&task.tokenizer),
+      "with --task: byte | gpt2:DIR | bpe:DIR | synthetic (default: the run's, when known)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   if (vm.count("help")) {
@@ -49,16 +57,18 @@ int run_eval(const std::vector<std::string>& args) {
   PHA_REQUIRE(std::filesystem::exists(weights), "the weights file '{}' does not exist", weights);
 
   // The run's configuration travels inside the weights file.
-  TrainConfig cfg;
-  const std::string ini = weights_config_text(weights);
-  OptionTable table = make_option_table(cfg);
-  std::istringstream in(ini);
-  po::variables_map cvm;
-  po::store(po::parse_config_file(in, table.description("config"), false), cvm);
-  table.apply(cvm);
+  TrainConfig cfg = config_from_ini(weights_config_text(weights));
   if (batch > 0) cfg.train.batch_size = batch;
   if (seq_len > 0) cfg.train.seq_len = seq_len;
   cfg.finalize();
+  PHA_REQUIRE(task.task.empty() || (data.empty() && tokens_file.empty()),
+              "--task scores a task file: give it without --data or --tokens");
+  PHA_REQUIRE(!task.task.empty() || (task.out.empty() && task.tokenizer.empty()),
+              "--task-out and --tokenizer go with --task FILE");
+  if (!task.task.empty()) {
+    task.weights = weights;
+    return eval_task(cfg, task);
+  }
   if (data.empty()) data = cfg.data.val;
   if (!tokens_file.empty()) {
     // Exactly the given sequences: one batch of their shape.
