@@ -30,6 +30,8 @@ class Parser {
     size_t line = 1, column = 1;
     for (size_t i = 0; i < pos_ && i < text_.size(); ++i)
       text_[i] == '\n' ? (++line, column = 1) : ++column;
+    if (text_.find('\n') == std::string_view::npos)  // one line (a JSONL item): the column
+      fail("{}: invalid JSON at column {}: {}", source_, column, what);
     fail("{}: invalid JSON at line {} column {}: {}", source_, line, column, what);
   }
 
