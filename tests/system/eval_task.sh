@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # `pha eval --task` end to end: a small model trained on a text of eight sentences repeated in
 # random order (byte tokenizer) must pick each sentence's true ending among the endings of the
-# others: accuracy >= 0.75 both by the log-likelihood sum and per token (chance: 0.25;
-# 100 steps reach 1.0 here), and an
-# untrained model's accuracy is printed for contrast. Also: --task-out writes one JSON line per
+# others: accuracy >= 0.75 both by the log-likelihood sum and per token (chance 0.25; 100 steps
+# reach 1.0 here), and an untrained model's accuracy is printed for contrast. Also: --task-out writes one JSON line per
 # item whose picks agree with the accuracies, and bad task files or option mixes are refused
 # with one message.
 #   eval_task.sh PHA
