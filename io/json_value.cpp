@@ -112,6 +112,9 @@ class Parser {
       if (pos_ == from) error("malformed number");
     };
     if (text_[pos_] == '-') ++pos_;
+    if (text_.substr(pos_, 1) == "0" && pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' &&
+        text_[pos_ + 1] <= '9')
+      error("a number with a leading zero");
     digits();
     if (pos_ < text_.size() && text_[pos_] == '.') ++pos_, digits();
     if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {

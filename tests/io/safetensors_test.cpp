@@ -223,7 +223,8 @@ TEST(JsonValue, ParsesEveryKindAndRefusesMalformedText) {
   EXPECT_EQ(v.find("o")->find("big")->as_int("big"), 9007199254740993);
   EXPECT_THROW(a.items[1].as_int("a1"), Error);
   EXPECT_THROW(v.find("s")->as_int("s"), Error);
-  for (const char* bad : {"{", "[1,]", "{\"a\" 1}", "tru", "\"abc", "1 2", "{\"a\":01x}", "-"})
+  for (const char* bad :
+       {"{", "[1,]", "{\"a\" 1}", "tru", "\"abc", "1 2", "{\"a\":01}", "-", "1.", "1e"})
     EXPECT_THROW(parse_json(bad, "bad"), Error) << bad;
 }
 
