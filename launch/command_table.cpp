@@ -11,7 +11,9 @@ namespace pha::launch {
 const std::vector<Command>& command_table() {
   static const std::vector<Command> table = {
       {"train", "train a model: pha train --config FILE [--section.key=value ...]", run_train},
-      {"eval", "validation loss and perplexity of trained weights", run_eval},
+      {"eval",
+       "validation loss and perplexity of trained weights, or a multiple-choice task (--task)",
+       run_eval},
       {"data",
        "make token shards: tokenize text, train a BPE tokenizer, or write the synthetic corpus",
        run_data},

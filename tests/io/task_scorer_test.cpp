@@ -165,7 +165,8 @@ TEST(TaskFile, ReadsItemsAndRefusesBadLines) {
   EXPECT_EQ(ok[1].line, 3);
   EXPECT_EQ(ok[1].choices[2], "z\n");
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"answer\": 1\n", "line 1: invalid JSON at column"},
+      {"{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"answer\": 1\n",
+       "line 1: invalid JSON at column"},
       {"{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"answer\": 2}\n",
        "answer 2 is out of range"},
       {"{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"answer\": -1}\n",

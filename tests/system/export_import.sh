@@ -5,7 +5,8 @@
 #     the names of model.md and the shapes config.json implies; BF16 is numpy's round-to-nearest-
 #     even of the F32 values;
 #   - import writes a weights file whose datasets equal the original's bit for bit, and `pha eval`
-#     of it gives the same loss as of the original (printed to 8 decimals, equal strings);
+#     of it gives the same loss as of the original (printed to 8 decimals, equal strings); a BF16
+#     file imports as its values widened to f32;
 #   - a missing file, a truncated file, a header that lies about offsets, an unknown dtype, a
 #     missing tensor and a shape that disagrees with config.json are each refused with one message
 #     and a non-zero exit.
@@ -26,6 +27,7 @@ export PYTHONPATH=/opt/pha-pydeps${PYTHONPATH:+:$PYTHONPATH}
 "$pha" export --run "$work/run" --out "$work/f32"
 "$pha" export --weights "$work/run/weights.h5" --out "$work/bf16" --dtype bf16
 "$pha" import --safetensors "$work/f32/model.safetensors" --out "$work/imported.h5"
+"$pha" import --safetensors "$work/bf16/model.safetensors" --out "$work/imported_bf16.h5"
 
 /usr/bin/python3 - "$work" <<'PY'
 import json, sys
@@ -69,6 +71,11 @@ with h5py.File(f"{work}/imported.h5") as h5:
 same = sorted(imp) == sorted(ref) and all(np.array_equal(imp[k].view(np.uint32), ref[k].view(np.uint32)) for k in ref)
 print(f"imported weights equal the original bit for bit: {same}")
 ok &= same
+with h5py.File(f"{work}/imported_bf16.h5") as h5:
+    widened = all(np.array_equal(h5["model"][k][()].view(np.uint32),
+                                 bf16[k].astype(np.uint32) << 16) for k in ref)
+print(f"the imported BF16 file holds the BF16 values widened to f32: {widened}")
+ok &= widened
 sys.exit(0 if ok else 1)
 PY
 
