@@ -35,11 +35,11 @@ int64_t numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
+}  // namespace
+
 std::string shape_text(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
-
-}  // namespace
 
 std::string safetensors_dtype_name(SafetensorsDType dtype) {
   return dtype == SafetensorsDType::f32 ? "F32" : "BF16";

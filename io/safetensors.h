@@ -30,6 +30,9 @@ struct SafetensorsContents {
   std::map<std::string, std::string> metadata;
 };
 
+// "[3, 5]": a shape as messages print it.
+std::string shape_text(const std::vector<int64_t>& shape);
+
 // f32 -> bf16 rounding to nearest, ties to even (NaN stays a quiet NaN, infinities stay).
 uint16_t f32_to_bf16(float value);
 float bf16_to_f32(uint16_t bits);

@@ -34,10 +34,6 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
-
 }  // namespace
 
 int run_import(const std::vector<std::string>& args) {
@@ -86,7 +82,7 @@ int run_import(const std::vector<std::string>& args) {
     const std::vector<int64_t> want(spec.global_shape.dims.begin(),
                                     spec.global_shape.dims.begin() + spec.global_shape.rank);
     PHA_REQUIRE(t.shape == want, "'{}': tensor '{}' has shape {} but '{}' gives {}", st_path,
-                spec.name, shape_text(t.shape), config_path, shape_text(want));
+                spec.name, io::shape_text(t.shape), config_path, io::shape_text(want));
     backend.copy_from_host(model.params().get(spec.name), t.values.data());
     by_name.erase(it);
   }
