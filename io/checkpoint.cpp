@@ -163,7 +163,7 @@ void writer_delay_hook(int64_t step) {
   const char* only = std::getenv("PHA_CKPT_WRITER_DELAY_STEP");
   if (only && std::stoll(only) != step) return;
   const double seconds = std::stod(delay);
-  fmt::print(stderr, "pha: test hook: checkpoint writer pausing {} s in step {}\n", seconds,
+  fmt::print(stderr, "pha: test hook: checkpoint writer pausing {} s in {}\n", seconds,
              step_name(step));
   std::fflush(stderr);
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
