@@ -62,8 +62,9 @@ std::pair<int, int64_t> block_of(const ParamSpec& spec) {
   return {-1, 0};
 }
 
-std::vector<float> to_f32(Backend& be, const Tensor& t) {
-  std::vector<float> out(static_cast<size_t>(t.numel()));
+// `t` as f32 in `out` (resized; its memory is reused when it is large enough already).
+void copy_f32(Backend& be, const Tensor& t, std::vector<float>& out) {
+  out.resize(static_cast<size_t>(t.numel()));
   if (t.dtype == DType::f32) {
     be.copy_to_host(t, out.data());
   } else {
@@ -71,7 +72,6 @@ std::vector<float> to_f32(Backend& be, const Tensor& t) {
     be.copy_to_host(t, d.data());
     for (size_t i = 0; i < d.size(); ++i) out[i] = static_cast<float>(d[i]);
   }
-  return out;
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {
@@ -189,21 +189,25 @@ double Snapshot::bytes() const {
 }
 
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
-                       const parallel::GridCoord& coord) {
+                       const parallel::GridCoord& coord, Snapshot recycled) {
   Snapshot snap;
   snap.state = state;
   snap.file_specs = model_param_specs(model.config());
   // Blocks: dp rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy on
-  // the last stage is the first stage's.
+  // the last stage is the first stage's. The recycled snapshot's buffers are the same blocks in
+  // the same order: reusing them spares allocating (and page-faulting) the copy every time.
+  size_t i = 0;
   if (coord.dp == 0)
     for (const Kind& k : kKinds)
       for (const ParamSpec& spec : model.param_specs()) {
         const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
         if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
         const auto [dim, offset] = block_of(spec);
-        snap.blocks.push_back(
-            Snapshot::Block{k.prefix + spec.name, spec.shape, dim, offset,
-                            to_f32(model.backend(), tensor_of(k, model, optimizer, spec.name))});
+        Snapshot::Block b{k.prefix + spec.name, spec.shape, dim, offset, {}};
+        if (i < recycled.blocks.size()) b.values = std::move(recycled.blocks[i].values);
+        ++i;
+        copy_f32(model.backend(), tensor_of(k, model, optimizer, spec.name), b.values);
+        snap.blocks.push_back(std::move(b));
       }
   return snap;
 }

@@ -65,8 +65,9 @@ struct Snapshot {
 };
 
 // This rank's blocks copied to host memory (a device-to-host copy on CUDA), through the backend.
+// `recycled`: a snapshot written before, whose buffers are reused (none: fresh ones).
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
-                       const parallel::GridCoord& coord);
+                       const parallel::GridCoord& coord, Snapshot recycled = {});
 
 // Collective over `comm` (any thread, as long as no other thread uses `comm` or HDF5 meanwhile).
 // Writes RUN/checkpoints/step_%08d atomically, then prunes committed checkpoints beyond the newest

@@ -77,8 +77,8 @@ void CheckpointWriter::write(Snapshot snapshot) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  snapshot = Snapshot{};  // the host copy is freed before the join, not after
   std::lock_guard lock(mutex_);
+  spare_ = std::move(snapshot);
   result_ = result;
   error_ = error;
   error_agreed_ = agreed;

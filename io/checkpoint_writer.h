@@ -46,6 +46,10 @@ class CheckpointWriter {
   // other ranks' writers may be waiting for it in a collective call that cannot complete.
   std::optional<Joined> join();
 
+  // The last written snapshot, for take_snapshot to reuse its buffers (empty before the first
+  // join). Memory stays bounded by one snapshot: it is either in flight or kept here.
+  Snapshot take_spare() { return std::move(spare_); }
+
  private:
   void write(Snapshot snapshot);  // the writer thread's body
 
@@ -60,6 +64,7 @@ class CheckpointWriter {
   std::condition_variable done_cv_;
   bool done_ = false;
   SaveResult result_;
+  Snapshot spare_;             // the written snapshot, kept by the writer thread for reuse
   std::string error_;          // empty: success
   bool error_agreed_ = false;  // a CommitError: every rank has the same error
 };

@@ -235,7 +235,8 @@ struct Run {
     const ckpt::TrainingState state = state_after(step, next_sample);
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
     if (writer) {
-      writer->start(ckpt::take_snapshot(model, optimizer, state, dist.grid.coord()));
+      writer->start(
+          ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(), writer->take_spare()));
       if (wait) waited += join_checkpoint();
     } else {
       report_committed(
