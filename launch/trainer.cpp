@@ -233,7 +233,6 @@ struct Run {
     if (writer) waited = join_checkpoint();
     sync.gather_moments(model, optimizer);
     const ckpt::TrainingState state = state_after(step, next_sample);
-    MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
     if (writer) {
       writer->start(
           ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(), writer->take_spare()));
@@ -241,7 +240,8 @@ struct Run {
     } else {
       report_committed(
           step,
-          ckpt::save(cfg.run_dir, model, optimizer, state, world_comm, dist.grid.coord(),
+          ckpt::save(cfg.run_dir, model, optimizer, state,
+                     dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
                      static_cast<int>(cfg.train.keep_last), static_cast<int>(cfg.train.keep_every)),
           "");
     }
