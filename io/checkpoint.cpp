@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "io/h5_file.h"
 
@@ -61,8 +62,9 @@ std::pair<int, int64_t> block_of(const ParamSpec& spec) {
   return {-1, 0};
 }
 
-std::vector<float> to_f32(Backend& be, const Tensor& t) {
-  std::vector<float> out(static_cast<size_t>(t.numel()));
+// `t` as f32 in `out` (resized; its memory is reused when it is large enough already).
+void copy_f32(Backend& be, const Tensor& t, std::vector<float>& out) {
+  out.resize(static_cast<size_t>(t.numel()));
   if (t.dtype == DType::f32) {
     be.copy_to_host(t, out.data());
   } else {
@@ -70,7 +72,6 @@ std::vector<float> to_f32(Backend& be, const Tensor& t) {
     be.copy_to_host(t, d.data());
     for (size_t i = 0; i < d.size(); ++i) out[i] = static_cast<float>(d[i]);
   }
-  return out;
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {
@@ -124,6 +125,50 @@ std::pair<bool, std::string> share(MPI_Comm comm, bool ok, std::string text) {
   return {header[0] == 1, text};
 }
 
+// Rank 0, after every rank's blocks are in temp_dir: checksums of the global contents, a
+// verifying re-read, then the commit (rename, COMMITTED, `latest`) and pruning.
+void commit(const fs::path& root, const fs::path& temp_dir, const fs::path& final_dir,
+            const std::vector<ParamSpec>& file_specs, int64_t step, int keep_last, int keep_every) {
+  {
+    h5::File file = h5::File::open((temp_dir / kStateFile).string(), h5::File::Access::read_write);
+    for (const Kind& k : kKinds)
+      for (const ParamSpec& spec : file_specs) {
+        std::vector<float> values(static_cast<size_t>(spec.global_shape.numel()));
+        file.read(k.prefix + spec.name,
+                  Tensor(values.data(), DType::f32, Device::cpu, spec.global_shape));
+        file.set_string_attribute(k.prefix + spec.name, "checksum", checksum_of(values));
+      }
+    file.close();
+  }
+  Inspection check = inspect((temp_dir / kStateFile).string());
+  check.committed = true;  // not yet: only the data is checked here
+  PHA_REQUIRE(check.intact(), "checkpoint '{}' failed verification after writing: {}",
+              temp_dir.string(), check.first_problem());
+  crash_hook("before_rename");
+  fs::remove_all(final_dir);
+  fs::rename(temp_dir, final_dir);
+  crash_hook("before_committed");
+  write_text_file(final_dir / "COMMITTED", step_name(step) + "\n");
+  write_text_file(root / "latest.tmp", step_name(step) + "\n");
+  fs::rename(root / "latest.tmp", root / "latest");
+  prune(root, keep_last, keep_every);
+}
+
+// Test hook: PHA_CKPT_WRITER_DELAY_S=S pauses rank 0's writer S seconds after the datasets are
+// written (the checkpoint is then in flight, not committed), at every step or only at
+// PHA_CKPT_WRITER_DELAY_STEP. It announces the pause on stderr so a test can act during it.
+void writer_delay_hook(int64_t step) {
+  const char* delay = std::getenv("PHA_CKPT_WRITER_DELAY_S");
+  if (!delay) return;
+  const char* only = std::getenv("PHA_CKPT_WRITER_DELAY_STEP");
+  if (only && std::stoll(only) != step) return;
+  const double seconds = std::stod(delay);
+  fmt::print(stderr, "pha: test hook: checkpoint writer pausing {} s in {}\n", seconds,
+             step_name(step));
+  std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
 }  // namespace
 
 bool Inspection::intact() const {
@@ -137,10 +182,40 @@ std::string Inspection::first_problem() const {
   return "";
 }
 
-SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
-                const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
-                int keep_last, int keep_every) {
+double Snapshot::bytes() const {
+  double total = 0;
+  for (const ParamSpec& spec : file_specs) total += static_cast<double>(spec.global_shape.numel());
+  return 4 * total * static_cast<double>(std::size(kKinds));
+}
+
+Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
+                       const parallel::GridCoord& coord, Snapshot recycled) {
+  Snapshot snap;
+  snap.state = state;
+  snap.file_specs = model_param_specs(model.config());
+  // Blocks: dp rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy on
+  // the last stage is the first stage's. The recycled snapshot's buffers are the same blocks in
+  // the same order: reusing them spares allocating (and page-faulting) the copy every time.
+  size_t i = 0;
+  if (coord.dp == 0)
+    for (const Kind& k : kKinds)
+      for (const ParamSpec& spec : model.param_specs()) {
+        const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
+        if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
+        const auto [dim, offset] = block_of(spec);
+        Snapshot::Block b{k.prefix + spec.name, spec.shape, dim, offset, {}};
+        if (i < recycled.blocks.size()) b.values = std::move(recycled.blocks[i].values);
+        ++i;
+        copy_f32(model.backend(), tensor_of(k, model, optimizer, spec.name), b.values);
+        snap.blocks.push_back(std::move(b));
+      }
+  return snap;
+}
+
+SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snap, MPI_Comm comm,
+                          int keep_last, int keep_every) {
   const auto start = std::chrono::steady_clock::now();
+  const TrainingState& state = snap.state;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const fs::path root = fs::path(run_dir) / "checkpoints";
@@ -152,16 +227,12 @@ SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer
     fs::create_directory(temp_dir);
   }
   MPI_Barrier(comm);
-  const auto specs = model_param_specs(model.config());
-  double bytes = 0;
   {
     h5::File file = h5::File::create((temp_dir / kStateFile).string(), comm);
     // Structure and attributes: identical calls on every rank (HDF5 wants them collective).
     for (const Kind& k : kKinds)
-      for (const ParamSpec& spec : specs) {
+      for (const ParamSpec& spec : snap.file_specs)
         file.create_dataset(k.prefix + spec.name, DType::f32, spec.global_shape);
-        bytes += static_cast<double>(spec.global_shape.numel()) * 4;
-      }
     file.set_int_attribute("", "format_version", kFormatVersion);
     file.set_int_attribute("", "step", state.step);
     file.set_int_attribute("", "schedule_step", state.step);
@@ -175,57 +246,42 @@ SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer
     char created[32];
     std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     file.set_string_attribute("", "created", created);
-    // Blocks: dp rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy on
-    // the last stage is the first stage's.
-    if (coord.dp == 0)
-      for (const Kind& k : kKinds)
-        for (const ParamSpec& spec : model.param_specs()) {
-          const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
-          if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
-          std::vector<float> host =
-              to_f32(model.backend(), tensor_of(k, model, optimizer, spec.name));
-          const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
-          const auto [dim, offset] = block_of(spec);
-          if (dim < 0)
-            file.write(k.prefix + spec.name, t);
-          else
-            file.write_block(k.prefix + spec.name, t, dim, offset);
-        }
+    for (const Snapshot::Block& b : snap.blocks) {
+      const Tensor t(const_cast<float*>(b.values.data()), DType::f32, Device::cpu, b.shape);
+      if (b.dim < 0)
+        file.write(b.dataset, t);
+      else
+        file.write_block(b.dataset, t, b.dim, b.offset);
+    }
     file.close();
   }
   MPI_Barrier(comm);
+  // Rank 0 alone checks and commits; its outcome is shared, so every rank returns or throws the
+  // same (CommitError) and no rank is left waiting for a rank that failed.
+  bool ok = true;
+  std::string problem;
   if (rank == 0) {
-    crash_hook("after_datasets");
-    {
-      // Checksums of the global contents, then a verifying re-read of every one.
-      h5::File file =
-          h5::File::open((temp_dir / kStateFile).string(), h5::File::Access::read_write);
-      for (const Kind& k : kKinds)
-        for (const ParamSpec& spec : specs) {
-          std::vector<float> values(static_cast<size_t>(spec.global_shape.numel()));
-          file.read(k.prefix + spec.name,
-                    Tensor(values.data(), DType::f32, Device::cpu, spec.global_shape));
-          file.set_string_attribute(k.prefix + spec.name, "checksum", checksum_of(values));
-        }
-      file.close();
+    try {
+      crash_hook("after_datasets");
+      writer_delay_hook(state.step);
+      commit(root, temp_dir, final_dir, snap.file_specs, state.step, keep_last, keep_every);
+    } catch (const std::exception& e) {
+      ok = false;
+      problem = e.what();
     }
-    Inspection check = inspect((temp_dir / kStateFile).string());
-    check.committed = true;  // not yet: only the data is checked here
-    PHA_REQUIRE(check.intact(), "checkpoint '{}' failed verification after writing: {}",
-                temp_dir.string(), check.first_problem());
-    crash_hook("before_rename");
-    fs::remove_all(final_dir);
-    fs::rename(temp_dir, final_dir);
-    crash_hook("before_committed");
-    write_text_file(final_dir / "COMMITTED", step_name(state.step) + "\n");
-    write_text_file(root / "latest.tmp", step_name(state.step) + "\n");
-    fs::rename(root / "latest.tmp", root / "latest");
-    prune(root, keep_last, keep_every);
   }
-  MPI_Barrier(comm);
+  const auto [shared_ok, text] = share(comm, ok, problem);
+  if (!shared_ok) throw CommitError(text);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return SaveResult{final_dir.string(), seconds, bytes / 1e6};
+  return SaveResult{final_dir.string(), seconds, snap.bytes() / 1e6};
+}
+
+SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
+                const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
+                int keep_last, int keep_every) {
+  return write_snapshot(run_dir, take_snapshot(model, optimizer, state, coord), comm, keep_last,
+                        keep_every);
 }
 
 Inspection inspect(const std::string& path) {

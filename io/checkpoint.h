@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
 #include "parallel/grid.h"
@@ -38,10 +39,47 @@ struct SaveResult {
   double megabytes = 0;  // tensor bytes written (all ranks)
 };
 
-// Collective over `comm`. Writes RUN/checkpoints/step_%08d atomically, then prunes committed
-// checkpoints beyond the newest `keep_last`, keeping steps divisible by `keep_every` (0: none).
-// Test hook: PHA_CKPT_CRASH_AT=after_datasets|before_rename|before_committed makes rank 0 exit
-// with status 137 at that point, as if killed.
+// A checkpoint that failed in the commit stage (checksums, verification, rename, `latest`,
+// pruning: rank 0's part). Every rank of the writing communicator throws it with the same message,
+// so the caller can stop all ranks cleanly instead of aborting.
+class CommitError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A host copy of what this rank writes into one checkpoint, taken between two steps. Writing it
+// needs no Model, Backend or optimizer, so the write may run on another thread while training
+// goes on (checkpoint_writer.h).
+struct Snapshot {
+  struct Block {
+    std::string dataset;        // "model/<name>", "optim/exp_avg/<name>", ...
+    Shape shape;                // this rank's block
+    int dim = -1;               // the split dim of the global dataset; -1: the whole tensor
+    int64_t offset = 0;         // where the block starts along `dim`
+    std::vector<float> values;  // [shape] row-major, f32 (the masters, not compute copies)
+  };
+  TrainingState state;
+  std::vector<ParamSpec> file_specs;  // every parameter of the model: the file's datasets
+  std::vector<Block> blocks;          // the blocks this rank writes (none on dp ranks > 0)
+  double bytes() const;               // tensor bytes of the whole file (all ranks)
+};
+
+// This rank's blocks copied to host memory (a device-to-host copy on CUDA), through the backend.
+// `recycled`: a snapshot written before, whose buffers are reused (none: fresh ones).
+Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
+                       const parallel::GridCoord& coord, Snapshot recycled = {});
+
+// Collective over `comm` (any thread, as long as no other thread uses `comm` or HDF5 meanwhile).
+// Writes RUN/checkpoints/step_%08d atomically, then prunes committed checkpoints beyond the newest
+// `keep_last`, keeping steps divisible by `keep_every` (0: none). A failure of the commit stage
+// throws CommitError on every rank.
+// Test hooks: PHA_CKPT_CRASH_AT=after_datasets|before_rename|before_committed makes rank 0 exit
+// with status 137 at that point, as if killed; PHA_CKPT_WRITER_DELAY_S=S (and optionally
+// PHA_CKPT_WRITER_DELAY_STEP=N) pauses rank 0 for S seconds after the datasets are written.
+SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snapshot, MPI_Comm comm,
+                          int keep_last, int keep_every);
+
+// take_snapshot + write_snapshot: a blocking checkpoint.
 SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
                 const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
                 int keep_last, int keep_every);

@@ -8,7 +8,8 @@
 namespace pha::launch {
 
 int run_train(const std::vector<std::string>& args) {
-  MpiSession mpi(nullptr, nullptr);
+  // Multiple: the background checkpoint writer (train.async_ckpt) does MPI-IO on its own thread.
+  MpiSession mpi(nullptr, nullptr, MPI_THREAD_MULTIPLE);
   TrainConfig cfg;
   try {
     if (!parse_train_args(args, cfg)) return 0;

@@ -12,9 +12,9 @@ namespace pha::launch {
 
 using parallel::GroupKind;
 
-MpiSession::MpiSession(int* argc, char*** argv) {
+MpiSession::MpiSession(int* argc, char*** argv, int thread_level) {
   int provided = 0;
-  parallel::check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init");
+  parallel::check_mpi(MPI_Init_thread(argc, argv, thread_level, &provided), "MPI_Init");
 }
 
 MpiSession::~MpiSession() {

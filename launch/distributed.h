@@ -13,10 +13,12 @@
 
 namespace pha::launch {
 
-// Starts MPI on construction (thread level funneled) and finalises it on destruction.
+// Starts MPI on construction and finalises it on destruction. `thread_level`: the level asked for
+// (funneled: only the main thread calls MPI; multiple: also a background checkpoint writer).
+// MPI_Query_thread tells what was provided.
 class MpiSession {
  public:
-  MpiSession(int* argc, char*** argv);
+  MpiSession(int* argc, char*** argv, int thread_level = MPI_THREAD_FUNNELED);
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;

@@ -66,6 +66,10 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.keep_last", s.keep_last, "committed checkpoints to keep (the newest)");
   t.add("train.keep_every", s.keep_every,
         "also keep every checkpoint whose step is a multiple of this (0 = none)");
+  t.add("train.async_ckpt", s.async_ckpt,
+        "write checkpoints in the background: the step goes on while a host copy of the state is "
+        "written (one in flight at most; needs MPI_THREAD_MULTIPLE, else synchronous). false: "
+        "training waits for each write");
   t.add("train.stop_after", s.stop_after,
         "steps this process runs before it checkpoints and exits with status 75 (a step budget "
         "per job; 0 = none)");

@@ -31,6 +31,7 @@ struct TrainSettings {
   int64_t ckpt_every = 0;         // checkpoint every N steps (0 = only at the end and on a signal)
   int64_t keep_last = 3;          // committed checkpoints kept (the newest)
   int64_t keep_every = 0;         // ... plus every checkpoint whose step is a multiple (0 = none)
+  bool async_ckpt = true;         // write checkpoints on a background thread while training goes on
   std::string resume = "none";    // none | auto (newest committed in the run directory) | PATH
   int64_t stop_after = 0;      // this process stops (checkpoint, status 75) after N steps; 0 = no
   std::string device = "cpu";  // cpu | cuda (one GPU per rank)

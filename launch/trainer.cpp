@@ -13,6 +13,7 @@
 
 #include "core/version.h"
 #include "io/checkpoint.h"
+#include "io/checkpoint_writer.h"
 #include "io/metrics.h"
 #include "io/tensorboard_writer.h"
 #include "launch/device_backend.h"
@@ -78,6 +79,8 @@ struct Run {
   bool rank0;
   std::unique_ptr<MetricsWriter> metrics;
   std::unique_ptr<io::TensorBoardWriter> tensorboard;  // rank 0, unless run.tensorboard = false
+  // Writes checkpoints in the background (train.async_ckpt); null: they are written in place.
+  std::unique_ptr<ckpt::CheckpointWriter> writer;
   double peak = 0, flops_per_token = 0;
   int64_t first_step = 1;     // 1, or the step after the resumed checkpoint's
   uint64_t first_sample = 0;  // global sample index of first_step's batch
@@ -125,6 +128,18 @@ struct Run {
       if (c.tensorboard)
         tensorboard =
             std::make_unique<io::TensorBoardWriter>((fs::path(c.run_dir) / "tb").string());
+    }
+    if (c.train.async_ckpt) {
+      const int level = ckpt::mpi_thread_level();
+      if (level == MPI_THREAD_MULTIPLE)
+        writer = std::make_unique<ckpt::CheckpointWriter>(dist.world, c.run_dir,
+                                                          static_cast<int>(c.train.keep_last),
+                                                          static_cast<int>(c.train.keep_every));
+      else if (rank0)
+        fmt::print(stderr,
+                   "pha train: train.async_ckpt: MPI provides {}, not MPI_THREAD_MULTIPLE; "
+                   "checkpoints are written synchronously\n",
+                   ckpt::mpi_thread_level_name(level));
     }
   }
 
@@ -186,9 +201,7 @@ struct Run {
     return e;
   }
 
-  // Collective: a committed checkpoint of the state after `step` (ZeRO-1 moments gathered first).
-  void checkpoint(int64_t step, uint64_t next_sample) {
-    sync.gather_moments(model, optimizer);
+  ckpt::TrainingState state_after(int64_t step, uint64_t next_sample) const {
     ckpt::TrainingState state;
     state.step = step;
     state.tokens_seen = tokens_seen;
@@ -197,13 +210,56 @@ struct Run {
     state.config_ini = config_ini;
     state.layout = dist.grid.layout().str();
     state.program_version = PHA_VERSION;
-    const ckpt::SaveResult r =
-        ckpt::save(cfg.run_dir, model, optimizer, state, dist.grid.comm(parallel::GroupKind::world),
-                   dist.grid.coord(), static_cast<int>(cfg.train.keep_last),
-                   static_cast<int>(cfg.train.keep_every));
+    return state;
+  }
+
+  void report_committed(int64_t step, const ckpt::SaveResult& r, const std::string& how) {
     if (rank0)
-      fmt::print("checkpoint step {}: {} ({:.1f} MB in {:.2f} s, {:.1f} MB/s)\n", step, r.dir,
-                 r.megabytes, r.seconds, r.megabytes / std::max(r.seconds, 1e-9));
+      fmt::print("checkpoint step {}: {} ({:.1f} MB in {:.2f} s, {:.1f} MB/s{})\n", step, r.dir,
+                 r.megabytes, r.seconds, r.megabytes / std::max(r.seconds, 1e-9), how);
+  }
+
+  // Collective: waits for the background write in flight, if any, and reports its commit.
+  // Returns the seconds the training thread waited.
+  double join_checkpoint() {
+    if (!writer) return 0;
+    const auto joined = writer->join();
+    if (!joined) return 0;
+    report_committed(
+        joined->step, joined->result,
+        fmt::format("; in the background, training waited {:.2f} s for it", joined->waited_s));
+    return joined->waited_s;
+  }
+
+  // Collective: a checkpoint of the state after `step` (ZeRO-1 moments gathered first). In the
+  // background when a writer exists: the previous write is joined first (one in flight at most),
+  // and `wait` joins this one too (the last step, preemption). It counts once committed.
+  void checkpoint(int64_t step, uint64_t next_sample, bool wait) {
+    const auto start = Clock::now();
+    double waited = 0;
+    if (writer) waited = join_checkpoint();
+    sync.gather_moments(model, optimizer);
+    const ckpt::TrainingState state = state_after(step, next_sample);
+    if (writer) {
+      writer->start(
+          ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(), writer->take_spare()));
+      if (wait) waited += join_checkpoint();
+    } else {
+      report_committed(
+          step,
+          ckpt::save(cfg.run_dir, model, optimizer, state,
+                     dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
+                     static_cast<int>(cfg.train.keep_last), static_cast<int>(cfg.train.keep_every)),
+          "");
+    }
+    if (rank0) {
+      // The time the training thread spent on this checkpoint (snapshot, waits, or the write).
+      JsonRecord r;
+      r.add("kind", std::string("checkpoint")).add("step", step);
+      r.add("async", int64_t{writer != nullptr}).add("blocking_s", seconds_since(start));
+      r.add("waited_s", waited);
+      metrics->write(r);
+    }
   }
 
   int loop();
@@ -343,7 +399,7 @@ int Run::loop() {
         dist.world.all_reduce_scalar(int64_t{preempt_requested}, ReduceOp::max) > 0 || budget_spent;
     const uint64_t next_sample = first + static_cast<uint64_t>(global_batch());
     if ((s.ckpt_every > 0 && step % s.ckpt_every == 0) || step == s.steps || preempt)
-      checkpoint(step, next_sample);
+      checkpoint(step, next_sample, step == s.steps || preempt);
     if (preempt && step < s.steps) {
       if (rank0)
         fmt::print(
@@ -353,6 +409,7 @@ int Run::loop() {
       return kTrainPreempted;
     }
   }
+  join_checkpoint();  // none is in flight (the last step's was joined); HDF5 is free again
   const auto& L = dist.grid.layout();
   const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();
   save_weights(weights, model, config_ini, dist.grid.comm(parallel::GroupKind::world),
@@ -396,6 +453,10 @@ int train(const TrainConfig& cfg, const std::string& config_ini) {
   try {
     run->print_header();
     return run->loop();
+  } catch (const ckpt::CommitError& e) {
+    // Every rank has the same error (checkpoint.h): one prints, all stop in order.
+    if (rank == 0) fmt::print(stderr, "pha train: error: {}\n", e.what());
+    return kTrainFailed;
   } catch (const std::exception& e) {
     int world = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &world);
