@@ -14,13 +14,31 @@
 namespace po = boost::program_options;
 
 namespace pha::launch {
+namespace {
+
+// Adds normal(0, 0.3) noise to every parameter. At the initialisation some gradients (the DSS
+// C_im, ~4e-6) are so small that the finite differences' rounding (eps |L| / step ~ 1e-10) is a
+// visible share of them; with noise every path carries gradient of order one.
+void perturb_parameters(Model& model, uint64_t seed) {
+  Backend& be = model.backend();
+  for (const ParamSpec& spec : model.param_specs()) {
+    const Tensor value = model.params().get(spec.name);
+    std::vector<double> host(static_cast<size_t>(value.numel()));
+    be.copy_to_host(value, host.data());
+    const uint64_t stream = stream_of(spec.name.c_str());
+    for (size_t i = 0; i < host.size(); ++i) host[i] += 0.3 * philox_normal(seed, stream, i);
+    be.copy_from_host(value, host.data());
+  }
+}
+
+}  // namespace
 
 int run_check(const std::vector<std::string>& args) {
   ModelConfig cfg;
-  std::string block = "pha", mixer = "softmax";
+  std::string block = "pha", mixer = "softmax", params = "random";
   int64_t batch = 2, seq_len = 9, points = 6;
   uint64_t seed = 1234;
-  double tolerance = 1e-6;
+  double tolerance = 1e-6, step = 1e-5;
   po::options_description opts("pha check [options]");
   opts.add_options()("help,h", "print this help")("block", po::value(&block)->default_value(block),
                                                   "pha | serial | subset like attention+ffn")(
@@ -31,7 +49,12 @@ int run_check(const std::vector<std::string>& args) {
       "points", po::value(&points)->default_value(points), "elements checked per parameter")(
       "seed", po::value(&seed)->default_value(seed), "initialisation and data seed")(
       "tolerance", po::value(&tolerance)->default_value(tolerance),
-      "largest accepted relative error");
+      "largest accepted relative error")("step", po::value(&step)->default_value(step),
+                                         "finite-difference step")(
+      "params", po::value(&params)->default_value(params),
+      "random (the initialisation plus noise, so every path carries gradient) | init (the "
+      "initialisation itself: some gradients there are ~1e-6, where the finite differences' "
+      "rounding is a visible share)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   if (vm.count("help")) {
@@ -54,6 +77,11 @@ int run_check(const std::vector<std::string>& args) {
   CpuBackend backend;
   Model model(backend, cfg, batch, seq_len, DType::f64);
   model.init_parameters(seed);
+  if (params == "random") {
+    perturb_parameters(model, seed);
+  } else {
+    PHA_REQUIRE(params == "init", "--params {}: expected random or init", params);
+  }
   std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
   for (size_t i = 0; i < tokens.size(); ++i)
     tokens[i] = static_cast<int32_t>(philox_block(seed, 99, i).v[0] % cfg.vocab);
@@ -61,7 +89,7 @@ int run_check(const std::vector<std::string>& args) {
   const double loss = model.forward(tokens.data());
   fmt::print("loss {:.6f} (ln V = {:.6f})\n", loss, std::log(static_cast<double>(cfg.vocab)));
   double worst = 0;
-  for (const auto& r : check_model_gradients(model, tokens, points)) {
+  for (const auto& r : check_model_gradients(model, tokens, points, step)) {
     fmt::print("  {:<28} points {:3d}  rel error {:.2e}\n", r.name, r.points, r.rel_error);
     worst = std::max(worst, r.rel_error);
   }
