@@ -22,9 +22,14 @@ namespace pha::launch {
 
 namespace {
 
-std::string rate(int64_t tokens, double seconds) {
-  return seconds > 0 ? fmt::format("{:.1f} tokens/s", static_cast<double>(tokens) / seconds)
-                     : std::string("- tokens/s");
+// "12 tokens in 0.500 s (24.0 tokens/s; CPU 0.400 s, 30.0 tokens/s)"
+std::string rate(int64_t tokens, const Timing& t) {
+  const auto per = [&](double s) {
+    return s > 0 ? fmt::format("{:.1f} tokens/s", static_cast<double>(tokens) / s)
+                 : std::string("- tokens/s");
+  };
+  return fmt::format("{} tokens in {:.3f} s ({}; CPU {:.3f} s, {})", tokens, t.wall_seconds,
+                     per(t.wall_seconds), t.cpu_seconds, per(t.cpu_seconds));
 }
 
 }  // namespace
@@ -93,19 +98,17 @@ int run_sample(const std::vector<std::string>& args) {
 
   fmt::print("{}\n", r.text);
   std::fflush(stdout);
-  fmt::print(stderr,
-             "pha sample: prefill {} tokens in {:.3f} s ({}) | decode {} tokens in {:.3f} s ({}) "
-             "| {} | tokenizer {}\n",
-             r.prompt_tokens.size(), r.prefill_seconds,
-             rate(static_cast<int64_t>(r.prompt_tokens.size()), r.prefill_seconds), r.decode_steps,
-             r.decode_seconds, rate(r.decode_steps, r.decode_seconds), cfg.model.summary(),
-             tok.spec);
+  fmt::print(stderr, "pha sample: prefill {} | decode {} | {} | tokenizer {}\n",
+             rate(static_cast<int64_t>(r.prompt_tokens.size()), r.prefill),
+             rate(r.decode_steps, r.decode), cfg.model.summary(), tok.spec);
   if (!o.check) return 0;
   const bool ok = r.check_rel_error <= tolerance;
   fmt::print(stderr,
-             "pha sample: check {}: decoder vs full forward over {} positions, worst relative "
-             "logit difference {:.2e} (tolerance {:.0e})\n",
-             ok ? "PASSED" : "FAILED", positions, r.check_rel_error, tolerance);
+             "pha sample: check {}: decoder vs full forward over {} positions ({:.3f} s, CPU "
+             "{:.3f} s), worst "
+             "relative logit difference {:.2e} (tolerance {:.0e})\n",
+             ok ? "PASSED" : "FAILED", positions, r.check_forward.wall_seconds,
+             r.check_forward.cpu_seconds, r.check_rel_error, tolerance);
   return ok ? 0 : 1;
 }
 

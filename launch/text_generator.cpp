@@ -3,14 +3,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 
 namespace pha::launch {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
+// Wall-clock and process CPU seconds since construction (on a shared machine the CPU time is the
+// steadier figure).
+struct Stopwatch {
+  std::chrono::steady_clock::time_point wall = std::chrono::steady_clock::now();
+  std::clock_t cpu = std::clock();
+  Timing elapsed() const {
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count(),
+            static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC};
+  }
+};
 
 // max over positions of max_v |a - b| / max_v |b|: rows [S, V] of the decoder (a) and the
 // forward (b).
@@ -57,7 +65,10 @@ std::vector<int32_t> encode_prompt(const io::Tokenizer& tokenizer, const ModelCo
 
 GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tokenizer,
                         const std::vector<int32_t>& prompt, const GenerateOptions& o) {
-  const int64_t V = decoder.config().vocab_padded(), vocab = decoder.config().vocab;
+  // Only ids the tokenizer can decode are drawn (a model may have a wider vocabulary than its
+  // data's tokenizer).
+  const int64_t V = decoder.config().vocab_padded();
+  const int64_t vocab = std::min<int64_t>(decoder.config().vocab, tokenizer.vocab_size());
   TokenSampler sampler(o.sampler);
   const std::optional<uint32_t> end = tokenizer.end_of_text();
   GenerateResult r;
@@ -79,17 +90,17 @@ GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tok
   const auto is_end = [&](int32_t token) { return end && static_cast<uint32_t>(token) == *end; };
 
   decoder.reset();
-  auto start = std::chrono::steady_clock::now();
+  Stopwatch prefill;
   std::vector<float> logits;
   for (size_t i = 0; i < prompt.size(); ++i) logits = advance(prompt[i], i + 1 == prompt.size());
   r.generated.push_back(next(logits));
-  r.prefill_seconds = seconds_since(start);
-  start = std::chrono::steady_clock::now();
+  r.prefill = prefill.elapsed();
+  const Stopwatch decode;
   while (static_cast<int64_t>(r.generated.size()) < o.tokens && !is_end(r.generated.back())) {
     r.generated.push_back(next(advance(r.generated.back(), true)));
     ++r.decode_steps;
   }
-  r.decode_seconds = seconds_since(start);
+  r.decode = decode.elapsed();
 
   std::vector<uint32_t> all(prompt.begin(), prompt.end());
   all.insert(all.end(), r.generated.begin(), r.generated.end());
@@ -102,7 +113,9 @@ GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tok
                 "the check needs a model of one sequence of at least {} tokens", fed.size());
     const int64_t S = static_cast<int64_t>(fed.size()), T = model.seq_len();
     fed.resize(static_cast<size_t>(T), 0);  // padding after the checked positions (causal)
+    const Stopwatch forward;
     model.forward(fed.data());
+    r.check_forward = forward.elapsed();
     std::vector<float> full = model.backend().to_host_f32(model.logits());
     full.resize(static_cast<size_t>(S * V));
     r.check_rel_error = worst_relative_error(kept, full, V);

@@ -19,13 +19,18 @@ struct GenerateOptions {
   bool check = false;  // compare with the full forward (keeps every position's logits)
 };
 
+struct Timing {
+  double wall_seconds = 0, cpu_seconds = 0;  // cpu: the process's, all threads
+};
+
 struct GenerateResult {
   std::vector<int32_t> prompt_tokens, generated;
   std::string text;  // the decoded prompt and continuation
-  double prefill_seconds = 0, decode_seconds = 0;
+  Timing prefill, decode;
   int64_t decode_steps = 0;  // steps after the prefill (one per generated token but the first)
   // With check: max over positions of max|decoder - forward| / max|forward| (else -1).
   double check_rel_error = -1;
+  Timing check_forward;  // the reference forward over every position
 };
 
 // Positions a generation of `tokens` after `prompt_tokens` needs: the last generated token is
@@ -36,9 +41,9 @@ int64_t positions_needed(int64_t prompt_tokens, int64_t tokens);
 std::vector<int32_t> encode_prompt(const io::Tokenizer& tokenizer, const ModelConfig& cfg,
                                    const GenerateOptions& options);
 
-// Generates with `decoder` (reset first), whose model's parameters are the weights; `model` must
-// hold one sequence of positions_needed(...) tokens when options.check is set (its forward gives
-// the reference logits).
+// Generates with `decoder` (reset first), which reads the weights of `model`; draws only ids that
+// both the model and the tokenizer have. With options.check, `model` must hold one sequence of at
+// least positions_needed(...) tokens: its forward gives the reference logits.
 GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tokenizer,
                         const std::vector<int32_t>& prompt, const GenerateOptions& options);
 

@@ -33,7 +33,7 @@ sample greedy --prompt "The red" --tokens 40 --temperature 0 --check
 grep -q "^The red fox jumps over the lazy dog" "$work/greedy.txt" \
   || { echo "FAIL: the greedy continuation is not the memorised sentence"; exit 1; }
 grep -q "check PASSED" "$work/greedy.err"
-grep -Eq "prefill 7 tokens in [0-9.]+ s \([0-9.]+ tokens/s\) \| decode 39 tokens in [0-9.]+ s \([0-9.]+ tokens/s\)" \
+grep -Eq "prefill 7 tokens in [0-9.]+ s \([0-9.]+ tokens/s; CPU [^)]*\) \| decode 39 tokens in [0-9.]+ s \([0-9.]+ tokens/s; CPU [^)]*\)" \
   "$work/greedy.err" || { echo "FAIL: no tokens/s line"; exit 1; }
 sample seed5 --prompt "A small" --tokens 60 --top-k 8 --top-p 0.95 --temperature 1.5 --seed 5 --check
 grep -q "check PASSED" "$work/seed5.err"
