@@ -36,8 +36,11 @@ class Decoder {
   // after it (valid until the next call). Refuses a token outside the vocabulary or a position
   // past max_len.
   const Tensor& step(int32_t token);
-  // As step, without computing the logits (prompt tokens whose prediction is not needed).
-  void feed(int32_t token);
+  // Prefill from a full forward: takes positions [0, count) from the activations of the last
+  // Model::forward of `model` (slot 0, sequence 0, at least `count` tokens; the model this decoder
+  // reads): its keys and values, and the GSS states after them, so the next step is position
+  // `count`. The prompt's logits are that forward's. One batched forward instead of `count` steps.
+  void prefill(const Model& model, int64_t count);
   // Forgets every token: the next step is position 0.
   void reset();
   int64_t position() const { return position_; }
@@ -51,7 +54,6 @@ class Decoder {
     std::vector<Cplx<double>> ct;     // Ct [H, N]
     std::vector<Cplx<double>> state;  // S [H, N]
   };
-  void advance(int32_t token);
   void plan(Planner& p);
   void attention_step(size_t layer, const Tensor& h, const Tensor& out);
   void gss_step(size_t layer, const Tensor& h, const Tensor& out);
