@@ -26,8 +26,9 @@ namespace pha {
 
 class Decoder {
  public:
-  // Reads (never copies) the parameters of `model`, which must outlive the decoder. Positions
-  // 0 .. max_len-1 can be decoded (max_len <= model.max_seq_len, the RoPE positions it trained on).
+  // Reads the parameters of `model` in place (the model must outlive the decoder); the GSS
+  // recurrences' a_n and Ct are derived here, so build the decoder after the weights are loaded.
+  // Positions 0 .. max_len-1 can be decoded (max_len <= model.max_seq_len).
   Decoder(Model& model, int64_t max_len);
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
