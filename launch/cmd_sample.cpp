@@ -59,8 +59,8 @@ int run_sample(const std::vector<std::string>& args) {
       "tokenizer", po::value(&tokenizer_spec),
       "byte | gpt2:DIR | bpe:DIR | synthetic (default: the run's, when known)")(
       "check", po::bool_switch(&o.check),
-      "also run the full forward over the same tokens and compare every position's logits")(
-      "check-tolerance", po::value(&tolerance)->default_value(tolerance),
+      "also run the full forward over the same tokens and compare every decode step's logits")(
+      "check-tolerance", po::value(&tolerance)->default_value(tolerance, "1e-5"),
       "with --check: the largest relative difference accepted");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
