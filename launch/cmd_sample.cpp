@@ -1,6 +1,6 @@
 // `pha sample`: text from trained weights with the incremental decoder (KV cache for attention,
-// the DSS recurrence for GSS), one rank on the CPU. Prints the prompt and its continuation on
-// stdout and the prefill and decode speeds on stderr.
+// the DSS recurrence for GSS) after a one-forward prefill, one rank on the CPU. Prints the prompt
+// and its continuation on stdout and the prefill and decode speeds on stderr.
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
@@ -59,8 +59,8 @@ int run_sample(const std::vector<std::string>& args) {
       "tokenizer", po::value(&tokenizer_spec),
       "byte | gpt2:DIR | bpe:DIR | synthetic (default: the run's, when known)")(
       "check", po::bool_switch(&o.check),
-      "also run the full forward over the same tokens and compare every position's logits")(
-      "check-tolerance", po::value(&tolerance)->default_value(tolerance),
+      "also run the full forward over the same tokens and compare every decode step's logits")(
+      "check-tolerance", po::value(&tolerance)->default_value(tolerance, "1e-5"),
       "with --check: the largest relative difference accepted");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -89,9 +89,11 @@ int run_sample(const std::vector<std::string>& args) {
   const int64_t positions = positions_needed(static_cast<int64_t>(prompt.size()), o.tokens);
 
   CpuBackend backend;
-  // The model holds the weights the decoder reads; with --check its forward is the reference,
-  // so it spans every position (the forward needs at least 2).
-  Model model(backend, cfg.model, 1, o.check ? std::max<int64_t>(positions, 2) : 2);
+  // The model holds the weights the decoder reads and prefills it with one forward over the
+  // prompt; with --check its forward over every position is the reference (a forward needs at
+  // least 2 positions).
+  const int64_t prompt_tokens = static_cast<int64_t>(prompt.size());
+  Model model(backend, cfg.model, 1, std::max<int64_t>(o.check ? positions : prompt_tokens, 2));
   load_weights(weights, model, MPI_COMM_WORLD);
   Decoder decoder(model, positions);
   const GenerateResult r = generate(decoder, model, *tok.tokenizer, prompt, o);
@@ -99,15 +101,14 @@ int run_sample(const std::vector<std::string>& args) {
   fmt::print("{}\n", r.text);
   std::fflush(stdout);
   fmt::print(stderr, "pha sample: prefill {} | decode {} | {} | tokenizer {}\n",
-             rate(static_cast<int64_t>(r.prompt_tokens.size()), r.prefill),
-             rate(r.decode_steps, r.decode), cfg.model.summary(), tok.spec);
+             rate(prompt_tokens, r.prefill), rate(r.decode_steps, r.decode), cfg.model.summary(),
+             tok.spec);
   if (!o.check) return 0;
   const bool ok = r.check_rel_error <= tolerance;
   fmt::print(stderr,
-             "pha sample: check {}: decoder vs full forward over {} positions ({:.3f} s, CPU "
-             "{:.3f} s), worst "
-             "relative logit difference {:.2e} (tolerance {:.0e})\n",
-             ok ? "PASSED" : "FAILED", positions, r.check_forward.wall_seconds,
+             "pha sample: check {}: {} decode steps vs one full forward over {} positions ({:.3f} "
+             "s, CPU {:.3f} s), worst relative logit difference {:.2e} (tolerance {:.0e})\n",
+             ok ? "PASSED" : "FAILED", r.check_positions, positions, r.check_forward.wall_seconds,
              r.check_forward.cpu_seconds, r.check_rel_error, tolerance);
   return ok ? 0 : 1;
 }

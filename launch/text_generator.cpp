@@ -65,39 +65,39 @@ std::vector<int32_t> encode_prompt(const io::Tokenizer& tokenizer, const ModelCo
 
 GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tokenizer,
                         const std::vector<int32_t>& prompt, const GenerateOptions& o) {
+  const int64_t P = static_cast<int64_t>(prompt.size()), T = model.seq_len();
+  PHA_REQUIRE(model.batch() == 1 && T >= P,
+              "generation needs a model of one sequence of at least the prompt's {} tokens", P);
   // Only ids the tokenizer can decode are drawn (a model may have a wider vocabulary than its
   // data's tokenizer).
   const int64_t V = decoder.config().vocab_padded();
   const int64_t vocab = std::min<int64_t>(decoder.config().vocab, tokenizer.vocab_size());
   TokenSampler sampler(o.sampler);
   const std::optional<uint32_t> end = tokenizer.end_of_text();
-  GenerateResult r;
-  r.prompt_tokens = prompt;
-  std::vector<float> kept;  // with check: the decoder's logits at every position [S, V]
-  // Feeds one token; returns the logits when a sample or the check needs them.
-  const auto advance = [&](int32_t token, bool need_logits) -> std::vector<float> {
-    if (!need_logits && !o.check) {
-      decoder.feed(token);
-      return {};
-    }
-    std::vector<float> logits = model.backend().to_host_f32(decoder.step(token));
-    if (o.check) kept.insert(kept.end(), logits.begin(), logits.end());
-    return logits;
-  };
-  const auto next = [&](const std::vector<float>& logits) {
-    return sampler.sample(std::span<const float>(logits.data(), static_cast<size_t>(vocab)));
+  const auto next = [&](const float* logits) {
+    return sampler.sample(std::span<const float>(logits, static_cast<size_t>(vocab)));
   };
   const auto is_end = [&](int32_t token) { return end && static_cast<uint32_t>(token) == *end; };
+  GenerateResult r;
+  r.prompt_tokens = prompt;
 
-  decoder.reset();
+  // Prefill: one forward over the prompt (padded to the model's length; causal, so the padding
+  // changes nothing before it), whose keys, values and GSS inputs become the decoder's state.
   Stopwatch prefill;
-  std::vector<float> logits;
-  for (size_t i = 0; i < prompt.size(); ++i) logits = advance(prompt[i], i + 1 == prompt.size());
-  r.generated.push_back(next(logits));
+  std::vector<int32_t> padded(prompt);
+  padded.resize(static_cast<size_t>(T), 0);
+  model.forward(padded.data());
+  decoder.prefill(model, P);
+  const std::vector<float> prompt_logits = model.backend().to_host_f32(model.logits());
+  r.generated.push_back(next(&prompt_logits[static_cast<size_t>((P - 1) * V)]));
   r.prefill = prefill.elapsed();
+
+  std::vector<float> kept;  // with check: the decoder's logits of every decode step [steps, V]
   const Stopwatch decode;
   while (static_cast<int64_t>(r.generated.size()) < o.tokens && !is_end(r.generated.back())) {
-    r.generated.push_back(next(advance(r.generated.back(), true)));
+    const std::vector<float> logits = model.backend().to_host_f32(decoder.step(r.generated.back()));
+    if (o.check) kept.insert(kept.end(), logits.begin(), logits.end());
+    r.generated.push_back(next(logits.data()));
     ++r.decode_steps;
   }
   r.decode = decode.elapsed();
@@ -109,16 +109,17 @@ GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tok
   if (o.check) {
     // The fed tokens: the prompt and every generated token but the last.
     std::vector<int32_t> fed(all.begin(), all.end() - 1);
-    PHA_REQUIRE(model.batch() == 1 && model.seq_len() >= static_cast<int64_t>(fed.size()),
-                "the check needs a model of one sequence of at least {} tokens", fed.size());
-    const int64_t S = static_cast<int64_t>(fed.size()), T = model.seq_len();
-    fed.resize(static_cast<size_t>(T), 0);  // padding after the checked positions (causal)
+    const int64_t S = static_cast<int64_t>(fed.size());
+    PHA_REQUIRE(T >= S, "the check needs a model of one sequence of at least {} tokens", S);
+    fed.resize(static_cast<size_t>(T), 0);
     const Stopwatch forward;
     model.forward(fed.data());
     r.check_forward = forward.elapsed();
-    std::vector<float> full = model.backend().to_host_f32(model.logits());
-    full.resize(static_cast<size_t>(S * V));
-    r.check_rel_error = worst_relative_error(kept, full, V);
+    // Positions P .. S-1 came from decode steps (the prompt's from the prefill forward itself).
+    const std::vector<float> full = model.backend().to_host_f32(model.logits());
+    const std::vector<float> decoded(full.begin() + P * V, full.begin() + S * V);
+    r.check_rel_error = worst_relative_error(kept, decoded, V);
+    r.check_positions = S - P;
   }
   return r;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Text generation with the incremental decoder (layers/decoder.h): encode the prompt, prefill it
-// token by token, then sample one token per step. Optionally checks every position's logits
-// against one full forward of the model over the same tokens.
+// with one forward of the model, then sample one token per decoder step. Optionally checks every
+// decode step's logits against one full forward of the model over the same tokens.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,7 +16,7 @@ struct GenerateOptions {
   std::string prompt;
   int64_t tokens = 64;  // tokens to generate (fewer when the end-of-text token comes first)
   SamplerOptions sampler;
-  bool check = false;  // compare with the full forward (keeps every position's logits)
+  bool check = false;  // compare with the full forward (keeps every decode step's logits)
 };
 
 struct Timing {
@@ -27,7 +27,8 @@ struct GenerateResult {
   std::vector<int32_t> prompt_tokens, generated;
   std::string text;  // the decoded prompt and continuation
   Timing prefill, decode;
-  int64_t decode_steps = 0;  // steps after the prefill (one per generated token but the first)
+  int64_t decode_steps = 0;     // decoder steps (one per generated token but the first)
+  int64_t check_positions = 0;  // decode steps compared (the prompt's logits are the forward's)
   // With check: max over positions of max|decoder - forward| / max|forward| (else -1).
   double check_rel_error = -1;
   Timing check_forward;  // the reference forward over every position
@@ -41,9 +42,10 @@ int64_t positions_needed(int64_t prompt_tokens, int64_t tokens);
 std::vector<int32_t> encode_prompt(const io::Tokenizer& tokenizer, const ModelConfig& cfg,
                                    const GenerateOptions& options);
 
-// Generates with `decoder` (reset first), which reads the weights of `model`; draws only ids that
-// both the model and the tokenizer have. With options.check, `model` must hold one sequence of at
-// least positions_needed(...) tokens: its forward gives the reference logits.
+// Generates with `decoder` (its state replaced), which reads the weights of `model`; draws only
+// ids that both the model and the tokenizer have. `model` holds one sequence of at least the
+// prompt's tokens (its forward prefills the decoder), with options.check at least
+// positions_needed(...) (its forward gives the reference logits).
 GenerateResult generate(Decoder& decoder, Model& model, const io::Tokenizer& tokenizer,
                         const std::vector<int32_t>& prompt, const GenerateOptions& options);
 

@@ -98,6 +98,44 @@ void Decoder::reset() {
   for (GssState& s : gss_) std::fill(s.state.begin(), s.state.end(), Cplx<double>{0, 0});
 }
 
+void Decoder::prefill(const Model& model, int64_t count) {
+  PHA_REQUIRE(count >= 1 && count <= std::min(max_len_, model.seq_len()),
+              "prefill of {} positions: the forward holds {} and the decoder {}", count,
+              model.seq_len(), max_len_);
+  reset();
+  const int64_t d_h = cfg_.head_dim();
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const std::string prefix = fmt::format("layers.{}.", l);
+    dispatch_float("decoder prefill", x_[0].dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if (blocks_[l].attention) {
+        // k, v [B, T, n_kv, d_h] (k after RoPE) -> the caches [n_kv, max_len, d_h].
+        const T* k = model.activations().get(prefix + "attn.k").as<T>();
+        const T* v = model.activations().get(prefix + "attn.v").as<T>();
+        T* k_cache = k_cache_[l].as<T>();
+        T* v_cache = v_cache_[l].as<T>();
+        for (int64_t t = 0; t < count; ++t)
+          for (int64_t g = 0; g < cfg_.n_kv; ++g) {
+            const size_t bytes = static_cast<size_t>(d_h) * sizeof(T);
+            std::memcpy(k_cache + (g * max_len_ + t) * d_h, k + (t * cfg_.n_kv + g) * d_h, bytes);
+            std::memcpy(v_cache + (g * max_len_ + t) * d_h, v + (t * cfg_.n_kv + g) * d_h, bytes);
+          }
+      }
+      if (blocks_[l].gss) {
+        // The state after zn [B, T, H] rows 0 .. count-1, by the same recurrence as a step.
+        const T* zn = model.activations().get(prefix + "gss.zn").as<T>();
+        GssState& s = gss_[l];
+        std::vector<T> conv(static_cast<size_t>(cfg_.gss_h));
+        for (int64_t t = 0; t < count; ++t)
+          decoder_rows::dss_recurrence_step(s.decay.data(), s.ct.data(), s.state.data(),
+                                            zn + t * cfg_.gss_h, cfg_.gss_h, cfg_.dss_n,
+                                            conv.data());
+      }
+    });
+  }
+  position_ = count;
+}
+
 void Decoder::attention_step(size_t layer, const Tensor& h, const Tensor& out) {
   const AttentionLayer& L = *blocks_[layer].attention;
   const int64_t p = position_, d_h = cfg_.head_dim();
@@ -131,13 +169,13 @@ void Decoder::gss_step(size_t layer, const Tensor& h, const Tensor& out) {
   gss_output(be_, L, out);
 }
 
-void Decoder::advance(int32_t token) {
+const Tensor& Decoder::step(int32_t token) {
   PHA_REQUIRE(token >= 0 && token < cfg_.vocab, "token id {} is outside the vocabulary [0, {})",
               token, cfg_.vocab);
   PHA_REQUIRE(position_ < max_len_,
-              "the decoder holds {} positions and all are used: a sequence may be at most {} "
-              "tokens (model.max_seq_len), prompt included",
-              max_len_, max_len_);
+              "the decoder holds {} positions and all are used: make it for longer sequences "
+              "(at most model.max_seq_len = {})",
+              max_len_, cfg_.max_seq_len);
   be_.copy_from_host(token_, &token);
   embedding_forward(be_, embedding_, token_, x_[0], nullptr);
   for (size_t l = 0; l < blocks_.size(); ++l) {
@@ -149,14 +187,6 @@ void Decoder::advance(int32_t token) {
         [&](const Tensor& h, const Tensor& out) { gss_step(l, h, out); });
   }
   ++position_;
-}
-
-void Decoder::feed(int32_t token) {
-  advance(token);
-}
-
-const Tensor& Decoder::step(int32_t token) {
-  advance(token);
   const Tensor& weight =
       cfg_.tie_embeddings ? embedding_.weight.compute : head_.untied_weight.compute;
   head_logits(be_, head_, x_[blocks_.size() % 2], weight);

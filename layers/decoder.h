@@ -26,8 +26,9 @@ namespace pha {
 
 class Decoder {
  public:
-  // Reads (never copies) the parameters of `model`, which must outlive the decoder. Positions
-  // 0 .. max_len-1 can be decoded (max_len <= model.max_seq_len, the RoPE positions it trained on).
+  // Reads the parameters of `model` in place (the model must outlive the decoder); the GSS
+  // recurrences' a_n and Ct are derived here, so build the decoder after the weights are loaded.
+  // Positions 0 .. max_len-1 can be decoded (max_len <= model.max_seq_len).
   Decoder(Model& model, int64_t max_len);
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -36,8 +37,11 @@ class Decoder {
   // after it (valid until the next call). Refuses a token outside the vocabulary or a position
   // past max_len.
   const Tensor& step(int32_t token);
-  // As step, without computing the logits (prompt tokens whose prediction is not needed).
-  void feed(int32_t token);
+  // Prefill from a full forward: takes positions [0, count) from the activations of the last
+  // Model::forward of `model` (slot 0, sequence 0, at least `count` tokens; the model this decoder
+  // reads): its keys and values, and the GSS states after them, so the next step is position
+  // `count`. The prompt's logits are that forward's. One batched forward instead of `count` steps.
+  void prefill(const Model& model, int64_t count);
   // Forgets every token: the next step is position 0.
   void reset();
   int64_t position() const { return position_; }
@@ -51,7 +55,6 @@ class Decoder {
     std::vector<Cplx<double>> ct;     // Ct [H, N]
     std::vector<Cplx<double>> state;  // S [H, N]
   };
-  void advance(int32_t token);
   void plan(Planner& p);
   void attention_step(size_t layer, const Tensor& h, const Tensor& out);
   void gss_step(size_t layer, const Tensor& h, const Tensor& out);

@@ -55,6 +55,18 @@ void perturb(Model& model, uint64_t seed) {
   }
 }
 
+// A tensor's values in double (f32 widened).
+std::vector<double> host_values(Backend& be, const Tensor& t) {
+  std::vector<double> out(static_cast<size_t>(t.numel()));
+  if (t.dtype == DType::f64) {
+    be.copy_to_host(t, out.data());
+  } else {
+    const std::vector<float> f = be.to_host_f32(t);
+    std::copy(f.begin(), f.end(), out.begin());
+  }
+  return out;
+}
+
 struct Comparison {
   double worst_rel = 0;  // max over positions of max|decoder - forward| / max|forward|
   int64_t worst_position = -1;
@@ -69,22 +81,13 @@ Comparison compare(const ModelConfig& c, DType dtype, int64_t T, uint64_t seed) 
   const auto tokens = test::random_tokens({T}, static_cast<int32_t>(c.vocab), seed + 1);
   model.forward(tokens.data.data());
   const int64_t V = c.vocab_padded();
-  std::vector<double> full(static_cast<size_t>(T * V));
-  const auto to_double = [&](const Tensor& t, double* out) {
-    if (t.dtype == DType::f64) {
-      be.copy_to_host(t, out);
-    } else {
-      const std::vector<float> f = be.to_host_f32(t);
-      for (size_t i = 0; i < f.size(); ++i) out[i] = f[i];
-    }
-  };
-  to_double(model.logits(), full.data());
+  const std::vector<double> full = host_values(be, model.logits());
 
   Decoder decoder(model, T);
   Comparison r;
-  std::vector<double> row(static_cast<size_t>(V));
   for (int64_t t = 0; t < T; ++t) {
-    to_double(decoder.step(tokens.data[static_cast<size_t>(t)]), row.data());
+    const std::vector<double> row =
+        host_values(be, decoder.step(tokens.data[static_cast<size_t>(t)]));
     double diff = 0, scale = 0;
     for (int64_t v = 0; v < V; ++v) {
       const double ref = full[static_cast<size_t>(t * V + v)];
@@ -162,7 +165,47 @@ TEST(Decoder, LongSequenceStaysWithinTolerance) {
   }
 }
 
-TEST(Decoder, ResetStartsOverAndFeedSkipsOnlyTheHead) {
+// Prefill from a forward over the first P tokens, then steps: every later position's logits must
+// still equal the full forward's.
+TEST(Decoder, PrefillFromAForwardThenSteps) {
+  for (const Case& k : cases()) {
+    for (DType dtype : {DType::f64, DType::f32}) {
+      const int64_t T = 29, P = 11;
+      CpuBackend be;
+      Model full(be, k.cfg, 1, T, dtype);
+      full.init_parameters(6);
+      perturb(full, 6);
+      const auto tokens = test::random_tokens({T}, static_cast<int32_t>(k.cfg.vocab), 7);
+      full.forward(tokens.data.data());
+      const std::vector<double> reference = host_values(be, full.logits());
+      // Prefill from a forward over only the first P tokens (a model of P positions sharing
+      // nothing with `full` but the weights, copied).
+      Model prompt_model(be, k.cfg, 1, P, dtype);
+      for (const ParamSpec& spec : full.param_specs())
+        be.copy(full.params().get(spec.name), prompt_model.params().get(spec.name));
+      prompt_model.forward(tokens.data.data());
+      Decoder decoder(prompt_model, T);
+      decoder.prefill(prompt_model, P);
+      EXPECT_EQ(decoder.position(), P);
+      const int64_t V = k.cfg.vocab_padded();
+      double worst = 0;
+      for (int64_t t = P; t < T; ++t) {
+        const std::vector<double> row =
+            host_values(be, decoder.step(tokens.data[static_cast<size_t>(t)]));
+        double diff = 0, scale = 0;
+        for (int64_t v = 0; v < V; ++v) {
+          const double ref = reference[static_cast<size_t>(t * V + v)];
+          diff = std::max(diff, std::fabs(row[static_cast<size_t>(v)] - ref));
+          scale = std::max(scale, std::fabs(ref));
+        }
+        worst = std::max(worst, diff / scale);
+      }
+      EXPECT_LE(worst, dtype == DType::f64 ? 1e-12 : 1e-5) << k.name << " " << dtype_name(dtype);
+    }
+  }
+}
+
+TEST(Decoder, ResetStartsOver) {
   const ModelConfig c = odd_model();
   CpuBackend be;
   Model model(be, c, 1, 8, DType::f64);
@@ -175,7 +218,7 @@ TEST(Decoder, ResetStartsOverAndFeedSkipsOnlyTheHead) {
   be.copy_to_host(decoder.step(tokens.back()), first.data());
   decoder.reset();
   EXPECT_EQ(decoder.position(), 0);
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) decoder.feed(tokens[i]);
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) decoder.step(tokens[i]);
   be.copy_to_host(decoder.step(tokens.back()), again.data());
   EXPECT_EQ(first, again);
 }
