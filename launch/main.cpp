@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/cpu/blas_kernel.h"
+#include "core/cpu/cpu_features.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "launch/command_table.h"
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
   // 4 KiB block fills or the process exits: stdout is line-buffered whatever it is connected to
   // (stderr is unbuffered already).
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (const std::string missing = pha::isa_missing_for_build(); !missing.empty()) {
+    if (launcher_rank0())
+      fmt::print(stderr,
+                 "pha: error: this pha was built with -march={} and this CPU ({}) lacks {}: "
+                 "rebuild on this machine, or a portable build for every node with cmake "
+                 "-DPHA_NATIVE=OFF (-march=x86-64-v3; docs/slurm.md)\n",
+                 pha::build_march(), pha::cpu_features().model, missing);
+    return 2;
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     fmt::print("{}", pha::launch::top_level_help());

@@ -82,7 +82,9 @@ int blas_kernel_vector_bits(const std::string& kernel) {
 }
 
 std::string best_blas_kernel(const CpuFeatures& cpu) {
-  if (cpu.has_avx512()) return "SkylakeX";
+  // Cooperlake is SkylakeX's sgemm plus bf16 kernels (sbgemm), and what OpenBLAS itself picks on
+  // the AVX512_BF16 processors it recognises; both measured 2-4x Haswell here (docs/results.md).
+  if (cpu.has_avx512()) return cpu.avx512_bf16 ? "Cooperlake" : "SkylakeX";
   if (cpu.avx2 && cpu.fma) return "Haswell";
   return "";
 }

@@ -27,8 +27,8 @@ std::string blas_library();
 // The vector width a kernel uses: 512 (SkylakeX, Cooperlake, SapphireRapids), 256 (Haswell,
 // Zen), 128 (Prescott and other SSE kernels).
 int blas_kernel_vector_bits(const std::string& kernel);
-// The fastest OpenBLAS kernel for the CPU (measured in docs/results.md: SkylakeX for AVX-512,
-// Haswell for AVX2+FMA), or "" when the SSE kernel OpenBLAS picks is all the CPU has.
+// The fastest OpenBLAS kernel for the CPU (measured in docs/results.md: Cooperlake for AVX-512
+// with BF16, SkylakeX for AVX-512, Haswell for AVX2+FMA), or "" when the SSE kernel OpenBLAS picks is all the CPU has.
 std::string best_blas_kernel(const CpuFeatures& cpu);
 
 // Applies PHA_BLAS_CORETYPE; call first in main(), before any thread or MPI starts. Returns only

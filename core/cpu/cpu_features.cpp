@@ -126,6 +126,42 @@ double measured_clock_hz() {
   return hz;
 }
 
+std::string isa_missing_for_build() {
+  [[maybe_unused]] const CpuFeatures& f = cpu_features();
+  std::string missing;
+  [[maybe_unused]] auto need = [&](bool have, const char* name) {
+    if (have) return;
+    if (!missing.empty()) missing += ' ';
+    missing += name;
+  };
+#ifdef __AVX2__
+  need(f.avx2, "avx2");
+#endif
+#ifdef __FMA__
+  need(f.fma, "fma");
+#endif
+#ifdef __AVX512F__
+  need(f.avx512f, "avx512f");
+#endif
+#ifdef __AVX512BW__
+  need(f.avx512bw, "avx512bw");
+#endif
+#ifdef __AVX512VL__
+  need(f.avx512vl, "avx512vl");
+#endif
+#ifdef __AVX512DQ__
+  need(f.avx512dq, "avx512dq");
+#endif
+#ifdef __AVX512BF16__
+  need(f.avx512_bf16, "avx512_bf16");
+#endif
+  return missing;
+}
+
+const char* build_march() {
+  return PHA_BUILD_MARCH;
+}
+
 int f32_flops_per_cycle(const CpuFeatures& f) {
   const int lanes = f.fma_datapath_bits() / 32;
   return (f.fma || f.vector_bits() == 512 ? 2 : 1) * lanes * kFmaUnitsPerCore;

@@ -24,6 +24,14 @@ struct CpuFeatures {
   std::string feature_list() const;
 };
 
+// The vector extensions this binary was compiled to use (-march, PHA_NATIVE / PHA_MARCH) that
+// the running CPU lacks, e.g. "avx512f avx512bw" for a -march=native build from an AVX-512 login
+// node run on an AVX2 compute node; "" when the binary can run here. main() checks it first, so
+// the user reads what to do instead of "Illegal instruction".
+std::string isa_missing_for_build();
+// The -march the binary was compiled with ("native", "x86-64-v3", ...).
+const char* build_march();
+
 // Detected once per process (cpuid is cheap, but the answer never changes).
 const CpuFeatures& cpu_features();
 
