@@ -23,14 +23,15 @@ constexpr const char* kReexecMarker = "PHA_BLAS_REEXEC";
 struct KernelWidth {
   const char* name;
   int bits;
+  int rank;  // for pha's step, higher is faster (docs/results.md); SkylakeX beats Cooperlake
 };
-// OpenBLAS 0.3.21's x86-64 core names (DYNAMIC_ARCH) and their vector width.
+// OpenBLAS 0.3.21's x86-64 core names (DYNAMIC_ARCH), their vector width and preference.
 constexpr KernelWidth kKernels[] = {
-    {"Prescott", 128},    {"Core2", 128},     {"Penryn", 128},     {"Dunnington", 128},
-    {"Nehalem", 128},     {"Atom", 128},      {"Barcelona", 128},  {"Opteron", 128},
-    {"Sandybridge", 256}, {"Bulldozer", 256}, {"Piledriver", 256}, {"Steamroller", 256},
-    {"Excavator", 256},   {"Haswell", 256},   {"Zen", 256},        {"SkylakeX", 512},
-    {"Cooperlake", 512},
+    {"Prescott", 128, 0},    {"Core2", 128, 0},     {"Penryn", 128, 0},     {"Dunnington", 128, 0},
+    {"Nehalem", 128, 0},     {"Atom", 128, 0},      {"Barcelona", 128, 0},  {"Opteron", 128, 0},
+    {"Sandybridge", 256, 1}, {"Bulldozer", 256, 1}, {"Piledriver", 256, 1}, {"Steamroller", 256, 1},
+    {"Excavator", 256, 1},   {"Haswell", 256, 2},   {"Zen", 256, 2},        {"Cooperlake", 512, 3},
+    {"SkylakeX", 512, 4},
 };
 
 const KernelWidth* find_kernel(const std::string& name) {
@@ -76,15 +77,10 @@ std::string blas_library() {
   return openblas_get_config();
 }
 
-int blas_kernel_vector_bits(const std::string& kernel) {
-  const KernelWidth* k = find_kernel(kernel);
-  return k ? k->bits : 128;
-}
-
 std::string best_blas_kernel(const CpuFeatures& cpu) {
-  // Cooperlake is SkylakeX's sgemm plus bf16 kernels (sbgemm), and what OpenBLAS itself picks on
-  // the AVX512_BF16 processors it recognises; both measured 2-4x Haswell here (docs/results.md).
-  if (cpu.has_avx512()) return cpu.avx512_bf16 ? "Cooperlake" : "SkylakeX";
+  // SkylakeX, not Cooperlake, even on AVX512_BF16 processors (where OpenBLAS picks Cooperlake
+  // itself): a whole training step ran 1.4x faster with it (docs/results.md).
+  if (cpu.has_avx512()) return "SkylakeX";
   if (cpu.avx2 && cpu.fma) return "Haswell";
   return "";
 }
@@ -110,18 +106,24 @@ void apply_blas_kernel_policy(char** argv) {
     return;
   }
   const bool user_set = !env_or("OPENBLAS_CORETYPE", "").empty();
-  const bool slower = !best.empty() && blas_kernel_vector_bits(current) < cpu.vector_bits();
+  // A kernel this table does not know (a newer OpenBLAS's) is left alone.
+  const KernelWidth* now = find_kernel(current);
+  const bool slower = !best.empty() && now && now->rank < find_kernel(best)->rank;
   if (policy == "keep") {
     choice_note() = "PHA_BLAS_CORETYPE=keep: the kernel OpenBLAS runs is left as is";
   } else if (policy == "auto") {
     if (!slower) {
-      choice_note() = fmt::format("PHA_BLAS_CORETYPE=auto: {} uses the CPU's {}-bit vectors",
-                                  current, cpu.vector_bits());
+      choice_note() =
+          now ? fmt::format("PHA_BLAS_CORETYPE=auto: {} is the fastest kernel here", current)
+              : fmt::format(
+                    "PHA_BLAS_CORETYPE=auto: {} is not in pha's table of "
+                    "OpenBLAS kernels (a newer OpenBLAS?): kept",
+                    current);
     } else if (user_set) {
       choice_note() = fmt::format(
           "PHA_BLAS_CORETYPE=auto: OPENBLAS_CORETYPE={} from the environment is kept; {} would "
-          "use the CPU's {}-bit vectors (unset OPENBLAS_CORETYPE, or set PHA_BLAS_CORETYPE=best)",
-          env_or("OPENBLAS_CORETYPE", ""), best, cpu.vector_bits());
+          "be faster here (unset OPENBLAS_CORETYPE, or set PHA_BLAS_CORETYPE=best)",
+          env_or("OPENBLAS_CORETYPE", ""), best);
     } else {
       reexec_with(best, current, argv);
     }

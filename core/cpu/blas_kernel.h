@@ -9,9 +9,11 @@
 // so mpirun and srun see the same process).
 //
 // PHA_BLAS_CORETYPE selects the policy:
-//   auto (default)  OPENBLAS_CORETYPE unset: use the best kernel for the CPU's vector units.
+//   auto (default)  OPENBLAS_CORETYPE unset: use the best kernel for the CPU if OpenBLAS chose
+//                   a slower one it knows (Prescott, Haswell, Cooperlake on AVX-512).
 //                   OPENBLAS_CORETYPE set by the user: keep it, and note the faster choice.
 //   keep            never change the kernel.
+//   best            the best kernel for the CPU, even over the user's OPENBLAS_CORETYPE.
 //   <name>          an OpenBLAS core name (Haswell, SkylakeX, Cooperlake, ...): use it.
 #include <string>
 
@@ -24,11 +26,9 @@ namespace pha {
 std::string blas_kernel_name();
 // "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY ..." (openblas_get_config).
 std::string blas_library();
-// The vector width a kernel uses: 512 (SkylakeX, Cooperlake, SapphireRapids), 256 (Haswell,
-// Zen), 128 (Prescott and other SSE kernels).
-int blas_kernel_vector_bits(const std::string& kernel);
-// The fastest OpenBLAS kernel for the CPU (measured in docs/results.md: Cooperlake for AVX-512
-// with BF16, SkylakeX for AVX-512, Haswell for AVX2+FMA), or "" when the SSE kernel OpenBLAS picks is all the CPU has.
+// The fastest OpenBLAS kernel for the CPU (measured in docs/results.md: SkylakeX for AVX-512,
+// BF16 or not, Haswell for AVX2+FMA), or "" when the SSE kernel OpenBLAS picks
+// is all the CPU has.
 std::string best_blas_kernel(const CpuFeatures& cpu);
 
 // Applies PHA_BLAS_CORETYPE; call first in main(), before any thread or MPI starts. Returns only
