@@ -1,5 +1,6 @@
 // Forward+backward throughput of one model configuration on the CPU backend: prints one JSON
-// object (tokens/s, seconds per step, peak resident memory, the model's planned memory).
+// object (tokens/s, seconds per step, peak resident memory, the model's planned memory, and the
+// model FLOP/s against the measured sgemm and the cores' theoretical FMA peak).
 // bench/model_vs_torch.sh runs it beside the PyTorch reference's training step.
 #include <fmt/format.h>
 #include <omp.h>
@@ -9,7 +10,9 @@
 #include <iostream>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/cpu_features.h"
 #include "core/philox.h"
+#include "launch/flops.h"
 #include "launch/step_log.h"
 #include "layers/model.h"
 
@@ -57,13 +60,20 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
       static_cast<double>(steps);
   const pha::MemoryFigures mem = model.memory();
+  const double flops_per_s = pha::launch::train_flops_per_token(cfg, seq_len) *
+                             static_cast<double>(batch * seq_len) / seconds;
+  const double sgemm = pha::launch::measure_matmul_peak(backend);
+  const double fma_peak = pha::theoretical_fma_peak(static_cast<int>(threads));
   fmt::print(
       "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"tokens_per_s\":{:.1f},"
-      "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\"}}\n",
+      "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\","
+      "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
+      "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
       preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
       static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
-      openblas_get_corename());
+      openblas_get_corename(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,
+      flops_per_s / fma_peak);
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <memory>
 
+#include "core/cpu/blas_kernel.h"
+#include "core/cpu/cpu_features.h"
 #include "core/version.h"
 #include "io/checkpoint.h"
 #include "io/checkpoint_writer.h"
@@ -82,6 +84,7 @@ struct Run {
   // Writes checkpoints in the background (train.async_ckpt); null: they are written in place.
   std::unique_ptr<ckpt::CheckpointWriter> writer;
   double peak = 0, flops_per_token = 0;
+  double fma_peak = 0;        // this rank's theoretical f32 FMA peak (CPU only)
   int64_t first_step = 1;     // 1, or the step after the resumed checkpoint's
   uint64_t first_sample = 0;  // global sample index of first_step's batch
   int64_t tokens_seen = 0;
@@ -154,6 +157,8 @@ struct Run {
     peak = measure_matmul_peak(backend, gpu ? 4096 : 1024, 5,
                                precision.act == DType::bf16 ? DType::bf16 : DType::f32);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
+    const int threads = omp_get_max_threads();
+    if (!gpu) fma_peak = theoretical_fma_peak(threads);
     const std::string rank_table = parallel::rank_host_table(MPI_COMM_WORLD, launch);
     if (!rank0) return;
     fmt::print("{}", rank_table);
@@ -180,6 +185,28 @@ struct Run {
         backend.device() == Device::cpu ? fmt::format(" ({} threads)", omp_get_max_threads())
                                         : std::string(),
         flops_per_token / 1e9);
+    const CpuFeatures& cpu = cpu_features();
+    fmt::print(
+        "cpu: {} | {} | {:.2f} GHz measured, {} f32 FLOP/cycle/core (FMA peak {:.1f} "
+        "GFLOP/s on {} cores per rank)\n",
+        cpu.model, cpu.feature_list(), measured_clock_hz() / 1e9, f32_flops_per_cycle(cpu),
+        theoretical_fma_peak(threads) / 1e9, threads);
+    fmt::print("blas: {} | kernel {} | {}\n", blas_library(), blas_kernel_name(),
+               blas_kernel_choice());
+    JsonRecord r;
+    r.add("kind", std::string("machine"))
+        .add("cpu", cpu.model)
+        .add("cpu_features", cpu.feature_list());
+    r.add("blas", blas_library()).add("blas_kernel", blas_kernel_name());
+    r.add("threads_per_rank", int64_t{threads})
+        .add("ranks", int64_t{dist.grid.layout().world_size()});
+    r.add("matmul_peak_flops_per_s", peak * dist.grid.layout().world_size());
+    if (!gpu) {
+      r.add("clock_hz", measured_clock_hz())
+          .add("f32_flops_per_cycle", int64_t{f32_flops_per_cycle(cpu)});
+      r.add("fma_peak_flops_per_s", fma_peak * dist.grid.layout().world_size());
+    }
+    metrics->write(r);
   }
 
   EvalResult evaluate_now(int64_t step) {
@@ -351,6 +378,7 @@ int Run::loop() {
     stats.flops = flops_per_token * stats.tokens;
     // The whole job's FLOP/s against the summed peak of its ranks.
     stats.peak_flops = peak * dist.grid.layout().world_size();
+    stats.fma_peak_flops = fma_peak * dist.grid.layout().world_size();
     // The log shows the GPU's peak on cuda (this rank's backend), else the peak resident set.
     const bool gpu = backend.device() == Device::cuda;
     const double device_mib = static_cast<double>(backend.memory_use().peak) / 1048576.0;
@@ -373,7 +401,9 @@ int Run::loop() {
       record.add("ppl", std::exp(stats.loss)).add("lr", stats.lr).add("grad_norm", grad_norm);
       record.add("tokens_per_s", stats.tokens / stats.seconds);
       record.add("flops_per_s", stats.flops / stats.seconds);
+      // mfu: against the measured matmul; mfu_fma_peak: against the cores' theoretical peak.
       record.add("mfu", stats.flops / stats.seconds / stats.peak_flops);
+      if (!gpu) record.add("mfu_fma_peak", stats.flops / stats.seconds / stats.fma_peak_flops);
       record.add("peak_rss_mib", peak_rss_mib()).add("comm_fraction", comm_fraction);
       if (gpu) record.add("peak_device_mib", device_mib);
       record.add("pipeline_wait_fraction", bubble);
