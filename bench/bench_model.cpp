@@ -1,6 +1,8 @@
 // Forward+backward throughput of one model configuration on the CPU backend: prints one JSON
 // object (tokens/s, seconds per step, peak resident memory, the model's planned memory).
-// bench/model_vs_torch.sh runs it beside the PyTorch reference's training step.
+// bench/model_vs_torch.sh runs it beside the PyTorch reference's training step. --profile adds,
+// after the JSON line, a Markdown table of the timed steps per op kind (core/profiling_backend.h),
+// the model FLOP/s and the measured f32 matmul peak (2048^3) they compare with.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -10,6 +12,8 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/philox.h"
+#include "core/profiling_backend.h"
+#include "launch/flops.h"
 #include "launch/step_log.h"
 #include "layers/model.h"
 
@@ -21,11 +25,13 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha";
   int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
+  bool profile = false;
   po::options_description opts("pha_bench_model [options]");
   opts.add_options()("help,h", "print this help")("preset", po::value(&preset), "model preset")(
       "block", po::value(&block), "block variant")("seq", po::value(&seq_len), "T")(
       "batch", po::value(&batch), "B")("steps", po::value(&steps), "timed steps")(
-      "threads", po::value(&threads), "OpenMP and OpenBLAS threads");
+      "threads", po::value(&threads), "OpenMP and OpenBLAS threads")(
+      "profile", po::bool_switch(&profile), "print a per-op table of the timed steps");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
   po::notify(vm);
@@ -38,7 +44,9 @@ int main(int argc, char** argv) {
   pha::ModelConfig cfg = pha::model_preset(preset);
   if (vm.count("block")) cfg.block = pha::BlockKind::parse(block);
   cfg.max_seq_len = std::max(cfg.max_seq_len, seq_len);
-  pha::CpuBackend backend;
+  pha::CpuBackend cpu;
+  pha::ProfilingBackend profiler(cpu);
+  pha::Backend& backend = profile ? static_cast<pha::Backend&>(profiler) : cpu;
   pha::Model model(backend, cfg, batch, seq_len);
   model.init_parameters(1);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
@@ -51,6 +59,7 @@ int main(int argc, char** argv) {
     return loss;
   };
   step();  // warm-up: scratch grows, FFT plans are made
+  profiler.reset();
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < steps; ++i) step();
   const double seconds =
@@ -65,5 +74,13 @@ int main(int argc, char** argv) {
       static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       openblas_get_corename());
+  if (profile) {
+    const double model_flops = pha::launch::train_flops_per_token(cfg, seq_len) *
+                               static_cast<double>(batch * seq_len) / seconds;
+    const double sgemm = pha::launch::measure_matmul_peak(cpu, 2048, 3, pha::DType::f32);
+    fmt::print("\n{}\nmodel FLOP/s {:.1f} GFLOP/s = {:.1f}% of the measured sgemm {:.1f} GFLOP/s\n",
+               pha::profile_table(profiler.stats(), steps, seconds), model_flops / 1e9,
+               100.0 * model_flops / sgemm, sgemm / 1e9);
+  }
   return 0;
 }
