@@ -5,6 +5,7 @@
 // the model FLOP/s and the measured f32 matmul peak (2048^3) they compare with.
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -21,6 +22,15 @@ extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);
 
 namespace po = boost::program_options;
+
+// CPU seconds of the process so far (user + system, all threads): on a shared machine this moves
+// less with the load than wall time does.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha";
@@ -61,17 +71,20 @@ int main(int argc, char** argv) {
   step();  // warm-up: scratch grows, FFT plans are made
   profiler.reset();
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = process_cpu_seconds();
   for (int64_t i = 0; i < steps; ++i) step();
+  const double cpu_seconds = (process_cpu_seconds() - cpu_start) / static_cast<double>(steps);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
       static_cast<double>(steps);
   const pha::MemoryFigures mem = model.memory();
   fmt::print(
       "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
-      "\"parameters\":{},\"seconds_per_step\":{:.4f},\"tokens_per_s\":{:.1f},"
+      "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},\"tokens_per_"
+      "s\":{:.1f},"
       "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\"}}\n",
       preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
-      static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
+      cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       openblas_get_corename());
   if (profile) {
