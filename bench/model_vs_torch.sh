@@ -20,6 +20,9 @@ configs=("$@")
 bench=${PHA_BUILD_DIR:-build}/bench/pha_bench_model
 [ -x "$bench" ] || cmake --build "${PHA_BUILD_DIR:-build}" --target pha_bench_model
 torch_dir=${PHA_TORCH:-/opt/pha-torch}
+[ -d "$torch_dir/torch" ] ||
+  echo "model_vs_torch.sh: no PyTorch 2.x under $torch_dir (PHA_TORCH): the anchor column stays" \
+    "empty; install it with: bash tools/install-torch-anchor.sh" >&2
 # The CUDA wheel's libraries that its CPU part still loads (never used here).
 torch_ld=$(find "$torch_dir" "$torch_dir-nccl" -name 'lib*.so*' \
   \( -path '*nvidia*' \) -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
