@@ -1,9 +1,12 @@
 // Forward+backward throughput of one model configuration on the CPU backend: prints one JSON
-// object (tokens/s, seconds per step, peak resident memory, the model's planned memory, and the
-// model FLOP/s against the measured sgemm and the cores' theoretical FMA peak).
-// bench/model_vs_torch.sh runs it beside the PyTorch reference's training step.
+// object (tokens/s, seconds per step, CPU seconds per step, peak resident memory, the model's
+// planned memory, and the model FLOP/s against the measured sgemm and the cores' theoretical FMA
+// peak). bench/model_vs_torch.sh runs it beside the PyTorch reference's training step. --profile
+// adds, after the JSON line, a Markdown table of the timed steps per op kind
+// (core/profiling_backend.h).
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -12,6 +15,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/cpu_features.h"
 #include "core/philox.h"
+#include "core/profiling_backend.h"
 #include "launch/flops.h"
 #include "launch/step_log.h"
 #include "layers/model.h"
@@ -21,14 +25,25 @@ extern "C" char* openblas_get_corename(void);
 
 namespace po = boost::program_options;
 
+// CPU seconds of the process so far (user + system, all threads): on a shared machine this moves
+// less with the load than wall time does.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha";
   int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
+  bool profile = false;
   po::options_description opts("pha_bench_model [options]");
   opts.add_options()("help,h", "print this help")("preset", po::value(&preset), "model preset")(
       "block", po::value(&block), "block variant")("seq", po::value(&seq_len), "T")(
       "batch", po::value(&batch), "B")("steps", po::value(&steps), "timed steps")(
-      "threads", po::value(&threads), "OpenMP and OpenBLAS threads");
+      "threads", po::value(&threads), "OpenMP and OpenBLAS threads")(
+      "profile", po::bool_switch(&profile), "print a per-op table of the timed steps");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
   po::notify(vm);
@@ -41,7 +56,9 @@ int main(int argc, char** argv) {
   pha::ModelConfig cfg = pha::model_preset(preset);
   if (vm.count("block")) cfg.block = pha::BlockKind::parse(block);
   cfg.max_seq_len = std::max(cfg.max_seq_len, seq_len);
-  pha::CpuBackend backend;
+  pha::CpuBackend cpu;
+  pha::ProfilingBackend profiler(cpu);
+  pha::Backend& backend = profile ? static_cast<pha::Backend&>(profiler) : cpu;
   pha::Model model(backend, cfg, batch, seq_len);
   model.init_parameters(1);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
@@ -54,26 +71,35 @@ int main(int argc, char** argv) {
     return loss;
   };
   step();  // warm-up: scratch grows, FFT plans are made
+  profiler.reset();
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = process_cpu_seconds();
   for (int64_t i = 0; i < steps; ++i) step();
+  const double cpu_seconds = (process_cpu_seconds() - cpu_start) / static_cast<double>(steps);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
       static_cast<double>(steps);
   const pha::MemoryFigures mem = model.memory();
   const double flops_per_s = pha::launch::train_flops_per_token(cfg, seq_len) *
                              static_cast<double>(batch * seq_len) / seconds;
-  const double sgemm = pha::launch::measure_matmul_peak(backend);
+  const double sgemm = pha::launch::measure_matmul_peak(cpu);
   const double fma_peak = pha::theoretical_fma_peak(static_cast<int>(threads));
   fmt::print(
       "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
-      "\"parameters\":{},\"seconds_per_step\":{:.4f},\"tokens_per_s\":{:.1f},"
+      "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},"
+      "\"tokens_per_s\":{:.1f},"
       "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\","
       "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
       "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
       preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
-      static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
+      cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       openblas_get_corename(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,
       flops_per_s / fma_peak);
+  if (profile) {
+    fmt::print("\n{}\nmodel FLOP/s {:.1f} GFLOP/s = {:.1f}% of the measured sgemm {:.1f} GFLOP/s\n",
+               pha::profile_table(profiler.stats(), steps, seconds), flops_per_s / 1e9,
+               100.0 * flops_per_s / sgemm, sgemm / 1e9);
+  }
   return 0;
 }

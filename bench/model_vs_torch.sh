@@ -1,29 +1,58 @@
 #!/usr/bin/env bash
-# Forward+backward tokens/s and peak memory of pha against the PyTorch reference's own training
-# step, same configuration and thread count, run one after the other in this script (the machine
-# is shared and noisy: compare the ratio, not the absolute numbers). Prints a Markdown table.
-#   bash bench/model_vs_torch.sh [threads] [presets...]     (defaults: 2; tiny small pha-125m)
+# Forward+backward tokens/s and peak memory of pha against two PyTorch baselines, same model,
+# configuration and thread count, run one after the other in this script (the machine is shared
+# and noisy: compare the ratios, not the absolute numbers). Prints a Markdown table.
+#   ref:    tests/reference/bench_ref.py on Debian's PyTorch 1.13: the naive reference (full
+#           [B, n_q, T, T] scores, K/V repeated for GQA, composed elementwise ops);
+#   anchor: bench/torch_anchor.py on PyTorch >= 2.5 from a private install ($PHA_TORCH, default
+#           /opt/pha-torch; docs/results.md): SDPA with enable_gqa, fused GELU/norms/loss.
+# Both PyTorch sides run on the BLAS kernel class pha uses: the ref links Debian's OpenBLAS, which
+# follows OPENBLAS_CORETYPE as pha does; the anchor's MKL and ATen kernels are capped at AVX2 when
+# pha's OpenBLAS kernel is an AVX2 one (Haswell, Zen), AVX-512 otherwise.
+#   bash bench/model_vs_torch.sh [threads] [config...]
+# A config is preset:T:B[:block]; default tiny:256:8 small:512:4 pha-125m:1024:1 small:512:4:gss+ffn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-2}
 shift || true
-presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(tiny small pha-125m)
-seq=${PHA_BENCH_SEQ:-1024}
+configs=("$@")
+[ ${#configs[@]} -gt 0 ] || configs=(tiny:256:8 small:512:4 pha-125m:1024:1 small:512:4:gss+ffn)
 bench=${PHA_BUILD_DIR:-build}/bench/pha_bench_model
 [ -x "$bench" ] || cmake --build "${PHA_BUILD_DIR:-build}" --target pha_bench_model
-echo "| preset | T | B | threads | pha tok/s | torch tok/s | speed ratio | pha peak MiB | torch peak MiB |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for p in "${presets[@]}"; do
-  steps=3
-  [ "$p" = pha-125m ] && steps=1
-  pha_json=$(OMP_NUM_THREADS=$threads "$bench" --preset "$p" --seq "$seq" --batch 1 --steps $steps --threads "$threads")
-  ref_json=$(/usr/bin/python3 tests/reference/bench_ref.py --preset "$p" --seq "$seq" --batch 1 --threads "$threads" --steps $steps)
-  /usr/bin/python3 - "$p" "$seq" "$threads" "$pha_json" "$ref_json" <<'PY'
+torch_dir=${PHA_TORCH:-/opt/pha-torch}
+[ -d "$torch_dir/torch" ] ||
+  echo "model_vs_torch.sh: no PyTorch 2.x under $torch_dir (PHA_TORCH): the anchor column stays" \
+    "empty; install it with: bash tools/install-torch-anchor.sh" >&2
+# The CUDA wheel's libraries that its CPU part still loads (never used here).
+torch_ld=$(find "$torch_dir" "$torch_dir-nccl" -name 'lib*.so*' \
+  \( -path '*nvidia*' \) -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+anchor() {  # args of torch_anchor.py; uses $threads and $isa
+  env LD_LIBRARY_PATH="$torch_ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" PYTHONPATH="$torch_dir" \
+    OMP_NUM_THREADS="$threads" "${isa[@]}" /usr/bin/python3 bench/torch_anchor.py "$@"
+}
+echo "| config | threads | pha tok/s | ref tok/s | anchor tok/s | pha/ref | pha/anchor | pha MiB | ref MiB | anchor MiB | mem pha/ref | mem pha/anchor |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for c in "${configs[@]}"; do
+  IFS=: read -r preset seq batch block <<<"$c"
+  block=${block:-pha}
+  steps=2
+  [ "$preset" = pha-125m ] && steps=1
+  common=(--preset "$preset" --block "$block" --seq "$seq" --batch "$batch" --steps "$steps")
+  pha_json=$(OMP_NUM_THREADS=$threads "$bench" "${common[@]}" --threads "$threads")
+  case $(echo "$pha_json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["openblas_core"])') in
+    Haswell | Zen) isa=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
+    *) isa=(MKL_ENABLE_INSTRUCTIONS=AVX512 ATEN_CPU_CAPABILITY=avx512) ;;
+  esac
+  ref_json=$(OMP_NUM_THREADS=$threads /usr/bin/python3 tests/reference/bench_ref.py "${common[@]}" \
+    --threads "$threads")
+  anchor_json=$(anchor "${common[@]}" --threads "$threads" 2>/dev/null | tail -1 || echo '{}')
+  /usr/bin/python3 - "$c" "$threads" "$pha_json" "$ref_json" "$anchor_json" <<'PY'
 import json, sys
-p, seq, threads, a, b = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
-ta = a["tokens_per_s"]; tb = b.get("tokens_per_s")
-ma = a["peak_rss_mib"]; mb = b.get("peak_rss_mib", b.get("peak_rss_MiB", float("nan")))
-print(f"| {p} | {seq} | 1 | {threads} | {ta:.0f} | {tb:.1f} | {ta/tb:.2f}x | {ma:.0f} | {mb:.0f} |")
+c, threads, p, r, a = sys.argv[1], sys.argv[2], *(json.loads(s) for s in sys.argv[3:])
+nan = float("nan")
+tp, tr, ta = p["tokens_per_s"], r["tokens_per_s"], a.get("tokens_per_s", nan)
+mp, mr, ma = p["peak_rss_mib"], r["peak_rss_mib"], a.get("peak_rss_mib", nan)
+print(f"| {c} | {threads} | {tp:.0f} | {tr:.0f} | {ta:.0f} | {tp/tr:.2f}x | {tp/ta:.2f}x | "
+      f"{mp:.0f} | {mr:.0f} | {ma:.0f} | {mp/mr:.2f} | {mp/ma:.2f} |")
 PY
 done

@@ -1,9 +1,12 @@
 // GELU (tanh form, core/math/gelu.h), elementwise over any shape, and row softmax over the last
-// dim: x, y [rows, C].
+// dim: x, y [rows, C]. f32 GELU takes its tanh from tanh_rational (core/cpu/fast_tanh.h), which
+// vectorises; f64 keeps std::tanh for the gradient checks.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/fast_tanh.h"
 #include "core/math/gelu.h"
 
 namespace pha {
@@ -25,6 +28,14 @@ void check_rows(const char* op, const char* name, const Tensor& t) {
               name, t.shape.str());
 }
 
+template <typename T>
+T tanh_for_gelu(T x) {
+  if constexpr (std::is_same_v<T, float>)
+    return tanh_rational(x);
+  else
+    return std::tanh(x);
+}
+
 }  // namespace
 
 void CpuBackend::gelu_forward(const Tensor& x, const Tensor& y) {
@@ -34,8 +45,9 @@ void CpuBackend::gelu_forward(const Tensor& x, const Tensor& y) {
     const T* xs = x.as<T>();
     T* ys = y.as<T>();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) ys[i] = gelu_value(xs[i]);
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i)
+      ys[i] = gelu_value_from_tanh(xs[i], tanh_for_gelu(gelu_inner(xs[i])));
   });
 }
 
@@ -48,8 +60,9 @@ void CpuBackend::gelu_backward(const Tensor& x, const Tensor& dy, const Tensor& 
     const T* dys = dy.as<T>();
     T* dxs = dx.as<T>();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t i = 0; i < n; ++i) dxs[i] += dys[i] * gelu_grad(xs[i]);
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i)
+      dxs[i] += dys[i] * gelu_grad_from_tanh(xs[i], tanh_for_gelu(gelu_inner(xs[i])));
   });
 }
 

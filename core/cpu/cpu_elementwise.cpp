@@ -15,6 +15,8 @@ using cpu::for_rows;
 using cpu::parallel_for;
 using cpu::reduce;
 
+constexpr int kScratchSlot = 0;  // channel_fma_backward's dd partial sums [kParts, C]
+
 // Every non-empty tensor shares the first one's shape and dtype.
 void require_alike(const char* op,
                    std::initializer_list<std::pair<const char*, const Tensor*>> ts) {
@@ -123,21 +125,32 @@ void CpuBackend::channel_fma_backward(const Tensor& dy, const Tensor& x, const T
     using T = decltype(tag);
     const T *g = dy.as<T>(), *in = x.as<T>(), *ch = d.as<T>();
     const int64_t C = x.shape.last();
-    if (!dx.empty()) {
-      T* o = dx.as<T>();
-      for_rows(x.shape.rows(), C, [&](int64_t r) {
-        for (int64_t i = r * C, c = 0; c < C; ++i, ++c) o[i] += g[i] * ch[c];
-      });
-    }
-    if (!dc.empty()) {
-      T* o = dc.as<T>();
-      parallel_for(x.numel(), [&](int64_t i) { o[i] += g[i]; });
-    }
-    if (!dd.empty()) {
-      column_sums(x.shape.rows(), C, dd.as<T>(), [&](int64_t r, int64_t c) {
-        return static_cast<double>(g[r * C + c]) * static_cast<double>(in[r * C + c]);
-      });
-    }
+    T* o_dx = dx.empty() ? nullptr : dx.as<T>();
+    T* o_dc = dc.empty() ? nullptr : dc.as<T>();
+    const bool want_dd = !dd.empty();
+    // One pass over dy: each row updates dx and dc and adds dy * x to the dd sums.
+    double* partial =
+        scratch<double>(kScratchSlot, static_cast<size_t>(cpu::kParts * (want_dd ? C : 1)));
+    cpu::row_pass_with_sums(
+        x.shape.rows(), C, want_dd ? C : 1, partial, want_dd ? dd.as<T>() : nullptr,
+        [&](int64_t r0, int64_t r1, double* acc) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t at = r * C;
+            if (o_dx) {
+#pragma omp simd
+              for (int64_t c = 0; c < C; ++c) o_dx[at + c] += g[at + c] * ch[c];
+            }
+            if (o_dc) {
+#pragma omp simd
+              for (int64_t c = 0; c < C; ++c) o_dc[at + c] += g[at + c];
+            }
+            if (want_dd) {
+#pragma omp simd
+              for (int64_t c = 0; c < C; ++c)
+                acc[c] += static_cast<double>(g[at + c]) * static_cast<double>(in[at + c]);
+            }
+          }
+        });
   });
 }
 

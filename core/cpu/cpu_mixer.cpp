@@ -10,9 +10,9 @@
 namespace pha {
 namespace {
 
-using cpu::column_sums;
 using cpu::for_rows;
-using cpu::reduce;
+
+constexpr int kScratchSlot = 0;  // the dw partial sums [kParts, n, C]
 
 // alpha-like tensors are [n, C] with n >= 1 branches.
 void require_weights(const char* op, const char* name, const Tensor& t) {
@@ -133,27 +133,51 @@ void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int 
   const int64_t rows = dout.shape.rows(), d = dout.shape.last();
   dispatch_float(op, dout.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* g = dout.as<T>();  // [rows, d]
-    const T* wt = w.as<T>();    // [n, C]
-    for (int i = 0; i < n; ++i) {
-      if (dbranches != nullptr && !dbranches[i].empty()) {
-        T* db = dbranches[i].as<T>();  // [rows, d]
-        const T* wi = wt + i * C;
-        for_rows(rows, d, [&](int64_t r) {
-          for (int64_t c = 0, k = r * d; c < d; ++c, ++k) db[k] += wi[C == 1 ? 0 : c] * g[k];
-        });
-      }
-      if (dw.empty()) continue;
-      const T* b = branches[i].as<T>();  // [rows, d]
-      T* dwi = dw.as<T>() + i * C;       // [C]
-      const auto term = [&](int64_t k) {
-        return static_cast<double>(g[k]) * static_cast<double>(b[k]);
-      };
-      if (C == 1)
-        dwi[0] += static_cast<T>(reduce(rows * d, term));
-      else
-        column_sums(rows, d, dwi, [&](int64_t r, int64_t c) { return term(r * d + c); });
+    const T* g = dout.as<T>();                        // [rows, d]
+    const T* wt = w.as<T>();                          // [n, C]
+    std::vector<const T*> b(static_cast<size_t>(n));  // n x [rows, d]
+    std::vector<T*> db(static_cast<size_t>(n));       // n x [rows, d] or null (not wanted)
+    for (size_t i = 0; i < b.size(); ++i) {
+      b[i] = branches[i].as<T>();
+      const bool want = dbranches != nullptr && !dbranches[i].empty();
+      db[i] = want ? dbranches[i].as<T>() : nullptr;
     }
+    const bool want_dw = !dw.empty();
+    // One pass over dout: each row updates every dbranch and adds its dot products with the
+    // branches to the dw sums (acc [n, C] per row range).
+    const int64_t width = want_dw ? n * C : 1;
+    double* partial = scratch<double>(kScratchSlot, static_cast<size_t>(cpu::kParts * width));
+    cpu::row_pass_with_sums(rows, d, width, partial, want_dw ? dw.as<T>() : nullptr,
+                            [&](int64_t r0, int64_t r1, double* acc) {
+                              for (int64_t r = r0; r < r1; ++r) {
+                                const T* gr = g + r * d;
+                                for (size_t i = 0; i < b.size(); ++i) {
+                                  const T* wi = wt + static_cast<int64_t>(i) * C;
+                                  if (T* o = db[i] ? db[i] + r * d : nullptr; o && C == 1) {
+                                    const T s = wi[0];
+#pragma omp simd
+                                    for (int64_t c = 0; c < d; ++c) o[c] += s * gr[c];
+                                  } else if (o) {
+#pragma omp simd
+                                    for (int64_t c = 0; c < d; ++c) o[c] += wi[c] * gr[c];
+                                  }
+                                  if (!want_dw) continue;
+                                  const T* br = b[i] + r * d;
+                                  double* ai = acc + static_cast<int64_t>(i) * C;
+                                  if (C == 1) {
+                                    double s = 0;
+#pragma omp simd reduction(+ : s)
+                                    for (int64_t c = 0; c < d; ++c)
+                                      s += static_cast<double>(gr[c]) * br[c];
+                                    ai[0] += s;
+                                  } else {
+#pragma omp simd
+                                    for (int64_t c = 0; c < d; ++c)
+                                      ai[c] += static_cast<double>(gr[c]) * br[c];
+                                  }
+                                }
+                              }
+                            });
   });
 }
 

@@ -56,4 +56,28 @@ void column_sums(int64_t rows, int64_t cols, T* out, F&& term) {
   }
 }
 
+// One pass over the rows of a [rows, cols] tensor that also sums: body(r0, r1, acc) handles rows
+// [r0, r1) and adds its share of `width` sums into acc [width] (double, zeroed). The rows go in
+// kParts fixed ranges, one task each, whose sums (partial [kParts, width], the caller's scratch)
+// are then added into out[j] in range order: so the sums do not depend on the thread count, and
+// an op that both updates rows and sums over them reads each row once, in one parallel region.
+template <typename T, typename F>
+void row_pass_with_sums(int64_t rows, int64_t cols, int64_t width, double* partial, T* out,
+                        F&& body) {
+  const int64_t len = (rows + kParts - 1) / kParts;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t p = 0; p < kParts; ++p) {
+    double* acc = partial + p * width;
+    std::fill(acc, acc + width, 0.0);
+    const int64_t r0 = std::min(rows, p * len), r1 = std::min(rows, (p + 1) * len);
+    if (r0 < r1) body(r0, r1, acc);
+  }
+  if (out == nullptr) return;
+  for (int64_t j = 0; j < width; ++j) {
+    double s = 0;
+    for (int64_t p = 0; p < kParts; ++p) s += partial[p * width + j];
+    out[j] += static_cast<T>(s);
+  }
+}
+
 }  // namespace pha::cpu

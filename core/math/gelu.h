@@ -1,29 +1,43 @@
 #pragma once
 // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). One definition for
-// the CPU and CUDA backends.
+// the CPU and CUDA backends; the *_from_tanh forms take tanh(gelu_inner(x)) from the caller, so a
+// backend may compute the tanh its own (vectorised) way.
 #include <cmath>
 
 #include "core/hd.h"
 
 namespace pha {
 
+// The argument of the tanh.
+template <typename T>
+PHA_HD T gelu_inner(T x) {
+  const T k = T(0.7978845608028654);  // sqrt(2/pi)
+  return k * (x + T(0.044715) * x * x * x);
+}
+
+template <typename T>
+PHA_HD T gelu_value_from_tanh(T x, T th) {
+  return T(0.5) * x * (T(1) + th);
+}
+
+// d gelu / dx, with th = tanh(gelu_inner(x)).
+template <typename T>
+PHA_HD T gelu_grad_from_tanh(T x, T th) {
+  const T k = T(0.7978845608028654);
+  const T sech2 = T(1) - th * th;
+  return T(0.5) * (T(1) + th) + T(0.5) * x * sech2 * k * (T(1) + T(3) * T(0.044715) * x * x);
+}
+
 template <typename T>
 PHA_HD T gelu_value(T x) {
   using std::tanh;  // the float overload on the host (the unqualified C tanh is double)
-  const T k = T(0.7978845608028654);  // sqrt(2/pi)
-  const T inner = k * (x + T(0.044715) * x * x * x);
-  return T(0.5) * x * (T(1) + tanh(inner));
+  return gelu_value_from_tanh(x, tanh(gelu_inner(x)));
 }
 
-// d gelu / dx
 template <typename T>
 PHA_HD T gelu_grad(T x) {
   using std::tanh;
-  const T k = T(0.7978845608028654);
-  const T inner = k * (x + T(0.044715) * x * x * x);
-  const T th = tanh(inner);
-  const T sech2 = T(1) - th * th;
-  return T(0.5) * (T(1) + th) + T(0.5) * x * sech2 * k * (T(1) + T(3) * T(0.044715) * x * x);
+  return gelu_grad_from_tanh(x, tanh(gelu_inner(x)));
 }
 
 }  // namespace pha

@@ -1,10 +1,13 @@
 // GELU (tanh form) and row softmax on the CPU backend: forward against the formula, backward
 // against central finite differences in f64 (accumulating into pre-filled gradients), f32 vs f64.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/fast_tanh.h"
+#include "core/math/gelu.h"
 #include "tests/test_util.h"
 
 namespace pha::test {
@@ -144,6 +147,62 @@ TEST(Activations, Float32MatchesFloat64) {
     std::printf("  f32 vs f64 %-10s rel error %.3e\n", names[i], err);
     EXPECT_LT(err, 1e-6) << names[i];
   }
+}
+
+// The f32 GELU's tanh (core/cpu/fast_tanh.h) against std::tanh in double over a dense sweep of
+// [-10, 10] (step 2^-14, every f32 there is within half a step of a point) and tiny inputs.
+TEST(TanhRational, ErrorBoundOverDenseSweep) {
+  double max_abs = 0, max_rel = 0;
+  auto check = [&](float x) {
+    const double want = std::tanh(static_cast<double>(x));
+    const double err = std::abs(static_cast<double>(tanh_rational(x)) - want);
+    max_abs = std::max(max_abs, err);
+    if (want != 0) max_rel = std::max(max_rel, err / std::abs(want));
+  };
+  for (int64_t i = -10 * 16384; i <= 10 * 16384; ++i) check(static_cast<float>(i) / 16384.0f);
+  for (float x = 1e-30f; x < 1e-3f; x *= 1.37f) {
+    check(x);
+    check(-x);
+  }
+  for (float x : {20.0f, -20.0f, 1e30f, -1e30f}) check(x);
+  std::printf("  tanh_rational: max abs error %.3e, max rel error %.3e\n", max_abs, max_rel);
+  EXPECT_LT(max_abs, 3e-7);
+  EXPECT_LT(max_rel, 3e-7);
+}
+
+// The f32 GELU and its derivative against the f64 formula over a dense sweep of [-10, 10]. 1 + tanh
+// cancels for negative x, so the error scale is |want| + |x| 2^-24 (one f32 rounding of the tanh
+// next to 1, times the 0.5 x in front). tanh_rational's 3e-7 absolute error (above) gives at most
+// 0.5 |x| 3e-7 = 2.5 units of that scale; the bound is 3. glibc's tanhf in place of tanh_rational
+// (gelu_value<float>) is printed beside it.
+TEST(Gelu, Float32DenseSweepMatchesFormula) {
+  CpuBackend cpu;
+  const int64_t n = 20 * 4096 + 1;
+  Owned<float> x({n}), y({n}), dy({n}), dx({n});
+  for (int64_t i = 0; i < n; ++i) {
+    x.data[i] = -10.0f + static_cast<float>(i) / 4096.0f;
+    dy.data[i] = 1.0f;
+  }
+  cpu.gelu_forward(x, y);
+  cpu.gelu_backward(x, dy, dx);
+  double worst[4] = {0, 0, 0, 0};  // y, dx of the kernel; y, dx with glibc's tanhf
+  for (int64_t i = 0; i < n; ++i) {
+    const float xf = x.data[i];
+    const double xi = xf, h = 1e-6, ulp_scale = std::abs(xi) * 0x1p-24;
+    const double want_y = gelu_formula(xi);
+    const double want_dx = (gelu_formula(xi + h) - gelu_formula(xi - h)) / (2 * h);
+    const double got[4] = {y.data[i], dx.data[i], gelu_value(xf), gelu_grad(xf)};
+    for (int k = 0; k < 4; ++k) {
+      const double want = k % 2 == 0 ? want_y : want_dx;
+      worst[k] = std::max(worst[k], std::abs(got[k] - want) / (std::abs(want) + ulp_scale));
+    }
+  }
+  std::printf(
+      "  f32 gelu, worst error / (|want| + |x| 2^-24): y %.3e, dx %.3e; with glibc tanhf: y "
+      "%.3e, dx %.3e\n",
+      worst[0], worst[1], worst[2], worst[3]);
+  EXPECT_LT(worst[0], 3.0);
+  EXPECT_LT(worst[1], 3.0);
 }
 
 TEST(Activations, BadShapesAreRefused) {
