@@ -16,7 +16,7 @@
 #   cluster.sh on DIR HOST CMD...  run CMD on HOST (its network, hostname and mounts)
 #   cluster.sh link DIR HOST up|down   plug / pull HOST's cable at the switch
 #   cluster.sh crash DIR HOST      SIGKILL every process on HOST (daemons, job steps, ranks)
-#   cluster.sh boot DIR HOST       start HOST's daemons again (after crash)
+#   cluster.sh boot DIR HOST       start those of HOST's daemons that are not running
 #   cluster.sh pids DIR HOST       the processes running on HOST (not its holder)
 # Names are prefixed pha_mn_<id> (namespaces) and pmn<id> (links), id from DIR, so several
 # clusters can exist side by side. Needs root, iproute2, util-linux (unshare, nsenter), munge and
@@ -78,17 +78,21 @@ PartitionName=mn Nodes=pha-mn-n[1-2] Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
-# The daemons of a host, each with its node-local socket, pid file, state and log.
+# The daemons of a host that are not running, each with its node-local socket, pid file, state and
+# log (after `crash`: all of them; after a killed slurmd: that one).
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 boot() {
   local h=$1 l=$dir/hosts/$1
-  rm -f "$l/munged.pid" "$l/slurmd.pid" "$l/slurmctld.pid" "$l/munge.sock"*
-  on "$h" munged --force --socket="$dir/local/munge.sock" --key-file="$dir/munge.key" \
-    --pid-file="$dir/local/munged.pid" --log-file="$dir/local/munged.log" \
-    --seed-file="$dir/local/munged.seed" || die "munged on $h did not start ($l/munged.log)"
+  if ! alive "$l/munged.pid"; then
+    rm -f "$l/munged.pid" "$l/munge.sock"*
+    on "$h" munged --force --socket="$dir/local/munge.sock" --key-file="$dir/munge.key" \
+      --pid-file="$dir/local/munged.pid" --log-file="$dir/local/munged.log" \
+      --seed-file="$dir/local/munged.seed" || die "munged on $h did not start ($l/munged.log)"
+  fi
   if [ "$h" = ctl ]; then
-    on ctl slurmctld -f "$dir/slurm.conf" -i || die "slurmctld did not start ($l/slurmctld.log)"
+    alive "$l/slurmctld.pid" || on ctl slurmctld -f "$dir/slurm.conf" -i || die "slurmctld did not start ($l/slurmctld.log)"
   else
-    on "$h" slurmd -f "$dir/slurm.conf" -N "pha-mn-$h" || die "slurmd on $h did not start ($l/slurmd.log)"
+    alive "$l/slurmd.pid" || on "$h" slurmd -f "$dir/slurm.conf" -N "pha-mn-$h" || die "slurmd on $h did not start ($l/slurmd.log)"
   fi
 }
 
