@@ -15,7 +15,8 @@
 #   cluster.sh down DIR            stop every process on the hosts, delete namespaces and links
 #   cluster.sh on DIR HOST CMD...  run CMD on HOST (its network, hostname and mounts)
 #   cluster.sh link DIR HOST up|down   plug / pull HOST's cable at the switch
-#   cluster.sh crash DIR HOST      SIGKILL every process on HOST (daemons, job steps, ranks)
+#   cluster.sh crash DIR HOST      SIGKILL every process on HOST (daemons, job steps, ranks); clear
+#                                  its tmp and sockets (what a reboot clears)
 #   cluster.sh boot DIR HOST       start those of HOST's daemons that are not running
 #   cluster.sh pids DIR HOST       the processes running on HOST (not its holder)
 # Names are prefixed pha_mn_<id> (namespaces) and pmn<id> (links), id from DIR, so several
@@ -157,9 +158,14 @@ host_pids() {
   ip netns pids "$n" 2>/dev/null | grep -vx "$(holder "$1")" || true
 }
 
+# A crash and the reboot after it: every process gone, and node-local tmp and UNIX sockets with
+# them. (Slurm's PMIx plugin leaves spool/stepd.slurm.pmix.JOB.STEP behind; a requeued job keeps
+# its id, and its step on this node would fail to bind that name.)
 crash() {
   local p
   for p in $(host_pids "$1"); do kill -KILL "$p" 2>/dev/null || true; done
+  find "$dir/hosts/$1/spool" -mindepth 1 -maxdepth 1 \( -type s -o -name 'pmix.*' \) -exec rm -rf {} +
+  find "$dir/hosts/$1/tmp" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 }
 
 down() {
