@@ -226,6 +226,24 @@ got=$(last_loss "$shared/e")
 [ "$got" = "$ref" ] || fail "(e) final step/loss after the node failure $got, uninterrupted $ref"
 echo "PASS (e): pha-mn-n2 booted, job $je ${from##*/}: resumed to step/loss $got == uninterrupted ($((SECONDS - t0)) s)"
 
-echo "detection times: ranks killed -> job ended ${dc} s (srun --wait=15); partition -> collective timeout ${dd} s (--parallel.timeout=5); node crash -> node failure and requeue ${de} s (SlurmdTimeout=10)"
+# f. Under mpirun (hostfile): both ranks of n2 killed mid-step; mpirun ends the job itself.
+args+=(--train.steps=100)
+mpirun_on_n1 "$shared/hosts-two" "$shared/f.out" "$shared/f" &
+mpirun_pid=$!
+wait_for 90 has_steps "$shared/f" 3 || fail "(f) mpirun run made no 3 steps"
+tk=$(now)
+n=$(kill_pha_on n2)
+[ "$n" = 2 ] || fail "(f) found $n pha ranks on pha-mn-n2, wanted 2"
+set +e
+wait "$mpirun_pid"
+rc=$?
+set -e
+df=$(since "$tk")
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "(f) mpirun exited $rc after ranks of pha-mn-n2 were killed"
+noticed="mpirun noticed that process rank [23] with PID [0-9]+ on node pha-mn-n2 exited on signal 9"
+grep -Eq "$noticed" "$shared/f.out" || fail "(f) mpirun did not name the rank and node that died"
+echo "PASS (f): mpirun ended $df s after the ranks of pha-mn-n2 were killed (status $rc): '$(grep -Eom1 "$noticed" "$shared/f.out")'"
+
+echo "detection times: ranks killed -> job ended ${dc} s (srun --wait=15); partition -> collective timeout ${dd} s (--parallel.timeout=5); node crash -> node failure and requeue ${de} s (SlurmdTimeout=10); ranks killed under mpirun -> job ended ${df} s"
 ok=1
 echo "multinode tests passed in $((SECONDS - t_all)) s"
