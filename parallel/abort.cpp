@@ -1,7 +1,6 @@
 #include "parallel/abort.h"
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <atomic>

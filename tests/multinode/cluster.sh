@@ -25,7 +25,7 @@
 set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up|down|on|link|crash|boot|pids DIR ..." >&2; exit 2; }
+if [ -z "$cmd" ] || [ -z "$dir" ]; then echo "usage: $0 up|down|on|link|crash|boot|pids DIR ..." >&2; exit 2; fi
 shift 2
 hosts=(ctl n1 n2)
 subnet=10.77.0
@@ -117,8 +117,9 @@ up() {
   chmod 0600 "$dir/munge.key"
   write_conf
   for h in "${hosts[@]}"; do
-    local n l=$dir/hosts/$h link=pmn$(id)$h
+    local n link l=$dir/hosts/$h
     n=$(ns "$h")
+    link=pmn$(id)$h
     mkdir -p "$l/spool" "$l/state" "$l/tmp"
     chmod 0755 "$l"
     ip netns add "$n"
@@ -174,7 +175,7 @@ down() {
   # Daemons first, politely (slurmd ends its steps), then whatever is left, then the holders.
   for h in "${hosts[@]}"; do
     for p in slurmd slurmctld munged; do
-      [ -f "$dir/hosts/$h/$p.pid" ] && kill -TERM "$(cat "$dir/hosts/$h/$p.pid")" 2>/dev/null || true
+      if [ -f "$dir/hosts/$h/$p.pid" ]; then kill -TERM "$(cat "$dir/hosts/$h/$p.pid")" 2>/dev/null || true; fi
     done
   done
   for _ in $(seq 20); do

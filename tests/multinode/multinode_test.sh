@@ -52,7 +52,7 @@ echo "cluster up: pha-mn-ctl (slurmctld), pha-mn-n1, pha-mn-n2 (slurmd) on 10.77
 
 # Open MPI over TCP between the hosts: pml ob1 with the tcp and self BTLs (no shared memory, so
 # ranks on one node talk TCP too), bound to the cluster's subnet; the runtime's own traffic too.
-mca_env=(OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=10.77.0.0/24
+mca_env=(OMPI_MCA_pml=ob1 "OMPI_MCA_btl=tcp,self" OMPI_MCA_btl_tcp_if_include=10.77.0.0/24
   OMPI_MCA_oob_tcp_if_include=10.77.0.0/24 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
 on_ctl() { cluster on ctl env SLURM_CONF="$dir/slurm.conf" "${mca_env[@]}" "$@"; }
@@ -239,7 +239,7 @@ wait "$mpirun_pid"
 rc=$?
 set -e
 df=$(since "$tk")
-[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "(f) mpirun exited $rc after ranks of pha-mn-n2 were killed"
+if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then fail "(f) mpirun exited $rc after ranks of pha-mn-n2 were killed"; fi
 noticed="mpirun noticed that process rank [23] with PID [0-9]+ on node pha-mn-n2 exited on signal 9"
 grep -Eq "$noticed" "$shared/f.out" || fail "(f) mpirun did not name the rank and node that died"
 echo "PASS (f): mpirun ended $df s after the ranks of pha-mn-n2 were killed (status $rc): '$(grep -Eom1 "$noticed" "$shared/f.out")'"
