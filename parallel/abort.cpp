@@ -1,8 +1,10 @@
 #include "parallel/abort.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,12 +19,19 @@ bool mpi_running() {
   return initialised && !finalized;
 }
 
+// On several nodes the host tells which machine to look at; "?" if the name cannot be read.
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "?";
+  return name;
+}
+
 }  // namespace
 
 void abort_job(int rank, const std::string& reason) {
   static std::atomic<bool> aborting{false};
   if (!aborting.exchange(true)) {
-    std::fputs(fmt::format("rank {}: {}\n", rank, reason).c_str(), stderr);
+    std::fputs(fmt::format("rank {}: {} (host {})\n", rank, reason, host_name()).c_str(), stderr);
     std::fflush(stderr);
   }
   if (mpi_running()) MPI_Abort(MPI_COMM_WORLD, abort_exit_code);

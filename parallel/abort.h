@@ -9,8 +9,8 @@ namespace pha::parallel {
 // Exit code of a job ended by abort_job (mpirun reports it).
 inline constexpr int abort_exit_code = 3;
 
-// Prints "rank R: <reason>" to stderr (once, even if called again while aborting) and ends every
-// rank with MPI_Abort(MPI_COMM_WORLD). Without an initialised MPI it exits this process.
+// Prints "rank R: <reason> (host H)" to stderr (once, even if called again while aborting) and ends
+// every rank with MPI_Abort(MPI_COMM_WORLD). Without an initialised MPI it exits this process.
 [[noreturn]] void abort_job(int rank, const std::string& reason);
 
 // This process's rank in MPI_COMM_WORLD, or 0 when MPI is not initialised (or already finalized).

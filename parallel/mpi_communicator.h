@@ -3,7 +3,7 @@
 //
 // Every blocking call is started non-blocking (MPI_Iallreduce, MPI_Isend, ...) and polled until it
 // completes or the timeout expires; on expiry the job aborts with
-//   "rank R: <operation> on the <group> group did not complete within S s"
+//   "rank R: <operation> on the <group> group did not complete within S s (host H)"
 // so a rank that never joins a collective ends the job instead of hanging it. Every MPI call is
 // checked (the communicator's error handler is set to MPI_ERRORS_RETURN); a failure aborts the job
 // naming the rank, the call and MPI's error string. all_reduce_start returns with the

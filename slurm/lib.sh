@@ -31,7 +31,11 @@ pha_step_cmd() {
   local ranks=$1 logs=$2/logs
   case "$launcher" in
     # pmix: Debian's Open MPI has no Slurm PMI2 support; pha aborts the step itself on a failure.
-    srun) step=(srun --mpi=pmix --ntasks="$ranks" --kill-on-bad-exit=0) ;;
+    # --wait: a rank that dies (killed, its node lost) leaves the others blocked in a collective
+    # until --parallel.timeout (300 s); srun ends the remaining tasks PHA_SRUN_WAIT (30) s after
+    # the first one ended. Ranks that end normally or preempted (75) end within a second of each
+    # other.
+    srun) step=(srun --mpi=pmix --ntasks="$ranks" --kill-on-bad-exit=0 --wait="${PHA_SRUN_WAIT:-30}") ;;
     mpirun) step=(mpirun -np "$ranks" --oversubscribe --bind-to none) ;;
   esac
   [ "${PHA_RANK_LOGS:-0}" = 1 ] || return 0
