@@ -70,11 +70,15 @@ Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState
                        const parallel::GridCoord& coord, Snapshot recycled = {});
 
 // Collective over `comm` (any thread, as long as no other thread uses `comm` or HDF5 meanwhile).
-// Writes RUN/checkpoints/step_%08d atomically, then prunes committed checkpoints beyond the newest
-// `keep_last`, keeping steps divisible by `keep_every` (0: none). A failure of the commit stage
-// throws CommitError on every rank.
-// Test hooks: PHA_CKPT_CRASH_AT=after_datasets|before_rename|before_committed makes rank 0 exit
-// with status 137 at that point, as if killed; PHA_CKPT_WRITER_DELAY_S=S (and optionally
+// Each rank checksums its blocks from memory, writes them, and after the file is synced reads
+// them back to compare; a block that reads back differently fails the write (CommitError, the
+// checkpoint not committed). Writes RUN/checkpoints/step_%08d atomically, then prunes committed
+// checkpoints beyond the newest `keep_last`, keeping steps divisible by `keep_every` (0: none). A
+// failure of the commit stage throws CommitError on every rank. Test hooks:
+// PHA_CKPT_CORRUPT_BLOCK=DATASET writes that dataset's block(s) with a value changed after
+// checksumming (the read-back must refuse it);
+// PHA_CKPT_CRASH_AT=after_datasets|before_rename|before_committed makes rank 0 exit with status 137
+// at that point, as if killed; PHA_CKPT_WRITER_DELAY_S=S (and optionally
 // PHA_CKPT_WRITER_DELAY_STEP=N) pauses rank 0 for S seconds after the datasets are written.
 SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snapshot, MPI_Comm comm,
                           int keep_last, int keep_every);

@@ -276,7 +276,8 @@ std::vector<std::string> File::list_datasets(std::string_view group) const {
   return walk.names;
 }
 
-void File::create_dataset(std::string_view name, DType type, const Shape& global_shape) {
+void File::create_dataset(std::string_view name, DType type, const Shape& global_shape,
+                          const Shape& chunk) {
   const std::string full = absolute(name);
   if (exists(full))
     fail("HDF5 file '{}' already has '{}': write each dataset once, or create a new file", path_,
@@ -292,6 +293,12 @@ void File::create_dataset(std::string_view name, DType type, const Shape& global
   Handle layout(check(H5Pcreate(H5P_DATASET_CREATE), "creating", full), H5Pclose);
   // Every element gets written; skipping the fill saves a full pass over large checkpoints.
   check(H5Pset_fill_time(layout.get(), H5D_FILL_TIME_NEVER), "creating", full);
+  if (chunk.rank > 0) {
+    const auto chunk_dims = to_hsize(chunk);
+    check(H5Pset_chunk(layout.get(), chunk.rank, chunk_dims.data()), "chunking", full);
+    // Space for every chunk at creation, as parallel HDF5 needs for independent writes.
+    check(H5Pset_alloc_time(layout.get(), H5D_ALLOC_TIME_EARLY), "creating", full);
+  }
   Handle d(check(H5Dcreate2(file_.get(), full.c_str(), file_type(type), space.get(), links.get(),
                             layout.get(), H5P_DEFAULT),
                  "creating dataset", full, "check free disk space and that the file is writable"),

@@ -86,7 +86,10 @@ class File {
   // Whole datasets. write() creates the dataset with the tensor's shape and type when absent, and
   // overwrites it when present with the same shape and type. read() needs the dataset's shape to
   // equal the tensor's; floats convert between f32 and f64, integers stay integers.
-  void create_dataset(std::string_view name, DType dtype, const Shape& global_shape);
+  // `chunk` (rank 0: none): store the dataset in chunks of that shape instead of contiguously, so
+  // that a block of columns is one contiguous run in the file (one write, not one per row).
+  void create_dataset(std::string_view name, DType dtype, const Shape& global_shape,
+                      const Shape& chunk = Shape{});
   void write(std::string_view name, const Tensor& host);
   void read(std::string_view name, const Tensor& host) const;
 

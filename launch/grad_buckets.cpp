@@ -1,5 +1,7 @@
 #include "launch/grad_buckets.h"
 
+#include <mpi.h>
+
 #include <algorithm>
 
 #include "optim/clip.h"
@@ -28,6 +30,47 @@ GradBuckets::GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::
   complete_.assign(grads.tensors().size(), 0);
   complete_from_ = complete_.size();
   unstarted_ = bucket_count_;
+  int initialised = 0, level = MPI_THREAD_SINGLE;
+  MPI_Initialized(&initialised);
+  if (initialised) MPI_Query_thread(&level);
+  if (dp_ && level == MPI_THREAD_MULTIPLE) progress_ = std::thread([this] { progress_loop(); });
+}
+
+GradBuckets::~GradBuckets() {
+  if (!progress_.joinable()) return;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  started_.notify_one();
+  progress_.join();
+}
+
+bool GradBuckets::poll_pending() {
+  bool all_done = true;
+  for (parallel::PendingReduce& p : pending_)
+    if (!dp_->progress(p)) all_done = false;
+  return all_done;
+}
+
+void GradBuckets::progress_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_) {
+    // A failing poll is left to wait(), which reports it with the operation and the group.
+    bool idle = true;
+    try {
+      idle = poll_pending();
+    } catch (const std::exception&) {
+      idle = true;
+    }
+    if (idle) {
+      started_.wait(lock);
+    } else {
+      lock.unlock();
+      std::this_thread::sleep_for(kPollInterval);
+      lock.lock();
+    }
+  }
 }
 
 void GradBuckets::complete(size_t first, size_t end) {
@@ -39,10 +82,20 @@ void GradBuckets::complete(size_t first, size_t end) {
   while (complete_from_ > 0 && complete_[complete_from_ - 1]) --complete_from_;
   // Everything from the end of the last incomplete parameter on is final (padding included).
   const int64_t final_from = complete_from_ == 0 ? 0 : tensor_end_[complete_from_ - 1];
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t before = unstarted_;
   while (unstarted_ > 0 && (unstarted_ - 1) * bucket_elements_ >= final_from) start(--unstarted_);
+  if (!dp_) return;
+  if (progress_.joinable()) {
+    if (unstarted_ != before) started_.notify_one();
+  } else {
+    poll_pending();  // after each layer's backward
+  }
 }
 
 void GradBuckets::finish() {
+  // Holding the lock keeps the progress thread off the requests while they are waited for.
+  const std::lock_guard<std::mutex> lock(mutex_);
   while (unstarted_ > 0) start(--unstarted_);
   for (parallel::PendingReduce& p : pending_) dp_->wait(p);
   pending_.clear();

@@ -8,9 +8,19 @@
 // are bit-identical. Each bucket is scaled (by 1 / micro-batches: the mean over the global batch)
 // right before its reduction starts, the same per-element product as scaling the whole arena.
 //
+// Progress: MPI moves a non-blocking reduction only inside MPI calls, so a started bucket would
+// otherwise wait for finish(). With MPI_THREAD_MULTIPLE a progress thread polls the pending
+// reductions (Communicator::progress, i.e. MPI_Test) every kPollInterval while any is in flight,
+// so they advance during backward's computation; without it complete() polls them after each
+// layer's backward. Either way the reductions and their results are the same.
+//
 // Backward completes parameters from the end of the table (the head, the blocks in reverse, then
 // the embedding), so the complete part of the arena is a suffix; buckets start from the last one
 // as the suffix covers them.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/arena.h"
@@ -24,6 +34,9 @@ class GradBuckets {
   // only scale (dp = 1). scale: the factor applied to every gradient first.
   GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::Communicator* dp,
               double scale);
+  ~GradBuckets();  // stops the progress thread
+  GradBuckets(const GradBuckets&) = delete;
+  GradBuckets& operator=(const GradBuckets&) = delete;
 
   // Parameters [first, end) of the table have complete gradients: scales and starts every bucket
   // that is now complete.
@@ -33,9 +46,15 @@ class GradBuckets {
   void finish();
 
   int64_t bucket_count() const { return bucket_count_; }
+  bool progress_thread() const { return progress_.joinable(); }
+
+  static constexpr std::chrono::microseconds kPollInterval{100};
 
  private:
-  void start(int64_t bucket);
+  void start(int64_t bucket);  // with mutex_ held
+  // Polls every pending reduction once; true when none needs more polls. With mutex_ held.
+  bool poll_pending();
+  void progress_loop();
 
   Tensor flat_;  // the whole arena [elements]
   int64_t bucket_elements_;
@@ -46,7 +65,11 @@ class GradBuckets {
   std::vector<char> complete_;       // per parameter: gradient complete this step
   size_t complete_from_;             // parameters [complete_from_, n) are all complete
   int64_t unstarted_;                // buckets [0, unstarted_) are not started yet
-  std::vector<parallel::PendingReduce> pending_;
+  std::vector<parallel::PendingReduce> pending_;  // guarded by mutex_ (the thread polls them)
+  std::mutex mutex_;
+  std::condition_variable started_;  // a reduction was started, or stop_
+  bool stop_ = false;
+  std::thread progress_;  // only where MPI provides MPI_THREAD_MULTIPLE
 };
 
 }  // namespace pha::launch

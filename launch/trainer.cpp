@@ -407,6 +407,9 @@ int Run::loop() {
       record.add("peak_rss_mib", peak_rss_mib()).add("comm_fraction", comm_fraction);
       if (gpu) record.add("peak_device_mib", device_mib);
       record.add("pipeline_wait_fraction", bubble);
+      // Time this rank's training thread spent in the dp gradient average (starts and waits):
+      // with the overlap, the exposed part only (bench/grad_overlap.sh).
+      record.add("dp_reduce_s", dist.dp.stats()[parallel::CommOp::all_reduce].seconds);
       record.add("tokens_seen", tokens_seen + global_batch() * T)
           .add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);

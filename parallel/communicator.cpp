@@ -110,6 +110,10 @@ void Communicator::wait(PendingReduce& pending) {
   stats_[CommOp::all_reduce].seconds += elapsed.count();
 }
 
+bool Communicator::progress(PendingReduce& pending) {
+  return !pending.pending() || pending.request_->progress();
+}
+
 void Communicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
   require_data("reduce_scatter", "input", in);
   require_data("reduce_scatter", "output", out);

@@ -51,6 +51,10 @@ class PendingRequest {
   // Returns when the operation is complete, with the communicator's deadline (see the
   // implementations); called once.
   virtual void wait() = 0;
+  // Lets the operation advance without blocking; true when nothing more can be done here (it is
+  // complete, or it advances on its own, as NCCL's on the GPU). MPI advances a non-blocking
+  // operation only inside MPI calls: MPI_Test. Never concurrently with wait() on one request.
+  virtual bool progress() { return true; }
 };
 
 // A started all-reduce, completed by Communicator::wait. Until then the tensor must be neither
@@ -83,6 +87,9 @@ class Communicator {
   // waited for before the job ends.
   PendingReduce all_reduce_start(const Tensor& t, ReduceOp op);
   void wait(PendingReduce& pending);
+  // Advances a started all-reduce without blocking (MPI_Test); true when it needs no more polls.
+  // Polling between computations is what makes the reduction overlap them on MPI.
+  bool progress(PendingReduce& pending);
   // in holds size() equal chunks of out's element count; rank r receives op over all ranks'
   // chunk r. in and out must not overlap.
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op);

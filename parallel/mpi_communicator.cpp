@@ -115,6 +115,11 @@ class MpiCommunicator::PendingAllReduce final : public PendingRequest {
     comm_.poll(request_, MPI_STATUS_IGNORE, "all_reduce");
     finish_avg(t_, op_, comm_.size_);
   }
+  bool progress() override {
+    int done = 0;
+    comm_.check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
 
  private:
   const MpiCommunicator& comm_;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoint faults leave the previous checkpoint usable, with a clear message, and nothing hangs:
 #   - a writer killed in the middle of a checkpoint (test hook PHA_CKPT_CRASH_AT) at each stage;
+#   - a block written wrong (test hook PHA_CKPT_CORRUPT_BLOCK: changed after its checksum was
+#     taken, before the write): the writer's read-back refuses the checkpoint;
 #   - a flipped value in a dataset (checksum mismatch);
 #   - a truncated state.h5;
 #   - a checkpoint of another model shape.
@@ -32,6 +34,18 @@ for point in after_datasets before_rename before_committed; do
   "$pha" ckpt verify "$run/checkpoints/step_00000004" > /dev/null || fail "step 4 damaged after $point"
   echo "ok   killed at $point: exit $rc, latest still step_00000004 and intact"
 done
+
+# 1b. A block written wrong in step 6's checkpoint: refused, not committed, latest unchanged.
+rc=$(status_of env PHA_CKPT_CORRUPT_BLOCK=model/layers.1.ffn.w1 mpirun -x PHA_CKPT_CORRUPT_BLOCK \
+     -np 2 --oversubscribe --bind-to none "$pha" train "${common[@]}" --tp 2 --train.steps=6 \
+     --train.resume=auto)
+[ "$rc" -eq 1 ] || fail "corrupted block: exit status $rc"
+grep -q "block of dataset 'model/layers.1.ffn.w1' reads back differently" "$work/out.log" \
+  || fail "corrupted block: no message naming the dataset"
+[ "$(grep -c "reads back differently" "$work/out.log")" -eq 1 ] || fail "message not printed once"
+[ "$(cat $run/checkpoints/latest)" = step_00000004 ] || fail "corrupted block moved latest"
+[ ! -e "$run/checkpoints/step_00000006/COMMITTED" ] || fail "corrupted block: step 6 committed"
+echo "ok   corrupted block refused: $(grep -o "checkpoint step 6: rank.*" "$work/out.log" | head -1)"
 
 # 2. A flipped value in the newest checkpoint: verify names the dataset; auto falls back.
 train --train.steps=6 --train.resume=auto > /dev/null
