@@ -98,14 +98,15 @@ struct Run {
              c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               dist.model_part(c.model)),
-        optimizer(backend, model.params().table(), adamw_config(c.train)),
+        optimizer(backend, model.params().table(), adamw_config(c.train),
+                  GradientSync::owned_ranges(model, dist, c.parallel.zero_stage())),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
         train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
                    synthetic_options(c.data)),
         val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
                  synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
-        sync(model, dist, c.parallel.zero1, c.parallel.overlap_grad_reduce,
+        sync(model, dist, c.parallel.zero_stage(), c.parallel.overlap_grad_reduce,
              1.0 / static_cast<double>(c.train.grad_accum)),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
@@ -163,8 +164,8 @@ struct Run {
         "parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
         "x {} tokens per rank and step, global batch {} sequences\n",
         count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
-        sync.zero1() ? " (ZeRO-1)" : "", cfg.train.grad_accum, cfg.train.batch_size,
-        cfg.train.seq_len, global_batch());
+        sync.zero() ? fmt::format(" (ZeRO-{})", sync.zero()) : "", cfg.train.grad_accum,
+        cfg.train.batch_size, cfg.train.seq_len, global_batch());
     fmt::print(
         "rank 0 memory: parameters+gradients {:.1f} MiB | activations {:.1f} MiB ({} "
         "slots) + backward scratch {:.1f} MiB\n",
@@ -231,26 +232,30 @@ struct Run {
     return joined->waited_s;
   }
 
-  // Collective: a checkpoint of the state after `step` (ZeRO-1 moments gathered first). In the
+  // Collective: a checkpoint of the state after `step` (ZeRO moments gathered by kind). In the
   // background when a writer exists: the previous write is joined first (one in flight at most),
   // and `wait` joins this one too (the last step, preemption). It counts once committed.
   void checkpoint(int64_t step, uint64_t next_sample, bool wait) {
     const auto start = Clock::now();
     double waited = 0;
     if (writer) waited = join_checkpoint();
-    sync.gather_moments(model, optimizer);
     const ckpt::TrainingState state = state_after(step, next_sample);
+    ckpt::MomentGather gather;
+    if (sync.zero())
+      gather = [this](bool squared) -> const Arena& {
+        return sync.gather_moment(model, optimizer, squared);
+      };
     if (writer) {
-      writer->start(
-          ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(), writer->take_spare()));
+      writer->start(ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(),
+                                        writer->take_spare(), gather));
       if (wait) waited += join_checkpoint();
     } else {
-      report_committed(
-          step,
-          ckpt::save(cfg.run_dir, model, optimizer, state,
-                     dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
-                     static_cast<int>(cfg.train.keep_last), static_cast<int>(cfg.train.keep_every)),
-          "");
+      report_committed(step,
+                       ckpt::save(cfg.run_dir, model, optimizer, state,
+                                  dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
+                                  static_cast<int>(cfg.train.keep_last),
+                                  static_cast<int>(cfg.train.keep_every), gather),
+                       "");
     }
     if (rank0) {
       // The time the training thread spent on this checkpoint (snapshot, waits, or the write).
