@@ -92,12 +92,20 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
         zero_ == 2 ? owned[norm_ranges_.size()] : ElementRange{0, spec.shape.numel()};
     norm_ranges_.push_back(counts ? all : ElementRange{});
   }
+  staging_ =
+      Arena(model.backend(), staging_table(model.config(), model.part(), dist.n_stages(), table),
+            "gradient sync staging");
+}
+
+SizeTable GradientSync::staging_table(const ModelConfig& cfg, const ModelPart& part, int n_stages,
+                                      const SizeTable& params) {
   SizeTable staging;
   staging.add("norm_partial", {1}, DType::f64);
-  if (tied_copy_on_both_ends(model, dist) && (dist.first_stage() || dist.last_stage()))
-    staging.add("tied_embedding_grad", model.params().get("embedding.weight").shape,
-                model.params().get("embedding.weight").dtype);
-  staging_ = Arena(model.backend(), staging, "gradient sync staging");
+  // The tied embedding's gradient from the other end of the pipeline.
+  if (cfg.tie_embeddings && n_stages > 1 && (part.has_embedding || part.has_head))
+    for (const TensorSpec& e : params.entries())
+      if (e.name == "embedding.weight") staging.add("tied_embedding_grad", e.shape, e.dtype);
+  return staging;
 }
 
 GradsReadyHook GradientSync::last_backward_hook() {

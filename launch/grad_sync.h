@@ -38,6 +38,11 @@ class GradientSync {
   // For the step's last backward on this stage: starts each complete bucket's dp average. Empty
   // (nothing to start early) when overlap is off or dp = 1.
   GradsReadyHook last_backward_hook();
+  // The communication buffers one rank allocates (the planner's figure): the norm's scalar and,
+  // on the pipeline's two ends with a tied embedding, the other end's embedding gradient.
+  static SizeTable staging_table(const ModelConfig& cfg, const ModelPart& part, int n_stages,
+                                 const SizeTable& params);
+  const Arena& staging() const { return staging_; }
   // Scales the gradients by grad_scale, averages them over dp (waiting for the buckets the hook
   // started, starting the others), then sums the tied embedding's two copies (pp > 1). Call once
   // after every step's backward, also on a step that will be skipped: reductions the hook started

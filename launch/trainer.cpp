@@ -20,6 +20,7 @@
 #include "launch/evaluator.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
+#include "launch/memory_plan.h"
 #include "launch/metric_scalars.h"
 #include "launch/pipeline_step.h"
 #include "launch/step_log.h"
@@ -156,6 +157,7 @@ struct Run {
                                precision.act == DType::bf16 ? DType::bf16 : DType::f32);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
     const std::string rank_table = parallel::rank_host_table(MPI_COMM_WORLD, launch);
+    const std::string memory = memory_lines();
     if (!rank0) return;
     fmt::print("{}", rank_table);
     const auto& L = dist.grid.layout();
@@ -171,6 +173,7 @@ struct Run {
         "slots) + backward scratch {:.1f} MiB\n",
         mem.parameter_bytes / 1048576.0, mem.activation_bytes / 1048576.0, model.part().slots,
         mem.scratch_bytes / 1048576.0);
+    fmt::print("{}", memory);
     fmt::print("train data: {} | {} windows of {} tokens per epoch\n", train_data.description(),
                sampler.windows_per_epoch(), cfg.train.seq_len);
     fmt::print("val data:   {}\n", val_data.description());
@@ -181,6 +184,30 @@ struct Run {
         backend.device() == Device::cpu ? fmt::format(" ({} threads)", omp_get_max_threads())
                                         : std::string(),
         flops_per_token / 1e9);
+  }
+
+  // Collective: the planner's table for this layout (pha plan) and, per rank, the bytes its
+  // arenas really hold, in the same fields; the text on rank 0.
+  std::string memory_lines() {
+    const RankMemory mine = allocated_memory(model, optimizer, sync);
+    const uint64_t sizes[7] = {mine.parameters,  mine.gradients, mine.compute, mine.optimizer,
+                               mine.activations, mine.scratch,   mine.comm};
+    const int world = dist.grid.layout().world_size();
+    std::vector<uint64_t> all(rank0 ? 7 * static_cast<size_t>(world) : 0);
+    MPI_Gather(sizes, 7, MPI_UINT64_T, all.data(), 7, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (!rank0) return "";
+    std::string out =
+        format_plan(plan_layout(cfg, dist.grid.layout(), sync.zero(), cfg.train.grad_accum), cfg);
+    for (int r = 0; r < world; ++r) {
+      const uint64_t* v = &all[7 * static_cast<size_t>(r)];
+      RankMemory m;
+      m.parameters = v[0], m.gradients = v[1], m.compute = v[2], m.optimizer = v[3];
+      m.activations = v[4], m.scratch = v[5], m.comm = v[6];
+      const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
+      out += fmt::format("allocated rank {} (dp {} tp {} pp {}): {}\n", r, c.dp, c.tp, c.pp,
+                         m.fields());
+    }
+    return out;
   }
 
   EvalResult evaluate_now(int64_t step) {

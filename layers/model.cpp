@@ -21,10 +21,6 @@ Model::Model(DeclareOnly, Backend& backend, const ModelConfig& cfg, int64_t batc
 
 Planner Model::declare_pass() {
   cfg_.validate();
-  PHA_REQUIRE(precision_.act != DType::bf16 || backend_.device() == Device::cuda,
-              "{} precision needs the CUDA backend: the CPU backend computes in f32 or f64 (use "
-              "fp32 there)",
-              precision_.str());
   PHA_REQUIRE(batch_ > 0, "batch size {} must be positive", batch_);
   PHA_REQUIRE(seq_len_ >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len_);
   PHA_REQUIRE(seq_len_ <= cfg_.max_seq_len,
@@ -63,6 +59,10 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
 Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
              Precision precision, ModelPart part)
     : Model(DeclareOnly{}, backend, cfg, batch, seq_len, precision, part) {
+  PHA_REQUIRE(precision_.act != DType::bf16 || backend_.device() == Device::cuda,
+              "{} precision needs the CUDA backend: the CPU backend computes in f32 or f64 (use "
+              "fp32 there)",
+              precision_.str());
   PHA_REQUIRE(part_.tp.size == 1 || part_.tp_comm != nullptr,
               "a tensor-parallel model part needs its tp communicator");
   const Planner declare = declare_pass();
