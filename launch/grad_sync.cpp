@@ -115,14 +115,10 @@ GradsReadyHook GradientSync::last_backward_hook() {
 
 void GradientSync::reduce(Model& model) {
   buckets_.finish();
-  if (zero_ == 2) {
-    // The stages' tied copies are summed first: their dp chunks do not line up (each stage's
-    // arena splits its own way), the whole tensors do.
-    if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
-    dist_.dp.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
-    return;
-  }
+  // ZeRO-2 sums the stages' tied copies before its reduce-scatter: their dp chunks do not line
+  // up (each stage's arena splits its own way), the whole tensors do.
   if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
+  if (zero_ == 2) dist_.dp.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
 }
 
 Tensor GradientSync::flat(const Arena& arena) const {

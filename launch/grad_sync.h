@@ -11,7 +11,6 @@
 // this stage (run_pipeline_step), starts each bucket's reduction as soon as its gradients are
 // complete, and reduce() waits for them. Without the hook (or with overlap off) reduce() does it
 // all; both give bit-identical gradients.
-#include <functional>
 #include <vector>
 
 #include "launch/distributed.h"
@@ -44,7 +43,8 @@ class GradientSync {
                                  const SizeTable& params);
   const Arena& staging() const { return staging_; }
   // Scales the gradients by grad_scale, averages them over dp (waiting for the buckets the hook
-  // started, starting the others), then sums the tied embedding's two copies (pp > 1). Call once
+  // started, starting the others), then sums the tied embedding's two copies (pp > 1); ZeRO-2
+  // instead sums the tied copies, then reduce-scatters (averages) this rank's chunk. Call once
   // after every step's backward, also on a step that will be skipped: reductions the hook started
   // must complete.
   void reduce(Model& model);
