@@ -17,11 +17,15 @@ SyntheticCorpus::SyntheticCorpus(uint64_t seed, const std::string& split, Synthe
       options_(options) {
   PHA_REQUIRE(options.mqar_fraction >= 0 && options.mqar_fraction <= 1,
               "synthetic corpus: the MQAR fraction {} is not in [0, 1]", options.mqar_fraction);
+  PHA_REQUIRE(options.n_keys >= 1 && options.n_keys <= Lang::kKeys && options.n_values >= 1 &&
+                  options.n_values <= Lang::kValues,
+              "synthetic corpus: recall keys ({}) and values ({}) must be in [1, {}]",
+              options.n_keys, options.n_values, Lang::kKeys);
   PHA_REQUIRE(options.min_pairs >= 1 && options.min_pairs <= options.max_pairs &&
-                  options.max_pairs <= Lang::kKeys,
+                  options.max_pairs <= options.n_keys,
               "synthetic corpus: key-value pairs per document must satisfy 1 <= min ({}) <= max "
               "({}) <= {} keys",
-              options.min_pairs, options.max_pairs, Lang::kKeys);
+              options.min_pairs, options.max_pairs, options.n_keys);
   PHA_REQUIRE(options.min_sentences >= 1 && options.min_sentences <= options.max_sentences,
               "synthetic corpus: sentences per document must satisfy 1 <= min ({}) <= max ({})",
               options.min_sentences, options.max_sentences);
@@ -37,12 +41,12 @@ std::vector<uint32_t> SyntheticCorpus::document(uint64_t index) const {
   if (d.chance(options_.mqar_fraction)) {
     const uint32_t pairs = d.between(options_.min_pairs, options_.max_pairs);
     // Distinct keys: the first `pairs` of a shuffled key list (Fisher-Yates).
-    std::vector<uint32_t> keys(Lang::kKeys);
+    std::vector<uint32_t> keys(options_.n_keys);
     std::iota(keys.begin(), keys.end(), Lang::kFirstKey);
-    for (uint32_t i = 0; i < pairs; ++i) std::swap(keys[i], keys[i + d.below(Lang::kKeys - i)]);
+    for (uint32_t i = 0; i < pairs; ++i) std::swap(keys[i], keys[i + d.below(options_.n_keys - i)]);
     keys.resize(pairs);
     std::vector<uint32_t> values(pairs);
-    for (auto& v : values) v = Lang::kFirstValue + d.below(Lang::kValues);
+    for (auto& v : values) v = Lang::kFirstValue + d.below(options_.n_values);
     doc.push_back(Lang::kKeyValueSection);
     for (uint32_t i = 0; i < pairs; ++i) doc.insert(doc.end(), {keys[i], values[i]});
     std::vector<uint32_t> order(pairs);

@@ -15,6 +15,9 @@ namespace pha::io {
 struct SyntheticOptions {
   double mqar_fraction = 0.25;  // share of documents that are MQAR
   uint32_t min_pairs = 4, max_pairs = 16;
+  // Recall draws its keys from the first `n_keys` and its values from the first `n_values` of
+  // the language's 64 each: fewer makes the task easier to learn (docs/data.md, "Recall").
+  uint32_t n_keys = 64, n_values = 64;
   uint32_t min_sentences = 2, max_sentences = 8;
 };
 

@@ -2,6 +2,7 @@
 // language mixed with multi-query associative recall), deterministic from the seed.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -48,7 +49,13 @@ int run_data_synthetic(const std::vector<std::string>& args) {
       ("val-fraction", po::value(&val_fraction)->default_value(val_fraction),
        "share of the tokens for validation")
       ("mqar-fraction", po::value(&options.mqar_fraction)->default_value(options.mqar_fraction),
-       "share of documents that are multi-query associative recall");
+       "share of documents that are multi-query associative recall")
+      ("mqar-max-pairs", po::value(&options.max_pairs)->default_value(options.max_pairs),
+       "most key-value pairs in a recall document (at least min(4, this))")
+      ("mqar-keys", po::value(&options.n_keys)->default_value(options.n_keys),
+       "distinct keys recall draws from (fewer: easier)")
+      ("mqar-values", po::value(&options.n_values)->default_value(options.n_values),
+       "distinct values recall draws from (chance accuracy is 1/this)");
   // clang-format on
   po::variables_map vm;
   if (!parse_data_options(opts, args, vm)) return 0;
@@ -57,6 +64,7 @@ int run_data_synthetic(const std::vector<std::string>& args) {
               val_fraction);
   PHA_REQUIRE(options.mqar_fraction >= 0 && options.mqar_fraction <= 1,
               "--mqar-fraction {} is not in [0, 1]", options.mqar_fraction);
+  options.min_pairs = std::min(options.min_pairs, options.max_pairs);
   const auto n_val = static_cast<uint64_t>(std::llround(val_fraction * tokens));
   const uint64_t n_train = static_cast<uint64_t>(tokens) - n_val;
   PHA_REQUIRE(n_train > 0 && (val_fraction == 0 || n_val > 0),

@@ -12,5 +12,6 @@ int run_ckpt(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
 int run_import(const std::vector<std::string>& args);
 int run_plan(const std::vector<std::string>& args);
+int run_sample(const std::vector<std::string>& args);
 
 }  // namespace pha::launch

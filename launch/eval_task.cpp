@@ -4,21 +4,16 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 #include "core/cpu/cpu_backend.h"
-#include "io/token_shard.h"
+#include "launch/run_tokenizer.h"
 #include "launch/task_scorer.h"
 #include "launch/weights_file.h"
 
 namespace pha::launch {
 
 namespace {
-
-std::string shard_identity(const std::string& path) {
-  return io::TokenShard(path, io::TokenShard::kAnyVocab).tokenizer_identity();
-}
 
 // {"item": 0, "line": 1, "answer": 2, "pick_sum": 2, "pick_per_token": 1, "logprob": [...],
 //  "tokens": [...], "truncated": false}
@@ -34,34 +29,10 @@ std::string item_line(size_t index, const io::TaskItem& item, const ItemScores& 
 
 }  // namespace
 
-std::string run_tokenizer_spec(const TrainConfig& cfg) {
-  const std::string& data = cfg.data.train;
-  if (data == "synthetic") return "synthetic";
-  PHA_REQUIRE(std::filesystem::exists(data),
-              "the run's training shard '{}' is gone, so its tokenizer is unknown: give "
-              "--tokenizer SPEC (byte, gpt2:DIR, bpe:DIR or synthetic)",
-              data);
-  const std::string identity = shard_identity(data);
-  if (identity == "byte") return "byte";
-  if (identity == io::make_tokenizer("synthetic")->identity()) return "synthetic";
-  fail(
-      "the run's training shard '{}' was tokenized with '{}': give --tokenizer gpt2:DIR or "
-      "bpe:DIR naming that tokenizer's directory",
-      data, identity);
-}
-
 int eval_task(const TrainConfig& cfg, const TaskEvalOptions& o) {
-  const std::string spec = o.tokenizer.empty() ? run_tokenizer_spec(cfg) : o.tokenizer;
-  const std::unique_ptr<io::Tokenizer> tokenizer = io::make_tokenizer(spec);
-  // The run's tokenizer, when the run says which it was: a --tokenizer must be the same one.
-  const std::string& data = cfg.data.train;
-  const std::string run_identity = data == "synthetic" ? io::make_tokenizer("synthetic")->identity()
-                                   : std::filesystem::exists(data) ? shard_identity(data)
-                                                                   : std::string();
-  PHA_REQUIRE(run_identity.empty() || run_identity == tokenizer->identity(),
-              "the tokenizer {} (identity '{}') is not the run's: it trained on '{}' tokenized "
-              "with '{}'",
-              spec, tokenizer->identity(), data, run_identity);
+  const RunTokenizer run = run_tokenizer(cfg, o.tokenizer);
+  const std::string& spec = run.spec;
+  const io::Tokenizer* tokenizer = run.tokenizer.get();
   const std::vector<io::TaskItem> items = io::read_task_file(o.task);
   std::vector<std::vector<ScoredSequence>> sequences;
   for (const io::TaskItem& item : items)

@@ -16,8 +16,4 @@ struct TaskEvalOptions {
 // Scores the task on one rank (CPU backend), prints the accuracies; returns the exit status.
 int eval_task(const TrainConfig& cfg, const TaskEvalOptions& options);
 
-// The tokenizer spec of the run's training data ("synthetic", "byte"); refuses a BPE shard
-// (its identity is a hash, not a path) or a missing shard: then --tokenizer must be given.
-std::string run_tokenizer_spec(const TrainConfig& cfg);
-
 }  // namespace pha::launch

@@ -102,6 +102,10 @@ OptionTable make_option_table(TrainConfig& c) {
         "share of the built-in corpus's documents that are associative recall");
   t.add("data.mqar_max_pairs", c.data.mqar_max_pairs,
         "most key-value pairs in a recall document of the built-in corpus");
+  t.add("data.mqar_keys", c.data.mqar_keys,
+        "distinct keys the built-in corpus's recall draws from (fewer: easier)");
+  t.add("data.mqar_values", c.data.mqar_values,
+        "distinct values the built-in corpus's recall draws from (chance accuracy is 1/this)");
   t.add("run.dir", c.run_dir, "run directory (config, metrics, weights, plots)");
   t.add("run.tensorboard", c.tensorboard,
         "also write the metrics as TensorBoard scalars (RUN/tb/events.out.tfevents.*)");
@@ -155,9 +159,15 @@ void TrainConfig::finalize() {
   require_positive("data.synthetic_tokens", data.synthetic_tokens);
   PHA_REQUIRE(data.mqar_fraction >= 0 && data.mqar_fraction <= 1,
               "data.mqar_fraction = {}: must be in [0, 1]", data.mqar_fraction);
-  PHA_REQUIRE(data.mqar_max_pairs >= 1 && data.mqar_max_pairs <= 64,
-              "data.mqar_max_pairs = {}: must be in [1, 64] (the corpus has 64 keys)",
-              data.mqar_max_pairs);
+  PHA_REQUIRE(data.mqar_keys >= 1 && data.mqar_keys <= 64,
+              "data.mqar_keys = {}: must be in [1, 64] (the corpus has 64 keys)", data.mqar_keys);
+  PHA_REQUIRE(data.mqar_values >= 1 && data.mqar_values <= 64,
+              "data.mqar_values = {}: must be in [1, 64] (the corpus has 64 values)",
+              data.mqar_values);
+  PHA_REQUIRE(data.mqar_max_pairs >= 1 && data.mqar_max_pairs <= data.mqar_keys,
+              "data.mqar_max_pairs = {}: must be in [1, data.mqar_keys = {}] (a document's keys "
+              "are distinct)",
+              data.mqar_max_pairs, data.mqar_keys);
   require_non_negative("parallel.dp", static_cast<double>(parallel.dp));
   require_positive("parallel.tp", static_cast<double>(parallel.tp));
   require_positive("parallel.pp", static_cast<double>(parallel.pp));

@@ -55,6 +55,7 @@ struct DataSettings {
   int64_t synthetic_tokens = 2000000;  // size of the built-in corpus's training part
   double mqar_fraction = 0.25;         // share of the built-in corpus's documents that are recall
   int64_t mqar_max_pairs = 16;         // key-value pairs per recall document: 4..max (or fewer)
+  int64_t mqar_keys = 64, mqar_values = 64;  // how many distinct keys and values recall draws from
 };
 
 struct TrainConfig {

@@ -11,6 +11,8 @@ io::SyntheticOptions synthetic_options(const DataSettings& d) {
   io::SyntheticOptions o;
   o.mqar_fraction = d.mqar_fraction;
   o.max_pairs = static_cast<uint32_t>(d.mqar_max_pairs);
+  o.n_keys = static_cast<uint32_t>(d.mqar_keys);
+  o.n_values = static_cast<uint32_t>(d.mqar_values);
   o.min_pairs = std::min(o.min_pairs, o.max_pairs);
   return o;
 }

@@ -38,15 +38,23 @@ Tensor as_rows(const Tensor& t) {
 }
 }  // namespace
 
-void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
-                       const Tensor& out) {
+void attention_project(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope) {
   be.linear_forward(h, L.wq.compute, as_rows(L.q));
   be.linear_forward(h, L.wk.compute, as_rows(L.k));
   be.linear_forward(h, L.wv.compute, as_rows(L.v));
   be.rope_forward(L.q, rope, L.q);
   be.rope_forward(L.k, rope, L.k);
-  be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
+}
+
+void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out) {
   be.linear_forward(as_rows(L.o), L.wo.compute, out);
+}
+
+void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                       const Tensor& out) {
+  attention_project(be, L, h, rope);
+  be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
+  attention_output(be, L, out);
 }
 
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,

@@ -17,6 +17,11 @@ AttentionLayer make_attention(Planner& plan, const std::string& prefix, const La
 // parallelism `out` is this rank's partial sum over its heads (the block reduces it).
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                        const Tensor& out);
+// The two halves around the score computation (the incremental decoder supplies its own middle):
+// q, k, v = h Wq^T, h Wk^T, h Wv^T with RoPE on q and k, position t of h rotated by row t of rope;
+// and out = o Wo^T.
+void attention_project(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope);
+void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out);
 // dh += d Attention / dh . dout; parameter gradients +=.
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                         const Tensor& dout, const Tensor& dh);

@@ -38,10 +38,10 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
 
 namespace {
 
-void serial_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                    const Tensor& x_out, Communicator* tp) {
+void serial_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& x_out,
+                    Communicator* tp, const BranchFn& attention) {
   be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
-  attention_forward(be, *L.attention, L.h, rope, L.branch_out[0]);
+  attention(L.h, L.branch_out[0]);
   tp_all_reduce(tp, L.branch_out[0]);
   be.add(x_in, L.branch_out[0], L.x_mid);
   be.rmsnorm_forward(L.x_mid, L.ffn_norm.value, L.h2, L.rstd2, L.eps);
@@ -65,13 +65,13 @@ void serial_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const
 
 }  // namespace
 
-void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
-                   const Tensor& x_out, Communicator* tp) {
-  if (L.kind.serial) return serial_forward(be, L, x_in, rope, x_out, tp);
+void block_forward_with(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& x_out,
+                        Communicator* tp, const BranchFn& attention, const BranchFn& gss) {
+  if (L.kind.serial) return serial_forward(be, L, x_in, x_out, tp, attention);
   be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
   int i = 0;
-  if (L.attention) attention_forward(be, *L.attention, L.h, rope, L.branch_out[i++]);
-  if (L.gss) gss_forward(be, *L.gss, L.h, L.branch_out[i++]);
+  if (L.attention) attention(L.h, L.branch_out[i++]);
+  if (L.gss) gss(L.h, L.branch_out[i++]);
   if (L.ffn) ffn_forward(be, *L.ffn, L.h, L.branch_out[i++]);
   // The residual enters the sum on one tp rank; the others contribute only their partials.
   if (!tp || tp->rank() == 0)
@@ -80,6 +80,16 @@ void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const T
     zero(be, x_out);
   mixer_forward(be, *L.mixer, L.branch_out, x_out);
   tp_all_reduce(tp, x_out);
+}
+
+void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                   const Tensor& x_out, Communicator* tp) {
+  block_forward_with(
+      be, L, x_in, x_out, tp,
+      [&](const Tensor& h, const Tensor& out) {
+        attention_forward(be, *L.attention, h, rope, out);
+      },
+      [&](const Tensor& h, const Tensor& out) { gss_forward(be, *L.gss, h, out); });
 }
 
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,

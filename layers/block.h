@@ -2,6 +2,7 @@
 // One block. pha: h = RMSNorm(x); x_out = x + mix(Attention(h), GSS(h), FFN(h)) over the active
 // branches. serial: the pre-norm Transformer x_mid = x + Attn(RMSNorm(x)),
 // x_out = x_mid + FFN(RMSNorm(x_mid)).
+#include <functional>
 #include <optional>
 
 #include "layers/attention.h"
@@ -32,6 +33,12 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s);
 // [B, T, d]; a serial block needs two (after attention and after the FFN).
 void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                    const Tensor& x_out, Communicator* tp);
+// block_forward with the sequence mixers supplied by the caller (the incremental decoder steps
+// them one token at a time): attention(h, out) and gss(h, out) write the branch output `out` from
+// the normed input `h`; each is called only when the block has that branch.
+using BranchFn = std::function<void(const Tensor& h, const Tensor& out)>;
+void block_forward_with(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& x_out,
+                        Communicator* tp, const BranchFn& attention, const BranchFn& gss);
 // On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=. A PHA block
 // reduces the mixing weights' gradient (n or n x d floats), GSS's [B, T, H] state gradient and
 // ONE [B, T, d] input gradient.

@@ -56,19 +56,27 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   return L;
 }
 
-void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
+void gss_input(Backend& be, const GssLayer& L, const Tensor& h) {
   be.linear_forward(h, L.wu.compute, L.u_pre);
   be.gelu_forward(L.u_pre, L.u);
   be.linear_forward(h, L.wz.compute, L.z_pre);
   be.gelu_forward(L.z_pre, L.z);
   be.layernorm_forward(L.z, L.norm_weight.value, L.norm_bias.value, L.zn, L.ln_mean, L.ln_rstd,
                        L.eps);
-  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value, L.kernel);
-  be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
+}
+
+void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
   be.linear_forward(L.y, L.wg.compute, L.gate);
   be.mul(L.gate, L.u, L.gated);
   be.linear_forward(L.gated, L.wo.compute, out);
+}
+
+void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
+  gss_input(be, L, h);
+  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value, L.kernel);
+  be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
+  gss_output(be, L, out);
 }
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,

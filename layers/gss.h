@@ -25,6 +25,11 @@ struct GssLayer {
 
 GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s);
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out);
+// The parts around the convolution (the incremental decoder supplies its own middle):
+// gss_input: u = GELU(h Wu^T), zn = LayerNorm(GELU(h Wz^T)); gss_output: from L.conv,
+// y = conv + D zn and out = ((y Wg^T) * u) Wo^T.
+void gss_input(Backend& be, const GssLayer& L, const Tensor& h);
+void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
 // Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
 // input gradient; `tp` reduces the state path's gradient (nullptr: one rank).
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,

@@ -25,10 +25,14 @@ HeadLayer make_head(Planner& plan, const LayerShape& s) {
   return H;
 }
 
-double head_forward(Backend& be, const HeadLayer& H, const Tensor& x_last, const Tensor& weight,
-                    const Tensor& targets, Communicator* tp) {
+void head_logits(Backend& be, const HeadLayer& H, const Tensor& x_last, const Tensor& weight) {
   be.rmsnorm_forward(x_last, H.final_norm.value, H.y, H.rstd, H.eps);
   be.linear_forward(H.y, weight, H.logits);
+}
+
+double head_forward(Backend& be, const HeadLayer& H, const Tensor& x_last, const Tensor& weight,
+                    const Tensor& targets, Communicator* tp) {
+  head_logits(be, H, x_last, weight);
   if (!tp) {
     be.cross_entropy_forward(H.logits, targets, H.losses, H.lse);
   } else {

@@ -21,6 +21,8 @@ struct HeadLayer {
 };
 
 HeadLayer make_head(Planner& plan, const LayerShape& s);
+// H.logits = RMSNorm(x_last) weight^T (the first half of head_forward).
+void head_logits(Backend& be, const HeadLayer& H, const Tensor& x_last, const Tensor& weight);
 // Returns the sum of the per-row losses (ignored rows count 0); `weight` is the head matrix.
 double head_forward(Backend& be, const HeadLayer& H, const Tensor& x_last, const Tensor& weight,
                     const Tensor& targets, Communicator* tp);

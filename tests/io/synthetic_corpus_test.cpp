@@ -127,11 +127,37 @@ TEST(SyntheticLanguage, DeterminersAgreeWithTheirNoun) {
   EXPECT_GT(checked, 3000);
 }
 
+TEST(SyntheticCorpus, EasyRecallDrawsFromTheFirstKeysAndValues) {
+  const SyntheticCorpus corpus(
+      5, "train", {.mqar_fraction = 1, .min_pairs = 2, .max_pairs = 3, .n_keys = 7, .n_values = 5});
+  std::set<uint32_t> keys, values;
+  for (int d = 0; d < 300; ++d) {
+    const auto doc = corpus.document(d);
+    const size_t pairs = (doc.size() - 3) / 4;
+    ASSERT_GE(pairs, 2u);
+    ASSERT_LE(pairs, 3u);
+    for (size_t i = 0; i < pairs; ++i) {
+      keys.insert(doc[1 + 2 * i]);
+      values.insert(doc[2 + 2 * i]);
+    }
+  }
+  EXPECT_EQ(keys.size(), 7u);
+  EXPECT_EQ(values.size(), 5u);
+  EXPECT_EQ(*keys.begin(), Lang::kFirstKey);
+  EXPECT_EQ(*keys.rbegin(), Lang::kFirstKey + 6);
+  EXPECT_EQ(*values.begin(), Lang::kFirstValue);
+  EXPECT_EQ(*values.rbegin(), Lang::kFirstValue + 4);
+}
+
 TEST(SyntheticCorpus, RefusesBadOptions) {
   test::expect_error([] { SyntheticCorpus(1, "train", {.mqar_fraction = 1.5}); },
                      "MQAR fraction 1.5 is not in [0, 1]");
   test::expect_error([] { SyntheticCorpus(1, "train", {.min_pairs = 5, .max_pairs = 80}); },
                      "<= 64 keys");
+  test::expect_error([] { SyntheticCorpus(1, "train", {.max_pairs = 9, .n_keys = 8}); },
+                     "<= 8 keys");
+  test::expect_error([] { SyntheticCorpus(1, "train", {.n_values = 0}); },
+                     "values (0) must be in [1, 64]");
 }
 
 }  // namespace
