@@ -1,5 +1,6 @@
 #include "core/arena.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/backend.h"
@@ -30,19 +31,44 @@ int64_t SizeTable::total_elements() const {
   return total;
 }
 
-Arena::Arena(Backend& backend, const SizeTable& table, std::string label)
+std::vector<size_t> SizeTable::byte_offsets(size_t alignment) const {
+  std::vector<size_t> offsets;
+  offsets.reserve(entries_.size());
+  size_t offset = 0;
+  for (const auto& e : entries_) {
+    offsets.push_back(offset);
+    offset += align_up(static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype), alignment);
+  }
+  return offsets;
+}
+
+size_t SizeTable::chunked_bytes(int chunks) const {
+  PHA_REQUIRE(chunks >= 1, "a flat buffer cannot split into {} chunks", chunks);
+  if (entries_.empty()) return 0;
+  const size_t element = dtype_size(entries_[0].dtype);
+  for (const auto& e : entries_)
+    PHA_REQUIRE(dtype_size(e.dtype) == element,
+                "size table mixes {} and {} tensors: it cannot be split into whole elements",
+                dtype_name(entries_[0].dtype), dtype_name(e.dtype));
+  return align_up(total_bytes(), element * static_cast<size_t>(chunks));
+}
+
+Arena::Arena(Backend& backend, const SizeTable& table, std::string label, size_t bytes)
     : backend_(&backend), table_(table), label_(std::move(label)) {
   bytes_ = table_.total_bytes();
+  PHA_REQUIRE(bytes == 0 || bytes >= bytes_,
+              "arena '{}': {} bytes asked for, but its tensors need {}", label_, bytes, bytes_);
+  bytes_ = std::max(bytes_, bytes);
   base_ = bytes_ ? backend_->allocate(bytes_, label_) : nullptr;
-  size_t offset = 0;
+  const std::vector<size_t> offsets = table_.byte_offsets();
   tensors_.reserve(table_.size());
-  for (const auto& e : table_.entries()) {
+  for (size_t i = 0; i < table_.size(); ++i) {
+    const TensorSpec& e = table_.entries()[i];
     PHA_REQUIRE(index_.count(e.name) == 0, "arena '{}': tensor '{}' is listed twice", label_,
                 e.name);
     index_[e.name] = tensors_.size();
-    tensors_.emplace_back(static_cast<char*>(base_) + offset, e.dtype, backend_->device(), e.shape);
-    offset +=
-        align_up(static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype), SizeTable::kAlignment);
+    tensors_.emplace_back(static_cast<char*>(base_) + offsets[i], e.dtype, backend_->device(),
+                          e.shape);
   }
   zero();
 }

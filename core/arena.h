@@ -27,6 +27,11 @@ class SizeTable {
   // Bytes needed, each tensor aligned to `alignment` bytes.
   size_t total_bytes(size_t alignment = kAlignment) const;
   int64_t total_elements() const;
+  // Where each tensor starts in the flat buffer, in bytes (the layout Arena uses).
+  std::vector<size_t> byte_offsets(size_t alignment = kAlignment) const;
+  // total_bytes() rounded up so the buffer splits into `chunks` equal runs of whole elements
+  // (every tensor one dtype): ZeRO gathers and reduce-scatters the flat buffer in dp chunks.
+  size_t chunked_bytes(int chunks) const;
   static constexpr size_t kAlignment = 64;
 
  private:
@@ -36,7 +41,9 @@ class SizeTable {
 class Arena {
  public:
   Arena() = default;
-  Arena(Backend& backend, const SizeTable& table, std::string label);
+  // bytes: the allocation, at least table.total_bytes() (0: exactly that); the tail past the
+  // last tensor stays zero.
+  Arena(Backend& backend, const SizeTable& table, std::string label, size_t bytes = 0);
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;

@@ -236,7 +236,8 @@ double Snapshot::bytes() const {
 }
 
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
-                       const parallel::GridCoord& coord, Snapshot recycled) {
+                       const parallel::GridCoord& coord, Snapshot recycled,
+                       const MomentGather& gather) {
   Snapshot snap;
   snap.state = state;
   snap.file_specs = model_param_specs(model.config());
@@ -244,18 +245,22 @@ Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState
   // the last stage is the first stage's. The recycled snapshot's buffers are the same blocks in
   // the same order: reusing them spares allocating (and page-faulting) the copy every time.
   size_t i = 0;
-  if (coord.dp == 0)
-    for (const Kind& k : kKinds)
-      for (const ParamSpec& spec : model.param_specs()) {
-        const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
-        if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
-        const auto [dim, offset] = block_of(spec);
-        Snapshot::Block b{k.prefix + spec.name, spec.shape, dim, offset, {}};
-        if (i < recycled.blocks.size()) b.values = std::move(recycled.blocks[i].values);
-        ++i;
-        copy_f32(model.backend(), tensor_of(k, model, optimizer, spec.name), b.values);
-        snap.blocks.push_back(std::move(b));
-      }
+  for (const Kind& k : kKinds) {
+    // ZeRO: every dp rank takes part in assembling the whole moment.
+    const Arena* whole = k.which != 0 && gather ? &gather(k.which == 2) : nullptr;
+    if (coord.dp != 0) continue;
+    for (const ParamSpec& spec : model.param_specs()) {
+      const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
+      if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
+      const auto [dim, offset] = block_of(spec);
+      Snapshot::Block b{k.prefix + spec.name, spec.shape, dim, offset, {}};
+      if (i < recycled.blocks.size()) b.values = std::move(recycled.blocks[i].values);
+      ++i;
+      const Tensor t = whole ? whole->get(spec.name) : tensor_of(k, model, optimizer, spec.name);
+      copy_f32(model.backend(), t, b.values);
+      snap.blocks.push_back(std::move(b));
+    }
+  }
   return snap;
 }
 
@@ -378,9 +383,9 @@ SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snap, MPI_
 
 SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
                 const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
-                int keep_last, int keep_every) {
-  return write_snapshot(run_dir, take_snapshot(model, optimizer, state, coord), comm, keep_last,
-                        keep_every);
+                int keep_last, int keep_every, const MomentGather& gather) {
+  return write_snapshot(run_dir, take_snapshot(model, optimizer, state, coord, {}, gather), comm,
+                        keep_last, keep_every);
 }
 
 Inspection inspect(const std::string& path) {
@@ -494,7 +499,6 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
                   "checkpoint '{}': dataset '{}' has shape {} but this model's is {}: it was "
                   "written for another model configuration",
                   path, name, stored.str(), spec.global_shape.str());
-      const Tensor target = tensor_of(k, model, optimizer, spec.name);
       std::vector<float> host(static_cast<size_t>(spec.shape.numel()));
       const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
       const auto [dim, offset] = block_of(spec);
@@ -502,6 +506,11 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
         file.read(name, t);
       else
         file.read_block(name, t, dim, offset);
+      if (k.which != 0) {  // the optimiser keeps the elements it owns (ZeRO: its chunk)
+        optimizer.load_moment(k.which == 2, spec.name, host);
+        continue;
+      }
+      const Tensor target = model.params().get(spec.name);
       if (target.dtype == DType::f32) {
         model.backend().copy_from_host(target, host.data());
       } else {

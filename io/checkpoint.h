@@ -7,6 +7,7 @@
 // checkpoint of any layout loads into any other. docs/checkpoint-format.md documents the file.
 #include <mpi.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,10 +65,17 @@ struct Snapshot {
   double bytes() const;               // tensor bytes of the whole file (all ranks)
 };
 
+// ZeRO: the optimiser holds only its dp rank's chunk of each moment. Collective over dp, called on
+// every rank in the same order: returns an arena laid out like the parameters that holds the
+// whole moment (squared: exp_avg_sq). Empty: the optimiser holds whole moments.
+using MomentGather = std::function<const Arena&(bool squared)>;
+
 // This rank's blocks copied to host memory (a device-to-host copy on CUDA), through the backend.
-// `recycled`: a snapshot written before, whose buffers are reused (none: fresh ones).
+// `recycled`: a snapshot written before, whose buffers are reused (none: fresh ones). Collective
+// over dp when `gather` is set.
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
-                       const parallel::GridCoord& coord, Snapshot recycled = {});
+                       const parallel::GridCoord& coord, Snapshot recycled = {},
+                       const MomentGather& gather = {});
 
 // Collective over `comm` (any thread, as long as no other thread uses `comm` or HDF5 meanwhile).
 // Each rank checksums its blocks from memory, writes them, and after the file is synced reads
@@ -86,7 +94,7 @@ SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snapshot, 
 // take_snapshot + write_snapshot: a blocking checkpoint.
 SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
                 const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
-                int keep_last, int keep_every);
+                int keep_last, int keep_every, const MomentGather& gather = {});
 
 // `spec`: none | auto | PATH (a checkpoint directory or its state.h5). auto takes the newest
 // committed, verified checkpoint of RUN/checkpoints and falls back past damaged ones with a
@@ -95,7 +103,8 @@ SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer
 std::optional<std::string> resolve_resume(const std::string& run_dir, const std::string& spec,
                                           MPI_Comm comm);
 
-// Collective: fills this rank's parameters and AdamW moments from `checkpoint_dir`.
+// Collective: fills this rank's parameters and AdamW moments (the elements its optimiser owns)
+// from `checkpoint_dir`.
 TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optimizer,
                    MPI_Comm comm);
 

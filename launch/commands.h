@@ -11,6 +11,7 @@ int run_eval(const std::vector<std::string>& args);
 int run_ckpt(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
 int run_import(const std::vector<std::string>& args);
+int run_plan(const std::vector<std::string>& args);
 int run_sample(const std::vector<std::string>& args);
 
 }  // namespace pha::launch

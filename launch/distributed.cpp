@@ -91,18 +91,25 @@ Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_
       pp(*groups_[2]),
       n_micro(static_cast<int>(micro)) {}
 
-ModelPart Distributed::model_part(const ModelConfig& cfg) {
-  const auto stages = parallel::stage_layers(static_cast<int>(cfg.n_layers), n_stages());
-  const auto& mine = stages[static_cast<size_t>(stage())];
+ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoord& coord,
+                        const ModelConfig& cfg, int n_micro) {
+  const auto stages = parallel::stage_layers(static_cast<int>(cfg.n_layers), layout.pp);
+  const auto& mine = stages[static_cast<size_t>(coord.pp)];
   ModelPart part;
-  part.tp = TpPosition{grid.layout().tp, tp_rank()};
-  part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
+  part.tp = TpPosition{layout.tp, coord.tp};
   part.first_layer = mine.first;
   part.n_layers = mine.count;
-  part.has_embedding = first_stage();
-  part.has_head = last_stage();
+  part.has_embedding = coord.pp == 0;
+  part.has_head = coord.pp == layout.pp - 1;
   // 1F1B keeps at most (stages - stage) micro-batches in flight on a stage.
-  part.slots = std::max(1, std::min(n_stages() - stage(), n_micro));
+  part.slots = std::max(1, std::min(layout.pp - coord.pp, n_micro));
+  part.flat_chunks = layout.dp;
+  return part;
+}
+
+ModelPart Distributed::model_part(const ModelConfig& cfg) {
+  ModelPart part = model_part_at(grid.layout(), grid.coord(), cfg, n_micro);
+  part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
   return part;
 }
 

@@ -56,6 +56,11 @@ struct Distributed {
   void reset_comm_stats();
 };
 
+// The model part of the rank at `coord` (no communicator set): what Distributed::model_part
+// gives that rank, for the planner.
+ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoord& coord,
+                        const ModelConfig& cfg, int n_micro);
+
 // Checks that `layout` divides the model: n_kv, d_ff, F and V_pad by tp (n_q follows from n_kv),
 // L by pp; one message naming every number that fails.
 void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cfg);

@@ -26,6 +26,11 @@ Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
                 t.dtype, t.device, Shape{count});
 }
 
+int zero_stage(int zero, const Distributed& dist) {
+  PHA_REQUIRE(zero >= 0 && zero <= 2, "ZeRO stage {} does not exist: use 0, 1 or 2", zero);
+  return dist.grid.layout().dp > 1 ? zero : 0;
+}
+
 // Overlapping the dp average with backward leaves dp all-reduces in flight while backward issues
 // tp and pp collectives. On NCCL (device tensors) kernels of different communicators then deadlock
 // unless the GPU runs them in host issue order (nccl_orders_communicators()); without that the
@@ -47,15 +52,34 @@ bool overlap_is_safe(Model& model, const Distributed& dist) {
 
 }  // namespace
 
-GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool overlap,
+std::vector<ElementRange> GradientSync::owned_ranges(const Model& model, const Distributed& dist,
+                                                     int zero) {
+  const SizeTable& table = model.params().table();
+  if (zero_stage(zero, dist) == 0) return full_ranges(table);
+  return ZeroShard{dist.grid.layout().dp, dist.dp_rank()}.ranges(table);
+}
+
+GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overlap,
                            double grad_scale, int64_t bucket_elements)
     : backend_(model.backend()),
       dist_(dist),
-      zero1_(zero1 && dist.grid.layout().dp > 1),
-      overlap_(overlap && dist.grid.layout().dp > 1 && overlap_is_safe(model, dist)),
-      buckets_(model.grads(), bucket_elements, dist.grid.layout().dp > 1 ? &dist.dp : nullptr,
-               grad_scale) {
+      zero_(zero_stage(zero, dist)),
+      overlap_(overlap && zero_ != 2 && dist.grid.layout().dp > 1 && overlap_is_safe(model, dist)),
+      // ZeRO-2 averages with its own reduce-scatter: the buckets only scale.
+      buckets_(model.grads(), bucket_elements,
+               dist.grid.layout().dp > 1 && zero_ != 2 ? &dist.dp : nullptr, grad_scale),
+      shard_{dist.grid.layout().dp, dist.dp_rank()} {
   const SizeTable& table = model.params().table();
+  if (zero_ > 0) {
+    chunk_elements_ = shard_.chunk_elements(table);
+    const size_t bytes =
+        static_cast<size_t>(chunk_elements_ * shard_.count) * dtype_size(table.entries()[0].dtype);
+    PHA_REQUIRE(model.params().bytes() == bytes && model.grads().bytes() == bytes,
+                "ZeRO needs the parameter and gradient arenas padded to {} dp chunks ({} bytes); "
+                "they hold {} and {} (ModelPart::flat_chunks)",
+                shard_.count, bytes, model.params().bytes(), model.grads().bytes());
+  }
+  const std::vector<ElementRange> owned = owned_ranges(model, dist, zero_);
   // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
   // embedding's last-stage copy is the first stage's: counted there only.
   for (const ParamSpec& spec : model.param_specs()) {
@@ -63,26 +87,25 @@ GradientSync::GradientSync(Model& model, Distributed& dist, bool zero1, bool ove
     if (spec.name == "embedding.weight" && tied_copy_on_both_ends(model, dist) &&
         !dist.first_stage())
       counts = false;
-    norm_ranges_.push_back(counts ? ElementRange{0, spec.shape.numel()} : ElementRange{});
+    // ZeRO-2: only this rank's chunk holds averaged gradients; the dp sum adds the chunks.
+    const ElementRange all =
+        zero_ == 2 ? owned[norm_ranges_.size()] : ElementRange{0, spec.shape.numel()};
+    norm_ranges_.push_back(counts ? all : ElementRange{});
   }
+  staging_ =
+      Arena(model.backend(), staging_table(model.config(), model.part(), dist.n_stages(), table),
+            "gradient sync staging");
+}
+
+SizeTable GradientSync::staging_table(const ModelConfig& cfg, const ModelPart& part, int n_stages,
+                                      const SizeTable& params) {
   SizeTable staging;
   staging.add("norm_partial", {1}, DType::f64);
-  if (tied_copy_on_both_ends(model, dist) && (dist.first_stage() || dist.last_stage()))
-    staging.add("tied_embedding_grad", model.params().get("embedding.weight").shape,
-                model.params().get("embedding.weight").dtype);
-  const int64_t total = table.total_elements();
-  if (zero1_) {
-    const int dp = dist.grid.layout().dp;
-    shard_elements_ = (total + dp - 1) / dp;
-    const int64_t begin = std::min(total, shard_elements_ * dist.dp_rank());
-    update_ranges_ = shard_ranges(table, begin, std::min(total, begin + shard_elements_));
-    const DType real = model.params()[0].dtype;
-    staging.add("zero1_send", {shard_elements_}, real);
-    staging.add("zero1_gathered", {shard_elements_ * dp}, real);
-  } else {
-    update_ranges_ = full_ranges(table);
-  }
-  staging_ = Arena(model.backend(), staging, "gradient sync staging");
+  // The tied embedding's gradient from the other end of the pipeline.
+  if (cfg.tie_embeddings && n_stages > 1 && (part.has_embedding || part.has_head))
+    for (const TensorSpec& e : params.entries())
+      if (e.name == "embedding.weight") staging.add("tied_embedding_grad", e.shape, e.dtype);
+  return staging;
 }
 
 GradsReadyHook GradientSync::last_backward_hook() {
@@ -92,7 +115,19 @@ GradsReadyHook GradientSync::last_backward_hook() {
 
 void GradientSync::reduce(Model& model) {
   buckets_.finish();
+  // ZeRO-2 sums the stages' tied copies before its reduce-scatter: their dp chunks do not line
+  // up (each stage's arena splits its own way), the whole tensors do.
   if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
+  if (zero_ == 2) dist_.dp.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
+}
+
+Tensor GradientSync::flat(const Arena& arena) const {
+  return Tensor(arena.base(), arena[0].dtype, arena[0].device,
+                Shape{chunk_elements_ * shard_.count});
+}
+
+Tensor GradientSync::chunk(const Arena& arena) const {
+  return flat_slice(flat(arena), chunk_elements_ * shard_.index, chunk_elements_);
 }
 
 void GradientSync::tied_embedding_sync(Model& model) {
@@ -113,7 +148,8 @@ void GradientSync::tied_embedding_sync(Model& model) {
 
 double GradientSync::global_sum_squares(Model& model) {
   const double local = gradient_sum_squares(model.grads(), norm_ranges_);
-  return sum_over(dist_.pp, sum_over(dist_.tp, local));
+  const double stage = sum_over(dist_.tp, zero_ == 2 ? sum_over(dist_.dp, local) : local);
+  return sum_over(dist_.pp, stage);
 }
 
 double GradientSync::sum_over(parallel::Communicator& group, double value) {
@@ -125,41 +161,23 @@ double GradientSync::sum_over(parallel::Communicator& group, double value) {
 }
 
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
-  optimizer.step(model.params(), model.grads(), model.param_specs(), step_number, update_ranges_);
-  if (zero1_) all_gather_slices(model, [&](size_t i) { return model.params()[i]; });
+  optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
+  if (zero_ > 0) dist_.dp.all_gather(chunk(model.params()), flat(model.params()));
 }
 
-void GradientSync::gather_moments(Model& model, const AdamW& optimizer) {
-  if (!zero1_) return;
-  const auto& specs = model.param_specs();
-  all_gather_slices(model, [&](size_t i) { return optimizer.exp_avg(specs[i].name); });
-  all_gather_slices(model, [&](size_t i) { return optimizer.exp_avg_sq(specs[i].name); });
-}
-
-void GradientSync::all_gather_slices(Model& model, const std::function<Tensor(size_t)>& tensor_of) {
-  Backend& be = model.backend();
-  const Arena& params = model.params();
-  const Tensor send = staging_.get("zero1_send");
-  const Tensor gathered = staging_.get("zero1_gathered");
-  // Pack this rank's slice of the flat parameters, gather every rank's, unpack them all.
-  auto walk = [&](int rank, const Tensor& buffer, bool pack) {
-    const int64_t total = params.table().total_elements();
-    const int64_t begin = std::min(total, shard_elements_ * rank);
-    const auto ranges =
-        shard_ranges(params.table(), begin, std::min(total, begin + shard_elements_));
-    int64_t offset = 0;
-    for (size_t i = 0; i < ranges.size(); ++i) {
-      if (ranges[i].size() == 0) continue;
-      const Tensor piece = flat_slice(tensor_of(i), ranges[i].begin, ranges[i].size());
-      const Tensor staged = flat_slice(buffer, offset, ranges[i].size());
-      pack ? be.copy(piece, staged) : be.copy(staged, piece);
-      offset += ranges[i].size();
-    }
-  };
-  walk(dist_.dp_rank(), send, true);
-  dist_.dp.all_gather(send, gathered);
-  for (int r = 0; r < dist_.grid.layout().dp; ++r)
-    walk(r, flat_slice(gathered, shard_elements_ * r, shard_elements_), false);
+const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, bool squared) {
+  PHA_REQUIRE(zero_ > 0, "gather_moment: without ZeRO every rank holds the whole moments");
+  const Arena& whole = model.grads();
+  const std::vector<ElementRange>& owned = optimizer.owned();
+  for (size_t i = 0; i < owned.size(); ++i) {
+    if (owned[i].size() == 0) continue;
+    const std::string& name = model.param_specs()[i].name;
+    const Tensor& moment = squared ? optimizer.exp_avg_sq(name) : optimizer.exp_avg(name);
+    backend_.copy(moment.view({owned[i].size()}),
+                  flat_slice(whole[i], owned[i].begin, owned[i].size()));
+  }
+  dist_.dp.all_gather(chunk(whole), flat(whole));
+  return whole;
 }
 
 }  // namespace pha::launch

@@ -84,7 +84,12 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
-  t.add("parallel.zero1", c.parallel.zero1, "shard AdamW's moments and update across dp");
+  t.add("parallel.zero1", c.parallel.zero1,
+        "ZeRO-1: each dp rank allocates and updates only its 1/dp chunk of AdamW's moments; the "
+        "parameters are all-gathered after the update (gradients still all-reduced whole)");
+  t.add("parallel.zero2", c.parallel.zero2,
+        "ZeRO-2: ZeRO-1, and the gradients are reduce-scattered (each dp rank averages only its "
+        "chunk, in place in the gradient buffer) instead of all-reduced");
   t.add("parallel.overlap_grad_reduce", c.parallel.overlap_grad_reduce,
         "start each gradient bucket's dp average during the step's last backward, as soon as "
         "its gradients are complete (false: all after backward; the same numbers either way)");
@@ -171,17 +176,18 @@ void TrainConfig::finalize() {
 }
 
 bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
-  // --tp/--pp/--dp/--zero1 are short for --parallel.tp etc., --device/--precision for
+  // --tp/--pp/--dp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision for
   // --train.device/--train.precision.
   std::vector<std::string> args;
   for (const std::string& a : raw_args) {
     bool shorthand = false;
-    for (const char* key : {"tp", "pp", "dp", "zero1", "device", "precision"}) {
+    for (const char* key : {"tp", "pp", "dp", "zero1", "zero2", "device", "precision"}) {
       const std::string flag = std::string("--") + key;
       const std::string section =
           flag == "--device" || flag == "--precision" ? "train" : "parallel";
       if (a == flag || a.rfind(flag + "=", 0) == 0) {
-        args.push_back("--" + section + "." + a.substr(2) + (a == "--zero1" ? "=true" : ""));
+        args.push_back("--" + section + "." + a.substr(2) +
+                       (a == "--zero1" || a == "--zero2" ? "=true" : ""));
         shorthand = true;
       }
     }
@@ -190,8 +196,8 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
   OptionTable table = make_option_table(cfg);
   po::options_description general(
       "pha train [--config FILE] [--section.key=value ...]\n"
-      "  (--tp N, --pp N, --dp N and --zero1 are short for --parallel.tp N, ...; --device D and\n"
-      "  --precision P for --train.device D and --train.precision P)");
+      "  (--tp N, --pp N, --dp N, --zero1 and --zero2 are short for --parallel.tp N, ...;\n"
+      "  --device D and --precision P for --train.device D and --train.precision P)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(
       "config", po::value(&config_file),

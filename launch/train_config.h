@@ -41,7 +41,10 @@ struct TrainSettings {
 // The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.
 struct ParallelSettings {
   int64_t dp = 0, tp = 1, pp = 1;
-  bool zero1 = false;               // shard AdamW's moments and update across dp
+  bool zero1 = false;  // ZeRO-1: each dp rank keeps 1/dp of AdamW's moments, updates that chunk
+  bool zero2 = false;  // ZeRO-2: ZeRO-1, and gradients reduce-scattered instead of all-reduced
+  // 0, 1 or 2 (zero2 wins over zero1).
+  int zero_stage() const { return zero2 ? 2 : zero1 ? 1 : 0; }
   bool overlap_grad_reduce = true;  // start the dp gradient average during the last backward
   double timeout_s = 300;           // a collective taking longer aborts the job, naming it
 };

@@ -22,6 +22,7 @@
 #include "launch/evaluator.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
+#include "launch/memory_plan.h"
 #include "launch/metric_scalars.h"
 #include "launch/pipeline_step.h"
 #include "launch/step_log.h"
@@ -101,14 +102,15 @@ struct Run {
              c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               dist.model_part(c.model)),
-        optimizer(backend, model.params().table(), adamw_config(c.train)),
+        optimizer(backend, model.params().table(), adamw_config(c.train),
+                  GradientSync::owned_ranges(model, dist, c.parallel.zero_stage())),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
         train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
                    synthetic_options(c.data)),
         val_data(c.data.val, "val", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
                  synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
-        sync(model, dist, c.parallel.zero1, c.parallel.overlap_grad_reduce,
+        sync(model, dist, c.parallel.zero_stage(), c.parallel.overlap_grad_reduce,
              1.0 / static_cast<double>(c.train.grad_accum)),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
@@ -160,6 +162,7 @@ struct Run {
     const int threads = omp_get_max_threads();
     if (!gpu) fma_peak = theoretical_fma_peak(threads);
     const std::string rank_table = parallel::rank_host_table(MPI_COMM_WORLD, launch);
+    const std::string memory = memory_lines();
     if (!rank0) return;
     fmt::print("{}", rank_table);
     const auto& L = dist.grid.layout();
@@ -168,13 +171,14 @@ struct Run {
         "parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
         "x {} tokens per rank and step, global batch {} sequences\n",
         count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
-        sync.zero1() ? " (ZeRO-1)" : "", cfg.train.grad_accum, cfg.train.batch_size,
-        cfg.train.seq_len, global_batch());
+        sync.zero() ? fmt::format(" (ZeRO-{})", sync.zero()) : "", cfg.train.grad_accum,
+        cfg.train.batch_size, cfg.train.seq_len, global_batch());
     fmt::print(
         "rank 0 memory: parameters+gradients {:.1f} MiB | activations {:.1f} MiB ({} "
         "slots) + backward scratch {:.1f} MiB\n",
         mem.parameter_bytes / 1048576.0, mem.activation_bytes / 1048576.0, model.part().slots,
         mem.scratch_bytes / 1048576.0);
+    fmt::print("{}", memory);
     fmt::print("train data: {} | {} windows of {} tokens per epoch\n", train_data.description(),
                sampler.windows_per_epoch(), cfg.train.seq_len);
     fmt::print("val data:   {}\n", val_data.description());
@@ -207,6 +211,30 @@ struct Run {
       r.add("fma_peak_flops_per_s", fma_peak * dist.grid.layout().world_size());
     }
     metrics->write(r);
+  }
+
+  // Collective: the planner's table for this layout (pha plan) and, per rank, the bytes its
+  // arenas really hold, in the same fields; the text on rank 0.
+  std::string memory_lines() {
+    const RankMemory mine = allocated_memory(model, optimizer, sync);
+    const uint64_t sizes[7] = {mine.parameters,  mine.gradients, mine.compute, mine.optimizer,
+                               mine.activations, mine.scratch,   mine.comm};
+    const int world = dist.grid.layout().world_size();
+    std::vector<uint64_t> all(rank0 ? 7 * static_cast<size_t>(world) : 0);
+    MPI_Gather(sizes, 7, MPI_UINT64_T, all.data(), 7, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (!rank0) return "";
+    std::string out =
+        format_plan(plan_layout(cfg, dist.grid.layout(), sync.zero(), cfg.train.grad_accum), cfg);
+    for (int r = 0; r < world; ++r) {
+      const uint64_t* v = &all[7 * static_cast<size_t>(r)];
+      RankMemory m;
+      m.parameters = v[0], m.gradients = v[1], m.compute = v[2], m.optimizer = v[3];
+      m.activations = v[4], m.scratch = v[5], m.comm = v[6];
+      const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
+      out += fmt::format("allocated rank {} (dp {} tp {} pp {}): {}\n", r, c.dp, c.tp, c.pp,
+                         m.fields());
+    }
+    return out;
   }
 
   EvalResult evaluate_now(int64_t step) {
@@ -258,26 +286,30 @@ struct Run {
     return joined->waited_s;
   }
 
-  // Collective: a checkpoint of the state after `step` (ZeRO-1 moments gathered first). In the
+  // Collective: a checkpoint of the state after `step` (ZeRO moments gathered by kind). In the
   // background when a writer exists: the previous write is joined first (one in flight at most),
   // and `wait` joins this one too (the last step, preemption). It counts once committed.
   void checkpoint(int64_t step, uint64_t next_sample, bool wait) {
     const auto start = Clock::now();
     double waited = 0;
     if (writer) waited = join_checkpoint();
-    sync.gather_moments(model, optimizer);
     const ckpt::TrainingState state = state_after(step, next_sample);
+    ckpt::MomentGather gather;
+    if (sync.zero())
+      gather = [this](bool squared) -> const Arena& {
+        return sync.gather_moment(model, optimizer, squared);
+      };
     if (writer) {
-      writer->start(
-          ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(), writer->take_spare()));
+      writer->start(ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(),
+                                        writer->take_spare(), gather));
       if (wait) waited += join_checkpoint();
     } else {
-      report_committed(
-          step,
-          ckpt::save(cfg.run_dir, model, optimizer, state,
-                     dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
-                     static_cast<int>(cfg.train.keep_last), static_cast<int>(cfg.train.keep_every)),
-          "");
+      report_committed(step,
+                       ckpt::save(cfg.run_dir, model, optimizer, state,
+                                  dist.grid.comm(parallel::GroupKind::world), dist.grid.coord(),
+                                  static_cast<int>(cfg.train.keep_last),
+                                  static_cast<int>(cfg.train.keep_every), gather),
+                       "");
     }
     if (rank0) {
       // The time the training thread spent on this checkpoint (snapshot, waits, or the write).

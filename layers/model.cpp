@@ -10,40 +10,66 @@
 
 namespace pha {
 
-Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
+Model::Model(DeclareOnly, Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
              Precision precision, ModelPart part)
     : backend_(backend),
       cfg_(cfg),
       batch_(batch),
       seq_len_(seq_len),
       precision_(precision),
-      part_(part) {
+      part_(part) {}
+
+Planner Model::declare_pass() {
   cfg_.validate();
-  PHA_REQUIRE(precision_.act != DType::bf16 || backend_.device() == Device::cuda,
-              "{} precision needs the CUDA backend: the CPU backend computes in f32 or f64 (use "
-              "fp32 there)",
-              precision_.str());
-  PHA_REQUIRE(batch > 0, "batch size {} must be positive", batch);
-  PHA_REQUIRE(seq_len >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len);
-  PHA_REQUIRE(seq_len <= cfg_.max_seq_len,
+  PHA_REQUIRE(batch_ > 0, "batch size {} must be positive", batch_);
+  PHA_REQUIRE(seq_len_ >= 2, "sequence length {} is too short: the loss needs T >= 2", seq_len_);
+  PHA_REQUIRE(seq_len_ <= cfg_.max_seq_len,
               "sequence length {} exceeds model.max_seq_len = {}: raise max_seq_len or shorten "
               "the sequences",
-              seq_len, cfg_.max_seq_len);
+              seq_len_, cfg_.max_seq_len);
   if (part_.n_layers < 0) part_.n_layers = cfg_.n_layers;
   PHA_REQUIRE(part_.first_layer >= 0 && part_.first_layer + part_.n_layers <= cfg_.n_layers,
               "layers [{}, {}) are outside the model's {} layers", part_.first_layer,
               part_.first_layer + part_.n_layers, cfg_.n_layers);
-  PHA_REQUIRE(part_.tp.size == 1 || part_.tp_comm != nullptr,
-              "a tensor-parallel model part needs its tp communicator");
   PHA_REQUIRE(part_.slots >= 1, "a model needs at least one activation slot");
+  PHA_REQUIRE(part_.flat_chunks >= 1, "the parameter arena cannot split into {} chunks",
+              part_.flat_chunks);
   if (part_.tp.size == 1) part_.tp_comm = nullptr;
-
   slots_.resize(static_cast<size_t>(part_.slots));
   Planner declare(precision_, part_.tp);
   plan(declare, slots_[0]);
+  return declare;
+}
+
+PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64_t batch,
+                                 int64_t seq_len, Precision precision, ModelPart part) {
+  Model m(DeclareOnly{}, backend, cfg, batch, seq_len, precision, part);
+  const Planner declare = m.declare_pass();
+  PlannedTables t;
+  t.params = declare.param_table();
+  t.compute = declare.compute_table();
+  t.acts = declare.act_table();
+  t.scratch = declare.scratch_table();
+  t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
+  t.slots = m.part_.slots;
+  t.specs = declare.param_specs();
+  return t;
+}
+
+Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
+             Precision precision, ModelPart part)
+    : Model(DeclareOnly{}, backend, cfg, batch, seq_len, precision, part) {
+  PHA_REQUIRE(precision_.act != DType::bf16 || backend_.device() == Device::cuda,
+              "{} precision needs the CUDA backend: the CPU backend computes in f32 or f64 (use "
+              "fp32 there)",
+              precision_.str());
+  PHA_REQUIRE(part_.tp.size == 1 || part_.tp_comm != nullptr,
+              "a tensor-parallel model part needs its tp communicator");
+  const Planner declare = declare_pass();
   param_specs_ = declare.param_specs();
-  params_ = Arena(backend_, declare.param_table(), "parameters");
-  grads_ = Arena(backend_, declare.param_table(), "gradients");
+  const size_t param_bytes = declare.param_table().chunked_bytes(part_.flat_chunks);
+  params_ = Arena(backend_, declare.param_table(), "parameters", param_bytes);
+  grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
   compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
   for (int s = 0; s < part_.slots; ++s) {

@@ -38,6 +38,18 @@ struct ModelPart {
   int64_t n_layers = -1;  // -1: every layer (one stage)
   bool has_embedding = true, has_head = true;
   int slots = 1;  // micro-batches in flight
+  // The parameter and gradient arenas are padded to this many equal chunks of whole elements
+  // (the dp size: ZeRO all-gathers and reduce-scatters them in place, one chunk per dp rank).
+  int flat_chunks = 1;
+};
+
+// What a model part allocates, from its size tables (the declare pass alone: nothing is
+// allocated). `pha plan` and the trainer's memory lines read it.
+struct PlannedTables {
+  SizeTable params, compute, acts, scratch;  // acts: one slot's
+  size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
+  int slots = 1;
+  std::vector<ParamSpec> specs;
 };
 
 class Model {
@@ -49,6 +61,9 @@ class Model {
 
   // Initialises the masters (and their compute copies).
   void init_parameters(uint64_t seed);
+  // The declare pass of the Model this would build (same checks), without allocating anything.
+  static PlannedTables plan_tables(Backend& backend, const ModelConfig& cfg, int64_t batch,
+                                   int64_t seq_len, Precision precision = {}, ModelPart part = {});
   // Rewrites the compute copies of the matmul weights from the masters: after anything changes
   // params() (an optimiser step; init_parameters, ckpt::load and load_weights call it themselves).
   void refresh_compute_weights();
@@ -104,6 +119,11 @@ class Model {
     std::vector<BlockLayer> blocks;
     HeadLayer head;
   };
+  struct DeclareOnly {};
+  Model(DeclareOnly, Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
+        Precision precision, ModelPart part);
+  // Validates, then runs the declare pass into `declare`.
+  Planner declare_pass();
   void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/backend.h"
 #include "optim/cpu_kernels.h"
 #include "optim/cuda_kernels.h"
 
@@ -10,17 +11,37 @@ namespace pha {
 
 namespace {
 
-SizeTable state_table(const SizeTable& param_table) {
+// A moment of the owned elements: the parameter's shape when they are all of it, else flat.
+Shape moment_shape(const TensorSpec& e, ElementRange owned) {
+  return owned.size() == e.shape.numel() ? e.shape : Shape{owned.size()};
+}
+
+SizeTable state_table(const SizeTable& param_table, const std::vector<ElementRange>& owned) {
+  PHA_REQUIRE(owned.size() == param_table.size(),
+              "AdamW: {} owned ranges for {} parameters; pass one per parameter", owned.size(),
+              param_table.size());
   SizeTable table;
-  for (const TensorSpec& e : param_table.entries()) {
+  for (size_t i = 0; i < param_table.size(); ++i) {
+    const TensorSpec& e = param_table.entries()[i];
     PHA_REQUIRE(e.dtype == DType::f32 || e.dtype == DType::f64,
                 "AdamW: parameter '{}' is {}; the optimiser updates f32 or f64 parameters", e.name,
                 dtype_name(e.dtype));
-    table.add(AdamW::exp_avg_name(e.name), e.shape, e.dtype);
+    PHA_REQUIRE(
+        0 <= owned[i].begin && owned[i].begin <= owned[i].end && owned[i].end <= e.shape.numel(),
+        "AdamW: owned range [{}, {}) is outside '{}' ({} elements)", owned[i].begin, owned[i].end,
+        e.name, e.shape.numel());
+    table.add(AdamW::exp_avg_name(e.name), moment_shape(e, owned[i]), e.dtype);
   }
-  for (const TensorSpec& e : param_table.entries())
-    table.add(AdamW::exp_avg_sq_name(e.name), e.shape, e.dtype);
+  for (size_t i = 0; i < param_table.size(); ++i) {
+    const TensorSpec& e = param_table.entries()[i];
+    table.add(AdamW::exp_avg_sq_name(e.name), moment_shape(e, owned[i]), e.dtype);
+  }
   return table;
+}
+
+// Elements `r` of `t` as a flat tensor.
+Tensor flat_part(const Tensor& t, ElementRange r) {
+  return t.view({t.numel()}).slice0(r.begin, r.size());
 }
 
 void require_lr(double lr) {
@@ -41,10 +62,39 @@ void AdamWConfig::validate() const {
               dss_lr_cap);
 }
 
-AdamW::AdamW(Backend& backend, const SizeTable& param_table, const AdamWConfig& config)
-    : config_(config), param_table_(param_table) {
+AdamW::AdamW(Backend& backend, const SizeTable& param_table, const AdamWConfig& config,
+             std::vector<ElementRange> owned)
+    : backend_(&backend),
+      config_(config),
+      param_table_(param_table),
+      owned_(owned.empty() ? full_ranges(param_table) : std::move(owned)) {
   config_.validate();
-  state_ = Arena(backend, state_table(param_table_), "optimiser state");
+  state_ = Arena(backend, state_table(param_table_, owned_), "optimiser state");
+}
+
+size_t AdamW::state_bytes(const SizeTable& param_table, const std::vector<ElementRange>& owned) {
+  return state_table(param_table, owned.empty() ? full_ranges(param_table) : owned).total_bytes();
+}
+
+void AdamW::load_moment(bool squared, const std::string& param_name,
+                        const std::vector<float>& whole) {
+  const Tensor& target = squared ? exp_avg_sq(param_name) : exp_avg(param_name);
+  const auto& entries = state_.table().entries();
+  const size_t i = static_cast<size_t>(
+      std::find_if(entries.begin(), entries.end(),
+                   [&](const TensorSpec& e) { return e.name == exp_avg_name(param_name); }) -
+      entries.begin());
+  const ElementRange r = owned_[i];
+  PHA_REQUIRE(static_cast<int64_t>(whole.size()) == param_table_.entries()[i].shape.numel(),
+              "AdamW: {} values for '{}' ({} elements)", whole.size(), param_name,
+              param_table_.entries()[i].shape.numel());
+  Backend& be = *backend_;
+  if (target.dtype == DType::f32) {
+    be.copy_from_host(target, whole.data() + r.begin);
+  } else {
+    const std::vector<double> d(whole.begin() + r.begin, whole.begin() + r.end);
+    be.copy_from_host(target, d.data());
+  }
 }
 
 void AdamW::set_lr(double lr) {
@@ -91,7 +141,7 @@ void AdamW::require_matches(const char* what, const Arena& arena) const {
 }
 
 void AdamW::step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
-                 int64_t step_number, const std::vector<ElementRange>& ranges) {
+                 int64_t step_number) {
   PHA_REQUIRE(step_number >= 1, "AdamW: step number {} must be >= 1 (steps count from 1)",
               step_number);
   require_matches("parameter", params);
@@ -102,7 +152,6 @@ void AdamW::step(const Arena& params, const Arena& grads, const std::vector<Para
     PHA_REQUIRE(specs[i].name == param_table_.entries()[i].name,
                 "AdamW: parameter spec {} is '{}' but parameter {} is '{}'", i, specs[i].name, i,
                 param_table_.entries()[i].name);
-  if (!ranges.empty()) require_ranges_fit("AdamW", params, ranges);
 
   const double t = static_cast<double>(step_number);
   AdamWScalars<double> scalars{0.0,
@@ -120,14 +169,18 @@ void AdamW::step(const Arena& params, const Arena& grads, const std::vector<Para
                 specs[i].name, device_name(params[i].device), device_name(grads[i].device),
                 device_name(state_[i].device));
   for (size_t i = 0; i < n; ++i) {
-    const Tensor& param = params[i];
+    const ElementRange r = owned_[i];
+    if (r.size() == 0) continue;
     scalars.lr = group_lr(specs[i].group);
     scalars.weight_decay = group_weight_decay(specs[i].group);
-    const ElementRange range = ranges.empty() ? ElementRange{0, param.numel()} : ranges[i];
+    // The owned elements of parameter and gradient, flat like their moments.
+    const Tensor param = flat_part(params[i], r), grad = flat_part(grads[i], r);
+    const Tensor m = state_[i].view({r.size()}), v = state_[n + i].view({r.size()});
+    const ElementRange all{0, r.size()};
     if (param.device == Device::cuda)
-      adamw_cuda(param, grads[i], state_[i], state_[n + i], range, scalars);
+      adamw_cuda(param, grad, m, v, all, scalars);
     else
-      adamw_cpu(param, grads[i], state_[i], state_[n + i], range, scalars);
+      adamw_cpu(param, grad, m, v, all, scalars);
   }
 }
 

@@ -11,20 +11,27 @@ std::vector<ElementRange> full_ranges(const SizeTable& table) {
   return ranges;
 }
 
-std::vector<ElementRange> shard_ranges(const SizeTable& table, int64_t begin, int64_t end) {
-  const int64_t total = table.total_elements();
-  PHA_REQUIRE(0 <= begin && begin <= end && end <= total,
-              "shard [{}, {}) is not inside the {} flattened parameter elements", begin, end,
-              total);
+int64_t ZeroShard::chunk_elements(const SizeTable& table) const {
+  PHA_REQUIRE(count >= 1 && index >= 0 && index < count, "ZeRO shard {} of {} does not exist",
+              index, count);
+  if (table.size() == 0) return 0;
+  const size_t element = dtype_size(table.entries()[0].dtype);
+  return static_cast<int64_t>(table.chunked_bytes(count) / element) / count;
+}
+
+std::vector<ElementRange> ZeroShard::ranges(const SizeTable& table) const {
+  const int64_t chunk = chunk_elements(table);
+  const int64_t begin = chunk * index, end = begin + chunk;
+  const std::vector<size_t> offsets = table.byte_offsets();
   std::vector<ElementRange> ranges;
   ranges.reserve(table.size());
-  int64_t offset = 0;  // flat index of the tensor's first element
-  for (const TensorSpec& e : table.entries()) {
+  for (size_t i = 0; i < table.size(); ++i) {
+    const TensorSpec& e = table.entries()[i];
+    const int64_t first = static_cast<int64_t>(offsets[i] / dtype_size(e.dtype));
     const int64_t n = e.shape.numel();
-    const int64_t lo = std::clamp(begin - offset, int64_t{0}, n);
-    const int64_t hi = std::clamp(end - offset, int64_t{0}, n);
+    const int64_t lo = std::clamp(begin - first, int64_t{0}, n);
+    const int64_t hi = std::clamp(end - first, int64_t{0}, n);
     ranges.push_back({lo, std::max(lo, hi)});
-    offset += n;
   }
   return ranges;
 }

@@ -91,9 +91,11 @@ class Communicator {
   // Polling between computations is what makes the reduction overlap them on MPI.
   bool progress(PendingReduce& pending);
   // in holds size() equal chunks of out's element count; rank r receives op over all ranks'
-  // chunk r. in and out must not overlap.
+  // chunk r. out is either apart from in or exactly this rank's chunk of it (in place; the other
+  // chunks of in are then left undefined).
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op);
-  // out holds size() chunks of in's element count; chunk r is rank r's in. No overlap.
+  // out holds size() chunks of in's element count; chunk r is rank r's in. in is either apart
+  // from out or exactly this rank's chunk of it (in place).
   void all_gather(const Tensor& in, const Tensor& out);
   // In place: every rank ends with root's t.
   void broadcast(const Tensor& t, int root);

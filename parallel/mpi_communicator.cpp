@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <thread>
 
 #include "parallel/abort.h"
@@ -137,12 +138,17 @@ std::unique_ptr<PendingRequest> MpiCommunicator::do_all_reduce_start(const Tenso
 }
 
 void MpiCommunicator::do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
+  // In place (out is this rank's chunk of in): MPI leaves the result at the start of in.
+  const bool in_place = out.data == static_cast<char*>(in.data) + out.bytes() * rank_;
   MPI_Request request;
-  check(MPI_Ireduce_scatter_block(in.data, out.data, mpi_count("reduce_scatter", out.numel()),
+  check(MPI_Ireduce_scatter_block(in_place ? MPI_IN_PLACE : in.data, in_place ? in.data : out.data,
+                                  mpi_count("reduce_scatter", out.numel()),
                                   mpi_type("reduce_scatter", in),
                                   mpi_op("reduce_scatter", in.dtype, op), comm_, &request),
         "MPI_Ireduce_scatter_block");
   poll(request, MPI_STATUS_IGNORE, "reduce_scatter");
+  // Chunk 0 and this rank's chunk r >= 1 do not overlap.
+  if (in_place && rank_ > 0) std::memcpy(out.data, in.data, out.bytes());
   finish_avg(out, op, size_);
 }
 
@@ -150,8 +156,11 @@ void MpiCommunicator::do_all_gather(const Tensor& in, const Tensor& out) {
   const MPI_Datatype type = mpi_type("all_gather", in);
   const int count = mpi_count("all_gather", in.numel());
   mpi_count("all_gather", out.numel());  // the gathered buffer must be addressable too
+  // In place: in is this rank's chunk of out.
+  const bool in_place = in.data == static_cast<char*>(out.data) + in.bytes() * rank_;
   MPI_Request request;
-  check(MPI_Iallgather(in.data, count, type, out.data, count, type, comm_, &request),
+  check(MPI_Iallgather(in_place ? MPI_IN_PLACE : in.data, count, type, out.data, count, type, comm_,
+                       &request),
         "MPI_Iallgather");
   poll(request, MPI_STATUS_IGNORE, "all_gather");
 }

@@ -170,14 +170,14 @@ TEST(AdamW, RefusesBadArguments) {
                      "gradient tensor 0 is 'w' f64[2], but the optimiser was made for 'w' f32[2]");
   test::expect_error(
       [&] {
-        adamw.step(model.params, model.grads, model.specs, 1, {{0, 2}, {0, 3}, {0, 0}});
+        AdamW(model.backend, model.params.table(), hand_config(), {{0, 2}, {0, 3}, {0, 0}});
       },
-      "range [0, 3) is outside 'norm.g' (2 elements)");
+      "owned range [0, 3) is outside 'norm.g' (2 elements)");
   test::expect_error(
       [&] {
-        adamw.step(model.params, model.grads, model.specs, 1, {{0, 2}});
+        AdamW(model.backend, model.params.table(), hand_config(), {{0, 2}});
       },
-      "1 element ranges for the 3 tensors");
+      "1 owned ranges for 3 parameters");
 }
 
 }  // namespace

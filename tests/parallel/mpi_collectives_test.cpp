@@ -121,6 +121,39 @@ TYPED_TEST(MpiTypedCollectives, AllGatherConcatenatesByRank) {
   });
 }
 
+// In place (ZeRO's gradient reduce-scatter and parameter all-gather): the output is this rank's
+// chunk of the input, or the input this rank's chunk of the output.
+TYPED_TEST(MpiTypedCollectives, InPlaceReduceScatterAndAllGather) {
+  using T = TypeParam;
+  this->on_both_groups([](MpiCommunicator& comm) {
+    for (const int64_t n : odd_sizes) {
+      test::Owned<T> buffer = rank_data<T>(n * comm.size(), comm.rank(), 5);
+      const Tensor mine = buffer.t.slice0(n * comm.rank(), n);
+      comm.reduce_scatter(buffer, mine, ReduceOp::sum);
+      std::vector<double> want(static_cast<size_t>(n), 0.0);
+      for (int r = 0; r < comm.size(); ++r) {
+        const test::Owned<T> theirs = rank_data<T>(n * comm.size(), r, 5);
+        for (size_t i = 0; i < want.size(); ++i)
+          want[i] += static_cast<double>(theirs.data[static_cast<size_t>(comm.rank() * n) + i]);
+      }
+      const auto first = buffer.data.begin() + comm.rank() * n;
+      expect_close(std::vector<T>(first, first + n), want);
+      // Every rank's chunk back into every rank's buffer.
+      comm.all_gather(mine, buffer);
+      for (int r = 0; r < comm.size(); ++r) {
+        std::vector<double> theirs(static_cast<size_t>(n), 0.0);
+        for (int q = 0; q < comm.size(); ++q) {
+          const test::Owned<T> data = rank_data<T>(n * comm.size(), q, 5);
+          for (size_t i = 0; i < theirs.size(); ++i)
+            theirs[i] += static_cast<double>(data.data[static_cast<size_t>(r * n) + i]);
+        }
+        const auto at = buffer.data.begin() + r * n;
+        expect_close(std::vector<T>(at, at + n), theirs);
+      }
+    }
+  });
+}
+
 TYPED_TEST(MpiTypedCollectives, BroadcastFromEveryRoot) {
   using T = TypeParam;
   this->on_both_groups([](MpiCommunicator& comm) {

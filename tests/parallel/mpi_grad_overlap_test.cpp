@@ -101,7 +101,7 @@ Outcome one_step(Distributed& dist, CpuBackend& be, Path path) {
   AdamWConfig adamw;
   adamw.lr = 1e-2;
   AdamW optimizer(be, model.params().table(), adamw);
-  GradientSync sync(model, dist, /*zero1=*/false, path == Path::overlapped,
+  GradientSync sync(model, dist, /*zero=*/0, path == Path::overlapped,
                     1.0 / static_cast<double>(dist.n_micro), kBucket);
   // Each dp rank sees its own micro-batches.
   std::vector<std::vector<int32_t>> tokens;

@@ -2,11 +2,13 @@
 # Equivalence of parallel layouts (parallel.md): `pha train` on the tiny preset with a fixed seed
 # and global batch, on every layout (dp, tp, pp) in the list, must give per-step losses within
 # 1e-5 relative of one rank and final parameters within 1e-4 norm-wise relative, over 5 steps.
-#   equivalence.sh PHA BLOCK [ZERO1=false]
+# ZERO: none, zero1 or zero2 (parallel.zero1/zero2 on every layout with dp > 1; dp 4 is added).
+#   equivalence.sh PHA BLOCK [ZERO=none]
 set -euo pipefail
 pha=$1
 block=$2
-zero1=${3:-false}
+zero=${3:-none}
+case $zero in none | zero1 | zero2) ;; *) echo "ZERO must be none, zero1 or zero2, not '$zero'"; exit 2 ;; esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -19,22 +21,28 @@ common=(--model.preset=tiny --model.block="$block" --model.max_seq_len=64
 run() {  # run NAME DP TP PP
   local name=$1 dp=$2 tp=$3 pp=$4
   local ranks=$((dp * tp * pp)) accum=$((4 / dp))
-  local zero=false
-  [ "$dp" -gt 1 ] && zero=$zero1
+  local z1=false z2=false
+  [ "$dp" -gt 1 ] && [ "$zero" = zero1 ] && z1=true
+  [ "$dp" -gt 1 ] && [ "$zero" = zero2 ] && z2=true
   mpirun -np "$ranks" --oversubscribe --bind-to none "$pha" train "${common[@]}" \
-    --train.grad_accum=$accum --dp "$dp" --tp "$tp" --pp "$pp" --parallel.zero1=$zero \
+    --train.grad_accum=$accum --dp "$dp" --tp "$tp" --pp "$pp" \
+    --parallel.zero1=$z1 --parallel.zero2=$z2 \
     --run.dir="$work/$name" > "$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
 }
 run ref 1 1 1
-layouts=("2 1 1" "1 2 1" "1 1 2" "1 2 2" "2 2 1" "2 1 2" "2 2 2")
+if [ "$zero" = none ]; then
+  layouts=("2 1 1" "1 2 1" "1 1 2" "1 2 2" "2 2 1" "2 1 2" "2 2 2")
+else  # the layouts with dp > 1
+  layouts=("2 1 1" "4 1 1" "2 2 1" "2 1 2" "2 2 2")
+fi
 for layout in "${layouts[@]}"; do
   set -- $layout
   run "dp$1_tp$2_pp$3" "$1" "$2" "$3"
 done
-/usr/bin/python3 - "$work" "$block" "$zero1" "${layouts[@]}" <<'PY'
+/usr/bin/python3 - "$work" "$block" "$zero" "${layouts[@]}" <<'PY'
 import json, sys
 import h5py, numpy as np
-work, block, zero1, layouts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+work, block, zero, layouts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 
 def losses(name):
     rows = [json.loads(l) for l in open(f"{work}/{name}/metrics.jsonl")]
@@ -60,7 +68,7 @@ for layout in layouts:
     worst = max(w, key=lambda k: np.linalg.norm(w[k] - ref_weights[k]) / np.linalg.norm(ref_weights[k]))
     ok = loss_err <= 1e-5 and param_err <= 1e-4 and len(got) == 5
     failed |= not ok
-    print(f"{block:7s} zero1={zero1:5s} dp {dp} tp {tp} pp {pp}: loss rel err {loss_err:.2e} "
+    print(f"{block:7s} {zero:5s} dp {dp} tp {tp} pp {pp}: loss rel err {loss_err:.2e} "
           f"(tol 1e-5), params rel err {param_err:.2e} (tol 1e-4), worst tensor {worst}"
           f"{'' if ok else '  FAILED'}")
 print("reference losses:", " ".join(f"{x:.6f}" for x in ref_losses))

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Memory per rank under ZeRO (docs/results.md, "ZeRO: memory per rank"): the small preset at
+# T = 256, global batch 4 sequences, on dp 1, 2, 4 x none / ZeRO-1 / ZeRO-2. For each, `pha plan`'s
+# prediction and the arenas `pha train` allocated (rank 0's "allocated" line after one step), in
+# MiB. Prints a markdown table.
+#   bench/zero_memory.sh PHA
+set -euo pipefail
+pha=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+common=(--model.preset=small --train.seq_len=256 --train.batch_size=1 --train.steps=1
+        --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
+        --data.synthetic_tokens=100000 --parallel.timeout=600)
+echo "| dp | ZeRO | parameters | gradients | optimizer | activations | scratch | comm | total (plan) | total (allocated) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for dp in 1 2 4; do
+  for zero in none zero1 zero2; do
+    [ "$dp" -eq 1 ] && [ "$zero" != none ] && continue
+    flags=(--dp "$dp" --train.grad_accum=$((4 / dp)))
+    [ "$zero" != none ] && flags+=("--$zero")
+    "$pha" plan "${common[@]}" "${flags[@]}" > "$work/plan"
+    mpirun -np "$dp" --oversubscribe --bind-to none "$pha" train "${common[@]}" "${flags[@]}" \
+      --run.dir="$work/run$dp$zero" > "$work/log" 2>&1 || { cat "$work/log"; exit 1; }
+    /usr/bin/python3 - "$work/plan" "$work/log" "$dp" "$zero" <<'PY'
+import re, sys
+plan, log, dp, zero = sys.argv[1:5]
+def fields(path, prefix):
+    for line in open(path):
+        if line.startswith(prefix + " rank 0 "):
+            return {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", line.split(": ", 1)[1])}
+p, a = fields(plan, "plan"), fields(log, "allocated")
+mib = lambda b: f"{b / 1048576:.1f}"
+print(f"| {dp} | {zero} | {mib(a['parameters'])} | {mib(a['gradients'])} | {mib(a['optimizer'])} "
+      f"| {mib(a['activations'])} | {mib(a['scratch'])} | {mib(a['comm'])} | {mib(p['total'])} "
+      f"| {mib(a['total'])} |")
+PY
+  done
+done

@@ -1,0 +1,225 @@
+#include "launch/memory_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include "core/cpu/cpu_backend.h"
+#include "launch/distributed.h"
+#include "launch/flops.h"
+#include "launch/grad_sync.h"
+#include "layers/model.h"
+#include "optim/adamw.h"
+
+namespace pha::launch {
+
+namespace {
+
+size_t aligned_bytes(const TensorSpec& e) {
+  const size_t a = SizeTable::kAlignment;
+  return (static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype) + a - 1) / a * a;
+}
+
+// Where an activation is named: "layers.3.attn.q" -> attention, "x.2" -> stream, ...
+std::string branch_of(const std::string& name) {
+  if (name.rfind("head.", 0) == 0) return "head";
+  if (name.rfind("x.", 0) == 0) return "stream";
+  if (name.rfind("layers.", 0) != 0) return "inputs";
+  const size_t first = name.find('.', 7);
+  const size_t second = name.find('.', first + 1);
+  const std::string part =
+      second == std::string::npos ? "" : name.substr(first + 1, second - first - 1);
+  if (part == "attn") return "attention";
+  if (part == "gss" || part == "ffn" || part == "mixer") return part;
+  return "block";
+}
+
+double mib(size_t bytes) {
+  return static_cast<double>(bytes) / 1048576.0;
+}
+
+}  // namespace
+
+size_t RankMemory::total() const {
+  return parameters + gradients + compute + optimizer + activations + scratch + comm;
+}
+
+std::string RankMemory::fields() const {
+  return fmt::format(
+      "parameters {} gradients {} compute {} optimizer {} activations {} scratch {} comm {} "
+      "total {}",
+      parameters, gradients, compute, optimizer, activations, scratch, comm, total());
+}
+
+size_t LayoutPlan::max_rank_bytes() const {
+  size_t most = 0;
+  for (const RankMemory& r : ranks) most = std::max(most, r.total());
+  return most;
+}
+
+LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero,
+                       int64_t micro_batches) {
+  PHA_REQUIRE(layout.dp >= 1 && layout.tp >= 1 && layout.pp >= 1,
+              "plan: the layout dp {} x tp {} x pp {} needs every size >= 1", layout.dp, layout.tp,
+              layout.pp);
+  PHA_REQUIRE(micro_batches >= 1, "plan: {} micro-batches per step", micro_batches);
+  validate_model_layout(layout, cfg.model);
+  LayoutPlan plan;
+  plan.layout = layout;
+  plan.zero = layout.dp > 1 ? zero : 0;
+  plan.micro_batches = micro_batches;
+  const Precision precision = Precision::parse(cfg.train.precision);
+  const int64_t B = cfg.train.batch_size, T = cfg.train.seq_len;
+  CpuBackend names_only;                                // the declare pass allocates nothing
+  std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp ranks are alike
+  for (int rank = 0; rank < layout.world_size(); ++rank) {
+    const parallel::GridCoord coord = parallel::coord_of(layout, rank);
+    const ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
+    auto it = tables.find({coord.tp, coord.pp});
+    if (it == tables.end())
+      it = tables
+               .emplace(std::pair{coord.tp, coord.pp},
+                        Model::plan_tables(names_only, cfg.model, B, T, precision, part))
+               .first;
+    const PlannedTables& t = it->second;
+    RankMemory r;
+    r.rank = rank;
+    r.coord = coord;
+    r.parameters = r.gradients = t.param_bytes;
+    r.compute = t.compute.total_bytes();
+    r.optimizer =
+        AdamW::state_bytes(t.params, plan.zero ? ZeroShard{layout.dp, coord.dp}.ranges(t.params)
+                                               : std::vector<ElementRange>{});
+    r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots);
+    std::map<std::string, size_t> by_branch;
+    for (const TensorSpec& e : t.acts.entries())
+      by_branch[branch_of(e.name)] += aligned_bytes(e) * static_cast<size_t>(t.slots);
+    for (const char* b : {"attention", "gss", "ffn", "mixer", "block", "stream", "head", "inputs"})
+      if (by_branch.count(b)) r.activations_by_branch.emplace_back(b, by_branch[b]);
+    r.scratch = t.scratch.total_bytes();
+    r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
+    plan.ranks.push_back(std::move(r));
+  }
+  plan.flops_per_step = train_flops_per_token(cfg.model, T) * static_cast<double>(B * T) *
+                        static_cast<double>(micro_batches * layout.dp);
+  return plan;
+}
+
+std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
+  const parallel::Layout& L = plan.layout;
+  std::string out = fmt::format(
+      "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | model FLOPs per step "
+      "{:.3e} ({:.3e} per rank)\n",
+      L.str(), plan.zero ? fmt::format(" (ZeRO-{})", plan.zero) : "", plan.micro_batches,
+      cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, plan.flops_per_step,
+      plan.flops_per_step / L.world_size());
+  // Large layouts: one rank per (tp, pp) position (dp ranks differ by alignment bytes at most).
+  const bool all = L.world_size() <= 16;
+  for (const RankMemory& r : plan.ranks) {
+    if (!all && r.coord.dp != 0) continue;
+    out += fmt::format("plan rank {} (dp {} tp {} pp {}): {} ({:.1f} MiB)\n", r.rank, r.coord.dp,
+                       r.coord.tp, r.coord.pp, r.fields(), mib(r.total()));
+    std::string branches;
+    for (const auto& [name, bytes] : r.activations_by_branch)
+      branches += fmt::format("{}{} {:.2f}", branches.empty() ? "" : " | ", name, mib(bytes));
+    out += fmt::format("  activations by branch (MiB, all slots): {}\n", branches);
+  }
+  if (!all) out += "  (dp ranks > 0 hold the same as dp rank 0, up to alignment bytes)\n";
+  out += fmt::format(
+      "  most per rank: {:.1f} MiB; not counted: the backend's op workspaces (FFT buffers, "
+      "attention score rows: grown in the first step) and MPI's own buffers\n",
+      mib(plan.max_rank_bytes()));
+  return out;
+}
+
+RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const GradientSync& sync) {
+  RankMemory r;
+  const MemoryFigures m = model.memory();
+  r.parameters = model.params().bytes();
+  r.gradients = model.grads().bytes();
+  r.compute = m.parameter_bytes - r.parameters - r.gradients;
+  r.optimizer = optimizer.state().bytes();
+  r.activations = m.activation_bytes;
+  r.scratch = m.scratch_bytes;
+  r.comm = sync.staging().bytes();
+  return r;
+}
+
+double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, double peak_flops,
+                             double bandwidth) {
+  const parallel::Layout& L = plan.layout;
+  const double m = static_cast<double>(plan.micro_batches);
+  const double compute = plan.flops_per_step / (L.world_size() * peak_flops);
+  const double bubble = (m + L.pp - 1) / m;  // 1F1B: (m + pp - 1) slots for m micro-batches
+  const double act_bytes =
+      static_cast<double>(cfg.train.batch_size * cfg.train.seq_len * cfg.model.d) *
+      static_cast<double>(dtype_size(Precision::parse(cfg.train.precision).act));
+  const double layers = static_cast<double>(cfg.model.n_layers) / L.pp;
+  // tp: 2 all-reduces of the block's output in forward and 2 in backward per layer and
+  // micro-batch, ring all-reduce 2 (tp-1)/tp of the bytes.
+  const double tp = L.tp > 1 ? 4.0 * layers * m * act_bytes * 2.0 * (L.tp - 1) / L.tp : 0.0;
+  // pp: one activation forward and one gradient backward per micro-batch.
+  const double pp = L.pp > 1 ? 2.0 * m * act_bytes : 0.0;
+  // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
+  // ((dp-1)/dp); ZeRO-2's reduce-scatter plus all-gather is 2 (dp-1)/dp.
+  double params = 0;
+  for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
+  const double ring = static_cast<double>(L.dp - 1) / L.dp;
+  const double dp = params * ring * (plan.zero == 1 ? 3.0 : 2.0);
+  return compute * bubble + (tp + pp + dp) / bandwidth;
+}
+
+std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double peak_flops,
+                                    double bandwidth) {
+  PHA_REQUIRE(ranks >= 1, "plan: --ranks {} must be >= 1", ranks);
+  const int64_t B = cfg.train.batch_size;
+  const int64_t global = B * cfg.train.grad_accum * std::max<int64_t>(1, cfg.parallel.dp);
+  std::vector<Candidate> out;
+  for (int tp = 1; tp <= ranks; ++tp)
+    for (int pp = 1; tp * pp <= ranks; ++pp) {
+      if (ranks % (tp * pp) != 0) continue;
+      const int dp = ranks / (tp * pp);
+      if (global % (B * dp) != 0) continue;  // the global batch must split into micro-batches
+      const parallel::Layout layout{dp, tp, pp};
+      try {
+        validate_model_layout(layout, cfg.model);
+      } catch (const Error&) {
+        continue;
+      }
+      for (int zero = 0; zero <= (dp > 1 ? 2 : 0); ++zero) {
+        Candidate c{plan_layout(cfg, layout, zero, global / (B * dp)), 0};
+        c.seconds = modelled_step_seconds(c.plan, cfg, peak_flops, bandwidth);
+        out.push_back(std::move(c));
+      }
+    }
+  std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.seconds != b.seconds) return a.seconds < b.seconds;
+    return a.plan.max_rank_bytes() < b.plan.max_rank_bytes();
+  });
+  return out;
+}
+
+size_t parse_bytes(const std::string& text) {
+  static const std::regex pattern(R"(\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(i?)([bB]?)\s*)");
+  std::smatch m;
+  PHA_REQUIRE(std::regex_match(text, m, pattern),
+              "'{}' is not a size: write bytes or a number with a unit, e.g. 2GiB, 512MiB, 3GB",
+              text);
+  const double value = std::stod(m[1].str());
+  const std::string unit = m[2].str();
+  // KiB/MiB/GiB and bare K/M/G are binary; KB/MB/GB decimal.
+  const bool decimal = !unit.empty() && m[3].str().empty() && !m[4].str().empty();
+  const double base = decimal ? 1000.0 : 1024.0;
+  const std::string units = "kmgt";
+  const double scale =
+      unit.empty()
+          ? 1.0
+          : std::pow(base,
+                     static_cast<double>(units.find(static_cast<char>(std::tolower(unit[0]))) + 1));
+  return static_cast<size_t>(value * scale);
+}
+
+}  // namespace pha::launch

@@ -1,0 +1,80 @@
+#pragma once
+// The planner behind `pha plan` and the trainer's start-up table: what every rank of a layout
+// allocates, computed from the same size tables the Model, AdamW and GradientSync allocate from
+// (the Planner's declare pass; nothing is allocated), the FLOPs of a step, and the layout that
+// a simple cost model expects to be fastest within a memory budget.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "launch/train_config.h"
+#include "parallel/grid.h"
+
+namespace pha {
+class Model;
+class AdamW;
+}  // namespace pha
+
+namespace pha::launch {
+
+class GradientSync;
+
+// Bytes one rank allocates, by arena.
+struct RankMemory {
+  int rank = 0;
+  parallel::GridCoord coord;
+  size_t parameters = 0;   // the master weights (padded to dp chunks)
+  size_t gradients = 0;    // the gradient arena (same size)
+  size_t compute = 0;      // bf16 compute copies of the matmul weights (mixed precision only)
+  size_t optimizer = 0;    // AdamW's moments (this rank's ZeRO chunk under ZeRO)
+  size_t activations = 0;  // every activation slot
+  size_t scratch = 0;      // backward scratch
+  size_t comm = 0;         // gradient-sync staging (norm scalar, tied-embedding exchange)
+  // Activations of all slots by where they are named: attention, gss, ffn, mixer, block (norms,
+  // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE).
+  std::vector<std::pair<std::string, size_t>> activations_by_branch;
+  size_t total() const;
+  // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
+  // "parameters P gradients G compute C optimizer O activations A scratch S comm M total T".
+  std::string fields() const;
+};
+
+struct LayoutPlan {
+  parallel::Layout layout;
+  int zero = 0;                   // the ZeRO stage (0 with dp = 1)
+  int64_t micro_batches = 1;      // per dp rank and step
+  std::vector<RankMemory> ranks;  // every world rank, in rank order
+  double flops_per_step = 0;      // model FLOPs of one step, all ranks together
+  size_t max_rank_bytes() const;
+};
+
+// The plan of `cfg`'s model, batch and precision on `layout` (dp resolved, >= 1) with ZeRO stage
+// `zero`, `micro_batches` per dp rank. Refuses a layout that does not fit the model.
+LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero,
+                       int64_t micro_batches);
+
+// The table `pha plan` and the trainer print.
+std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg);
+
+// What this rank's arenas hold (the trainer's check against the plan).
+RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const GradientSync& sync);
+
+// The cost model of docs/cli.md ("pha plan"): seconds of one step on `plan`'s layout, from the
+// FLOPs at `peak_flops` per rank, the 1F1B bubble, and the tp, dp and pp traffic at
+// `bandwidth` bytes/s per rank.
+double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, double peak_flops,
+                             double bandwidth);
+
+// Every layout of `ranks` ranks (dp x tp x pp, ZeRO 0/1/2) that fits the model and keeps the
+// global batch of `cfg`, with its modelled step time, fastest first.
+struct Candidate {
+  LayoutPlan plan;
+  double seconds = 0;
+};
+std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double peak_flops,
+                                    double bandwidth);
+
+// "2GiB", "512MiB", "1.5G", "300000000": bytes. Refuses anything else, naming the text.
+size_t parse_bytes(const std::string& text);
+
+}  // namespace pha::launch

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The planner against the arenas (docs/cli.md, "pha plan"):
+#   1. for several layouts, every rank's planned bytes (pha plan: parameters, gradients, compute
+#      copies, optimizer, activations, scratch, communication buffers) equal what pha train's
+#      arenas allocate, rank by rank;
+#   2. ZeRO shards the optimizer: per-rank optimizer bytes at dp 2 and 4 with ZeRO-1/2 are 1/dp of
+#      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO;
+#   3. --memory-per-rank suggests a layout that fits, and refuses a budget nothing fits.
+#   memory_plan.sh PHA
+set -euo pipefail
+pha=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.batch_size=1
+        --train.steps=1 --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
+        --data.synthetic_tokens=20000 --parallel.timeout=120)
+check() {  # check DP TP PP ZERO(none|zero1|zero2)
+  local dp=$1 tp=$2 pp=$3 zero=$4 name="dp$1_tp$2_pp$3_$4"
+  local flags=(--dp "$dp" --tp "$tp" --pp "$pp" --train.grad_accum=$((4 / dp)))
+  [ "$zero" != none ] && flags+=("--$zero")
+  "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
+  mpirun -np $((dp * tp * pp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
+    "${flags[@]}" --run.dir="$work/$name" > "$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
+  # "plan rank R (...): FIELDS (X MiB)" against "allocated rank R (...): FIELDS"
+  diff <(sed -n 's/^plan rank \([0-9]*\) ([^)]*): \(.*\) ([0-9.]* MiB)$/\1 \2/p' "$work/$name.plan") \
+       <(sed -n 's/^allocated rank \([0-9]*\) ([^)]*): \(.*\)$/\1 \2/p' "$work/$name.log") \
+    || { echo "$name: the plan differs from the allocation"; exit 1; }
+  local n
+  n=$(grep -c '^allocated rank' "$work/$name.log")
+  [ "$n" -eq $((dp * tp * pp)) ] || { echo "$name: $n allocated lines"; exit 1; }
+  echo "$name: plan equals the allocated arenas on all $n ranks"
+}
+for layout in "1 1 1 none" "2 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" "4 1 1 zero2" \
+              "2 2 1 zero1" "2 1 2 zero2" "1 2 2 none"; do
+  check $layout
+done
+/usr/bin/python3 - "$work" <<'PY'
+import re, sys
+w = sys.argv[1]
+def optimizer(name, rank=0):
+    for line in open(f"{w}/{name}.log"):
+        m = re.match(rf"allocated rank {rank} \(.*\): .* optimizer (\d+) ", line)
+        if m:
+            return int(m.group(1))
+    raise SystemExit(f"{name}: no allocated line for rank {rank}")
+one = optimizer("dp1_tp1_pp1_none")
+failed = False
+for name, dp in [("dp2_tp1_pp1_none", 1), ("dp2_tp1_pp1_zero1", 2), ("dp4_tp1_pp1_zero1", 4),
+                 ("dp2_tp1_pp1_zero2", 2), ("dp4_tp1_pp1_zero2", 4)]:
+    for rank in range(int(name[2])):
+        ratio = optimizer(name, rank) / one
+        ok = abs(ratio * dp - 1) <= 0.005
+        failed |= not ok
+        if rank == 0 or not ok:
+            print(f"{name} rank {rank}: optimizer {ratio:.4f} of one rank's (want 1/{dp})"
+                  f"{'' if ok else '  FAILED'}")
+sys.exit(1 if failed else 0)
+PY
+# 3. Suggestions.
+"$pha" plan "${common[@]}" --train.grad_accum=4 --memory-per-rank 40MiB --ranks 4 > "$work/suggest.txt"
+grep -q '^suggested: --dp ' "$work/suggest.txt" || { cat "$work/suggest.txt"; exit 1; }
+most=$(sed -n 's/^  most per rank: \([0-9.]*\) MiB.*/\1/p' "$work/suggest.txt")
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$most') <= 40 else 1)" \
+  || { echo "suggested layout needs $most MiB > 40 MiB"; exit 1; }
+echo "suggestion for 4 ranks in 40 MiB: $(grep '^suggested' "$work/suggest.txt") ($most MiB)"
+rc=0
+"$pha" plan "${common[@]}" --memory-per-rank 1MiB --ranks 2 > "$work/none.txt" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && grep -q "no layout of 2 ranks fits 1MiB per rank" "$work/none.txt" \
+  || { echo "a budget nothing fits was not refused (status $rc)"; cat "$work/none.txt"; exit 1; }
+echo "a 1 MiB budget is refused: $(grep -o 'no layout.*' "$work/none.txt")"
