@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   const double flops_per_s = pha::launch::train_flops_per_token(cfg, seq_len) *
                              static_cast<double>(batch * seq_len) / seconds;
   const double sgemm = pha::launch::measure_matmul_peak(cpu);
-  const double fma_peak = pha::theoretical_fma_peak(static_cast<int>(threads));
+  const double fma_peak = pha::theoretical_fma_peak(static_cast<double>(threads));
   fmt::print(
       "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},"

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "core/cpu/blas_kernel.h"
 #include "core/cpu/cpu_features.h"
@@ -160,7 +161,8 @@ struct Run {
                                precision.act == DType::bf16 ? DType::bf16 : DType::f32);
     flops_per_token = train_flops_per_token(cfg.model, cfg.train.seq_len);
     const int threads = omp_get_max_threads();
-    if (!gpu) fma_peak = theoretical_fma_peak(threads);
+    const double cores = rank_core_share(threads, launch.local_size);
+    if (!gpu) fma_peak = theoretical_fma_peak(cores);
     const std::string rank_table = parallel::rank_host_table(MPI_COMM_WORLD, launch);
     const std::string memory = memory_lines();
     if (!rank0) return;
@@ -192,9 +194,10 @@ struct Run {
     const CpuFeatures& cpu = cpu_features();
     fmt::print(
         "cpu: {} | {} | {:.2f} GHz measured, {} f32 FLOP/cycle/core (FMA peak {:.1f} "
-        "GFLOP/s on {} cores per rank)\n",
+        "GFLOP/s on {:.3g} cores per rank: {} threads, {} ranks on {} hardware threads)\n",
         cpu.model, cpu.feature_list(), measured_clock_hz() / 1e9, f32_flops_per_cycle(cpu),
-        theoretical_fma_peak(threads) / 1e9, threads);
+        theoretical_fma_peak(cores) / 1e9, cores, threads, launch.local_size,
+        std::thread::hardware_concurrency());
     fmt::print("blas: {} | kernel {} | {}\n", blas_library(), blas_kernel_name(),
                blas_kernel_choice());
     JsonRecord r;

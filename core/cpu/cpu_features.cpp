@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 namespace pha {
 
@@ -167,9 +168,14 @@ int f32_flops_per_cycle(const CpuFeatures& f) {
   return (f.fma || f.vector_bits() == 512 ? 2 : 1) * lanes * kFmaUnitsPerCore;
 }
 
-double theoretical_fma_peak(int cores) {
-  return static_cast<double>(cores) * measured_clock_hz() *
-         static_cast<double>(f32_flops_per_cycle(cpu_features()));
+double theoretical_fma_peak(double cores) {
+  return cores * measured_clock_hz() * static_cast<double>(f32_flops_per_cycle(cpu_features()));
+}
+
+double rank_core_share(int threads, int ranks_on_node) {
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  return std::min(static_cast<double>(threads),
+                  static_cast<double>(hardware) / std::max(1, ranks_on_node));
 }
 
 }  // namespace pha

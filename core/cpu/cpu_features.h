@@ -48,7 +48,13 @@ inline constexpr int kFmaUnitsPerCore = 2;
 // f32 FLOPs per cycle and core: 2 (multiply + add) x f32 lanes of the FMA datapath x FMA units.
 int f32_flops_per_cycle(const CpuFeatures& f);
 
-// The theoretical f32 FMA peak of `cores` cores at the measured clock, in FLOP/s.
-double theoretical_fma_peak(int cores);
+// The theoretical f32 FMA peak of `cores` cores at the measured clock, in FLOP/s (`cores` may be
+// a fraction: a rank's share of an oversubscribed node).
+double theoretical_fma_peak(double cores);
+
+// The cores one of `ranks_on_node` ranks running `threads` threads each can use: its threads, but
+// no more than its share of the node's hardware threads (4 ranks on 2 cores get half a core each,
+// so the summed peak is the node's, not twice it).
+double rank_core_share(int threads, int ranks_on_node);
 
 }  // namespace pha
