@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
-#include <iostream>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/philox.h"
+#include "launch/command_options.h"
 #include "launch/commands.h"
 #include "layers/gradcheck.h"
 
@@ -56,12 +56,7 @@ int run_check(const std::vector<std::string>& args) {
       "initialisation itself: some gradients there are ~1e-6, where the finite differences' "
       "rounding is a visible share)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  po::notify(vm);
+  if (!parse_command_options(opts, args, vm)) return 0;
   cfg.d = 24;
   cfg.n_q = 4;
   cfg.n_kv = 2;

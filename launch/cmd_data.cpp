@@ -3,11 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
-
 #include "core/error.h"
-
-namespace po = boost::program_options;
 
 namespace pha::launch {
 namespace {
@@ -35,17 +31,6 @@ std::string data_help() {
 }
 
 }  // namespace
-
-bool parse_data_options(const po::options_description& opts, const std::vector<std::string>& args,
-                        po::variables_map& vm) {
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return false;
-  }
-  po::notify(vm);
-  return true;
-}
 
 int run_data(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {

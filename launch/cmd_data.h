@@ -4,7 +4,6 @@
 //   pha data train-tokenizer  text files -> a byte-level BPE (vocab.json + merges.txt)
 //   pha data synthetic        the built-in synthetic corpus -> train/val shards
 // Each subcommand has its own option description, printed by `pha data <subcommand> --help`.
-#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
 
@@ -15,10 +14,5 @@ int run_data(const std::vector<std::string>& args);
 int run_data_prepare(const std::vector<std::string>& args);
 int run_data_train_tokenizer(const std::vector<std::string>& args);
 int run_data_synthetic(const std::vector<std::string>& args);
-
-// Parses `args` against `opts`; prints the help and returns false when --help was given.
-bool parse_data_options(const boost::program_options::options_description& opts,
-                        const std::vector<std::string>& args,
-                        boost::program_options::variables_map& vm);
 
 }  // namespace pha::launch

@@ -11,6 +11,7 @@
 #include "io/tokenizer.h"
 #include "io/train_val_split.h"
 #include "launch/cmd_data.h"
+#include "launch/command_options.h"
 #include "launch/progress_bar.h"
 
 namespace po = boost::program_options;
@@ -72,7 +73,7 @@ int run_data_prepare(const std::vector<std::string>& args) {
        "share of the tokens for validation, spread evenly through the corpus (0: no val shard)");
   // clang-format on
   po::variables_map vm;
-  if (!parse_data_options(opts, args, vm)) return 0;
+  if (!parse_command_options(opts, args, vm)) return 0;
   PHA_REQUIRE(val_fraction >= 0 && val_fraction <= 0.5, "--val-fraction {} is not in [0, 0.5]",
               val_fraction);
 

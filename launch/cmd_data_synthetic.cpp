@@ -10,6 +10,7 @@
 #include "io/synthetic_corpus.h"
 #include "io/token_shard.h"
 #include "launch/cmd_data.h"
+#include "launch/command_options.h"
 
 namespace po = boost::program_options;
 
@@ -58,7 +59,7 @@ int run_data_synthetic(const std::vector<std::string>& args) {
        "distinct values recall draws from (chance accuracy is 1/this)");
   // clang-format on
   po::variables_map vm;
-  if (!parse_data_options(opts, args, vm)) return 0;
+  if (!parse_command_options(opts, args, vm)) return 0;
   PHA_REQUIRE(tokens > 0, "--tokens must be positive, not {}", tokens);
   PHA_REQUIRE(val_fraction >= 0 && val_fraction <= 0.5, "--val-fraction {} is not in [0, 0.5]",
               val_fraction);

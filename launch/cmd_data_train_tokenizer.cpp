@@ -9,6 +9,7 @@
 #include "io/bpe_trainer.h"
 #include "io/text_reader.h"
 #include "launch/cmd_data.h"
+#include "launch/command_options.h"
 #include "launch/progress_bar.h"
 
 namespace po = boost::program_options;
@@ -32,7 +33,7 @@ int run_data_train_tokenizer(const std::vector<std::string>& args) {
       ("out", po::value(&out)->required(), "directory for vocab.json and merges.txt");
   // clang-format on
   po::variables_map vm;
-  if (!parse_data_options(opts, args, vm)) return 0;
+  if (!parse_command_options(opts, args, vm)) return 0;
   PHA_REQUIRE(vocab_size >= 257 && vocab_size <= (int64_t{1} << 31),
               "--vocab-size {} is out of range: it counts the 256 bytes and <|endoftext|>, so give "
               "257 to 2147483648",

@@ -4,10 +4,10 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
-#include <iostream>
 
 #include "core/cpu/cpu_backend.h"
 #include "io/h5_file.h"
+#include "launch/command_options.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
 #include "launch/eval_task.h"
@@ -45,16 +45,8 @@ int run_eval(const std::vector<std::string>& args) {
       "tokenizer", po::value(&task.tokenizer),
       "with --task: byte | gpt2:DIR | bpe:DIR | synthetic (default: the run's, when known)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  po::notify(vm);
-  PHA_REQUIRE(run_dir.empty() != weights.empty(),
-              "give exactly one of --run DIR or --weights FILE (see pha eval --help)");
-  if (!run_dir.empty()) weights = (std::filesystem::path(run_dir) / "weights.h5").string();
-  PHA_REQUIRE(std::filesystem::exists(weights), "the weights file '{}' does not exist", weights);
+  if (!parse_command_options(opts, args, vm)) return 0;
+  weights = weights_of(run_dir, weights, "pha eval");
 
   // The run's configuration travels inside the weights file.
   TrainConfig cfg = config_from_ini(weights_config_text(weights));

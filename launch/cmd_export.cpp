@@ -5,11 +5,11 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 
 #include "core/version.h"
 #include "io/h5_file.h"
 #include "io/safetensors.h"
+#include "launch/command_options.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
 #include "launch/hf_config.h"
@@ -37,18 +37,10 @@ int run_export(const std::vector<std::string>& args) {
       "output directory for model.safetensors and config.json (default: export/ beside the "
       "weights file)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  po::notify(vm);
-  PHA_REQUIRE(run_dir.empty() != weights.empty(),
-              "give exactly one of --run DIR or --weights FILE (see pha export --help)");
+  if (!parse_command_options(opts, args, vm)) return 0;
   PHA_REQUIRE(format == "safetensors", "--format {}: the only format is safetensors", format);
   const io::SafetensorsDType dtype = io::parse_safetensors_dtype(dtype_name);
-  if (!run_dir.empty()) weights = (fs::path(run_dir) / "weights.h5").string();
-  PHA_REQUIRE(fs::exists(weights), "the weights file '{}' does not exist", weights);
+  weights = weights_of(run_dir, weights, "pha export");
   if (out_dir.empty()) out_dir = (fs::path(weights).parent_path() / "export").string();
 
   const std::string ini = weights_config_text(weights);

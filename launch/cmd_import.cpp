@@ -5,13 +5,13 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <map>
 #include <sstream>
 
 #include "core/cpu/cpu_backend.h"
 #include "io/json_value.h"
 #include "io/safetensors.h"
+#include "launch/command_options.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
 #include "launch/hf_config.h"
@@ -47,12 +47,7 @@ int run_import(const std::vector<std::string>& args) {
       "its config.json (default: config.json beside the safetensors file)")(
       "out", po::value(&out), "the pha weights file to write (pha eval --weights reads it)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  po::notify(vm);
+  if (!parse_command_options(opts, args, vm)) return 0;
   PHA_REQUIRE(!st_path.empty() && !out.empty(),
               "give --safetensors FILE and --out WEIGHTS.h5 (see pha import --help)");
   if (config_path.empty()) config_path = (fs::path(st_path).parent_path() / "config.json").string();

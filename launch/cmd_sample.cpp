@@ -6,9 +6,9 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 
 #include "core/cpu/cpu_backend.h"
+#include "launch/command_options.h"
 #include "launch/commands.h"
 #include "launch/distributed.h"
 #include "launch/ini_config.h"
@@ -63,23 +63,9 @@ int run_sample(const std::vector<std::string>& args) {
       "check-tolerance", po::value(&tolerance)->default_value(tolerance, "1e-5"),
       "with --check: the largest relative difference accepted");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts;
-    return 0;
-  }
-  po::notify(vm);
-  PHA_REQUIRE(run_dir.empty() != weights.empty(),
-              "give exactly one of --run DIR or --weights FILE (see pha sample --help)");
+  if (!parse_command_options(opts, args, vm)) return 0;
+  weights = weights_of(run_dir, weights, "pha sample");
   PHA_REQUIRE(vm.count("prompt"), "give --prompt TEXT: the text to continue");
-  if (!run_dir.empty()) {
-    PHA_REQUIRE(std::filesystem::is_directory(run_dir),
-                "the run directory '{}' does not exist: give the --run.dir of a pha train run",
-                run_dir);
-    weights = (std::filesystem::path(run_dir) / "weights.h5").string();
-  }
-  PHA_REQUIRE(std::filesystem::exists(weights),
-              "the weights file '{}' does not exist: a run writes it when training ends", weights);
 
   TrainConfig cfg = config_from_ini(weights_config_text(weights));
   cfg.finalize();
