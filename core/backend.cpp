@@ -61,3 +61,24 @@ void Backend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w
 }
 
 }  // namespace pha
+
+namespace pha {
+
+void Backend::attention_block_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                      const Tensor&, int64_t, int64_t, int64_t, bool) {
+  fail(
+      "attention_block_forward: the {} backend has no block attention (context parallelism, "
+      "parallel.cp > 1, runs on the CPU backend)",
+      name());
+}
+
+void Backend::attention_block_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                       const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                       const Tensor&, int64_t, int64_t, int64_t) {
+  fail(
+      "attention_block_backward: the {} backend has no block attention (context parallelism, "
+      "parallel.cp > 1, runs on the CPU backend)",
+      name());
+}
+
+}  // namespace pha

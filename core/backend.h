@@ -106,6 +106,22 @@ class Backend {
                                   const Tensor& v, const Tensor& out, const Tensor& lse,
                                   const Tensor& dq, const Tensor& dk, const Tensor& dv,
                                   int64_t window) = 0;
+  // One block of the above at global positions (context parallelism: ring attention). Queries
+  // q [B, Tq, n_q, d_h] sit at positions q_pos .. q_pos + Tq - 1, keys and values k, v
+  // [B, Tk, n_kv, d_h] at k_pos .. k_pos + Tk - 1; the causal mask (and window) compares these
+  // positions. merge false: out [B, Tq, n_q, d_h] and lse [B, n_q, Tq] become this block's
+  // attention (a row that sees none of the keys: out 0, lse -inf). merge true: out and lse hold the
+  // attention over other keys and become the attention over both (online-softmax merge).
+  // The default refuses: only the CPU backend implements it.
+  virtual void attention_block_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                       const Tensor& out, const Tensor& lse, int64_t window,
+                                       int64_t q_pos, int64_t k_pos, bool merge);
+  // dq, dk, dv += this block's share of the gradient, given the final out and lse (after every
+  // merge).
+  virtual void attention_block_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                        const Tensor& v, const Tensor& out, const Tensor& lse,
+                                        const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                        int64_t window, int64_t q_pos, int64_t k_pos);
 
   // ---- fused log-softmax + cross-entropy ----
   // logits [rows, V], targets i32 [rows] (a negative target ignores the row: loss 0),

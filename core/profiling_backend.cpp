@@ -167,6 +167,24 @@ void ProfilingBackend::attention_backward(const Tensor& dout, const Tensor& q, c
         [&] { inner_.attention_backward(dout, q, k, v, out, lse, dq, dk, dv, window); });
 }
 
+// Block attention is timed without a FLOP count (its visible pairs depend on the positions).
+void ProfilingBackend::attention_block_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                               const Tensor& out, const Tensor& lse, int64_t window,
+                                               int64_t q_pos, int64_t k_pos, bool merge) {
+  timed("attention_block_forward", 0, bytes_of({&q, &k, &v, &out, &lse}),
+        [&] { inner_.attention_block_forward(q, k, v, out, lse, window, q_pos, k_pos, merge); });
+}
+void ProfilingBackend::attention_block_backward(const Tensor& dout, const Tensor& q,
+                                                const Tensor& k, const Tensor& v, const Tensor& out,
+                                                const Tensor& lse, const Tensor& dq,
+                                                const Tensor& dk, const Tensor& dv, int64_t window,
+                                                int64_t q_pos, int64_t k_pos) {
+  timed(
+      "attention_block_backward", 0, bytes_of({&dout, &q, &k, &v, &out, &lse, &dq, &dk, &dv}), [&] {
+        inner_.attention_block_backward(dout, q, k, v, out, lse, dq, dk, dv, window, q_pos, k_pos);
+      });
+}
+
 void ProfilingBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targets,
                                              const Tensor& losses, const Tensor& lse) {
   timed("cross_entropy_forward", 0, bytes_of({&logits, &targets, &losses, &lse}),

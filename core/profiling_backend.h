@@ -70,6 +70,13 @@ class ProfilingBackend final : public Backend {
   void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
                           const Tensor& out, const Tensor& lse, const Tensor& dq, const Tensor& dk,
                           const Tensor& dv, int64_t window) override;
+  void attention_block_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                               const Tensor& lse, int64_t window, int64_t q_pos, int64_t k_pos,
+                               bool merge) override;
+  void attention_block_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const Tensor& out, const Tensor& lse,
+                                const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                int64_t window, int64_t q_pos, int64_t k_pos) override;
 
   void cross_entropy_forward(const Tensor& logits, const Tensor& targets, const Tensor& losses,
                              const Tensor& lse) override;

@@ -241,14 +241,14 @@ Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState
   Snapshot snap;
   snap.state = state;
   snap.file_specs = model_param_specs(model.config());
-  // Blocks: dp rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy on
-  // the last stage is the first stage's. The recycled snapshot's buffers are the same blocks in
+  // Blocks: dp (and cp) rank 0 writes; replicated tensors from tp rank 0; the tied embedding's copy
+  // on the last stage is the first stage's. The recycled snapshot's buffers are the same blocks in
   // the same order: reusing them spares allocating (and page-faulting) the copy every time.
   size_t i = 0;
   for (const Kind& k : kKinds) {
     // ZeRO: every dp rank takes part in assembling the whole moment.
     const Arena* whole = k.which != 0 && gather ? &gather(k.which == 2) : nullptr;
-    if (coord.dp != 0) continue;
+    if (coord.dp != 0 || coord.cp != 0) continue;
     for (const ParamSpec& spec : model.param_specs()) {
       const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
       if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;

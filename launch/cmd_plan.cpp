@@ -20,15 +20,18 @@ struct PlanOptions {
 };
 
 const char* kPlanHelp =
-    "pha plan [pha train's options: --config FILE, --tp N, --pp N, --dp N, --zero1, --zero2, "
+    "pha plan [pha train's options: --config FILE, --tp N, --pp N, --dp N, --cp N, --zero1, "
+    "--zero2, "
     "--section.key=value ...]\n"
     "         [--memory-per-rank SIZE --ranks N] [--peak-gflops G] [--bandwidth-gbs B]\n"
     "Prints what every rank allocates (parameters, gradients, optimizer, activations by branch,\n"
     "scratch, communication buffers) and the FLOPs of a step, from the size tables (nothing is\n"
     "allocated). With --memory-per-rank (e.g. 2GiB) and --ranks, ranks every layout of N ranks\n"
-    "(dp x tp x pp, ZeRO 0/1/2, same global batch) by the cost model and plans the fastest that\n"
+    "(dp x tp x pp x cp, ZeRO 0/1/2, same global batch) by the cost model and plans the fastest\n"
+    "that\n"
     "fits. Cost model: compute at --peak-gflops per rank (default 100) stretched by the 1F1B\n"
-    "bubble, plus tp, pp and dp traffic at --bandwidth-gbs per rank (default 10); docs/cli.md.\n";
+    "bubble, plus tp, pp, dp and cp traffic at --bandwidth-gbs per rank (default 10); "
+    "docs/cli.md.\n";
 
 // Takes the plan's own options out of `args`; the rest are pha train's.
 std::vector<std::string> take_plan_options(const std::vector<std::string>& args, PlanOptions& o) {
@@ -94,7 +97,8 @@ int suggest(const TrainConfig& cfg, const PlanOptions& o) {
         o.ranks, o.memory_per_rank, static_cast<double>(least) / 1048576.0);
   }
   const parallel::Layout& L = best->plan.layout;
-  fmt::print("suggested: --dp {} --tp {} --pp {}{} --train.grad_accum={}\n", L.dp, L.tp, L.pp,
+  fmt::print("suggested: --dp {} --tp {} --pp {}{}{} --train.grad_accum={}\n", L.dp, L.tp, L.pp,
+             L.cp > 1 ? fmt::format(" --cp {}", L.cp) : "",
              best->plan.zero ? fmt::format(" --zero{}", best->plan.zero) : "",
              best->plan.micro_batches);
   fmt::print("{}", format_plan(best->plan, cfg));
@@ -114,14 +118,15 @@ int run_plan(const std::vector<std::string>& args) {
     TrainConfig cfg;
     if (!parse_train_args(take_plan_options(args, o), cfg)) return 0;
     if (!o.memory_per_rank.empty()) return suggest(cfg, o);
-    const int64_t tp = cfg.parallel.tp, pp = cfg.parallel.pp;
+    const int64_t tp = cfg.parallel.tp, pp = cfg.parallel.pp, cp = cfg.parallel.cp;
     int64_t dp = cfg.parallel.dp;
-    if (dp == 0) {  // as pha train: the world (here --ranks) over tp x pp
-      PHA_REQUIRE(o.ranks == 0 || o.ranks % (tp * pp) == 0,
-                  "--ranks {} is not divisible by tp x pp = {}", o.ranks, tp * pp);
-      dp = o.ranks > 0 ? o.ranks / (tp * pp) : 1;
+    if (dp == 0) {  // as pha train: the world (here --ranks) over tp x pp x cp
+      PHA_REQUIRE(o.ranks == 0 || o.ranks % (tp * pp * cp) == 0,
+                  "--ranks {} is not divisible by tp x pp x cp = {}", o.ranks, tp * pp * cp);
+      dp = o.ranks > 0 ? o.ranks / (tp * pp * cp) : 1;
     }
-    const parallel::Layout layout{static_cast<int>(dp), static_cast<int>(tp), static_cast<int>(pp)};
+    const parallel::Layout layout{static_cast<int>(dp), static_cast<int>(tp), static_cast<int>(pp),
+                                  static_cast<int>(cp)};
     fmt::print(
         "{}", format_plan(plan_layout(cfg, layout, cfg.parallel.zero_stage(), cfg.train.grad_accum),
                           cfg));

@@ -45,8 +45,7 @@ void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cf
   need(cfg.n_layers % pp == 0,
        fmt::format("L = {} is not divisible by pp = {} (stages must be balanced)", cfg.n_layers,
                    pp));
-  PHA_REQUIRE(problems.empty(), "the layout dp {} x tp {} x pp {} does not fit the model: {}",
-              layout.dp, tp, pp, problems);
+  PHA_REQUIRE(problems.empty(), "the layout {} does not fit the model: {}", layout.str(), problems);
 }
 
 namespace {
@@ -58,11 +57,12 @@ parallel::Layout checked(parallel::Layout layout, const ModelConfig& cfg) {
   return resolved;
 }
 
-// The tp, dp and pp groups' communicators for tensors on `backend`'s device.
+// The tp, dp, pp, cp and dp_cp groups' communicators for tensors on `backend`'s device.
 std::vector<std::unique_ptr<parallel::Communicator>> group_communicators(
     const parallel::RankGrid& grid, double timeout_s, Backend* backend) {
   std::vector<std::unique_ptr<parallel::Communicator>> groups;
-  for (GroupKind kind : {GroupKind::tp, GroupKind::dp, GroupKind::pp}) {
+  for (GroupKind kind :
+       {GroupKind::tp, GroupKind::dp, GroupKind::pp, GroupKind::cp, GroupKind::dp_cp}) {
     auto mpi = std::make_unique<parallel::MpiCommunicator>(grid.communicator(kind, timeout_s));
     if (backend == nullptr || backend->device() == Device::cpu) {
       groups.push_back(std::move(mpi));
@@ -89,6 +89,8 @@ Distributed::Distributed(parallel::Layout layout, const ModelConfig& cfg, int64_
       tp(*groups_[0]),
       dp(*groups_[1]),
       pp(*groups_[2]),
+      cp(*groups_[3]),
+      grad(*groups_[4]),
       n_micro(static_cast<int>(micro)) {}
 
 ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoord& coord,
@@ -103,19 +105,29 @@ ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoor
   part.has_head = coord.pp == layout.pp - 1;
   // 1F1B keeps at most (stages - stage) micro-batches in flight on a stage.
   part.slots = std::max(1, std::min(layout.pp - coord.pp, n_micro));
-  part.flat_chunks = layout.dp;
+  part.flat_chunks = layout.dp * layout.cp;
+  part.cp = parallel::ContextSplit{layout.cp, coord.cp};
   return part;
 }
 
 ModelPart Distributed::model_part(const ModelConfig& cfg) {
   ModelPart part = model_part_at(grid.layout(), grid.coord(), cfg, n_micro);
   part.tp_comm = grid.layout().tp > 1 ? &tp : nullptr;
+  part.cp_comm = grid.layout().cp > 1 ? &cp : nullptr;
   return part;
 }
 
 double Distributed::comm_seconds() const {
   return world.stats().total().seconds + tp.stats().total().seconds + dp.stats().total().seconds +
-         pp.stats().total().seconds;
+         pp.stats().total().seconds + cp.stats().total().seconds + grad.stats().total().seconds;
+}
+
+double Distributed::comm_cpu_seconds() const {
+  const std::initializer_list<const parallel::Communicator*> groups = {&world, &tp, &dp,
+                                                                       &pp,    &cp, &grad};
+  double total = 0;
+  for (const parallel::Communicator* c : groups) total += c->stats().total().cpu_seconds;
+  return total;
 }
 
 void Distributed::reset_comm_stats() {
@@ -123,6 +135,8 @@ void Distributed::reset_comm_stats() {
   tp.reset_stats();
   dp.reset_stats();
   pp.reset_stats();
+  cp.reset_stats();
+  grad.reset_stats();
 }
 
 }  // namespace pha::launch

@@ -1,5 +1,5 @@
 #pragma once
-// The process's place in the dp x tp x pp grid: MPI start-up, the rank grid and its
+// The process's place in the dp x tp x pp x cp grid: MPI start-up, the rank grid and its
 // communicators, and the model part this rank computes.
 //
 // The tp, dp and pp groups move tensors on the backend's device: MpiCommunicator for host tensors
@@ -29,11 +29,15 @@ struct Distributed {
   parallel::MpiCommunicator world;
 
  private:
-  // The tp, dp and pp communicators, in that order (built from grid, before the references).
+  // The tp, dp, pp, cp and dp_cp communicators, in that order (built from grid, before the
+  // references).
   std::vector<std::unique_ptr<parallel::Communicator>> groups_;
 
  public:
-  parallel::Communicator &tp, &dp, &pp;
+  parallel::Communicator &tp, &dp, &pp, &cp;
+  // The ranks holding the same parameters (dp x cp, the dp group when cp = 1): gradients are
+  // averaged and ZeRO shards over it.
+  parallel::Communicator& grad;
   int n_micro = 1;  // micro-batches per step on this dp rank
 
   // Collective: every rank passes the same layout. Refuses (pha::Error, same text on every rank) a
@@ -44,6 +48,9 @@ struct Distributed {
               Backend* backend = nullptr);
 
   int dp_rank() const { return grid.coord().dp; }
+  int cp_rank() const { return grid.coord().cp; }
+  int grad_size() const { return grad.size(); }
+  int grad_rank() const { return grad.rank(); }
   int tp_rank() const { return grid.coord().tp; }
   int stage() const { return grid.coord().pp; }
   int n_stages() const { return grid.layout().pp; }
@@ -53,6 +60,8 @@ struct Distributed {
   ModelPart model_part(const ModelConfig& cfg);
   // Every collective's statistics summed (communication fraction of a step).
   double comm_seconds() const;
+  // This thread's CPU time inside every group's calls (polling).
+  double comm_cpu_seconds() const;
   void reset_comm_stats();
 };
 
@@ -62,7 +71,8 @@ ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoor
                         const ModelConfig& cfg, int n_micro);
 
 // Checks that `layout` divides the model: n_kv, d_ff, F and V_pad by tp (n_q follows from n_kv),
-// L by pp; one message naming every number that fails.
+// L by pp; one message naming every number that fails. (The sequence length's split by 2 cp is
+// checked with the training settings.)
 void validate_model_layout(const parallel::Layout& layout, const ModelConfig& cfg);
 
 }  // namespace pha::launch

@@ -38,7 +38,8 @@ EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens
               windows, T, B * dp);
   int64_t batches = windows / (B * dp);
   if (max_batches > 0) batches = std::min(batches, max_batches);
-  recall = recall && dist.last_stage() && dist.grid.layout().tp == 1;
+  // Recall reads whole rows of logits in sequence order: one tp rank and one cp rank.
+  recall = recall && dist.last_stage() && dist.grid.layout().tp == 1 && dist.grid.layout().cp == 1;
   std::vector<int32_t> batch(static_cast<size_t>(B * T));
   double loss_sum = 0;
   int64_t answers = 0, correct = 0;
@@ -52,8 +53,9 @@ EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens
     if (dist.last_stage()) loss_sum += loss;
     if (recall) score_recall(model, 0, batch.data(), answers, correct);
   }
-  // The last stage's tp rank 0 of every dp rank holds a share; one world sum spreads the total.
-  const bool reporter = dist.last_stage() && dist.tp_rank() == 0;
+  // The last stage's tp (and cp) rank 0 of every dp rank holds a share; one world sum spreads
+  // the total (every cp rank returns the same loss).
+  const bool reporter = dist.last_stage() && dist.tp_rank() == 0 && dist.cp_rank() == 0;
   EvalResult r;
   r.windows = batches * B * dp;
   r.loss = dist.world.all_reduce_scalar(reporter ? loss_sum : 0.0, ReduceOp::sum) /

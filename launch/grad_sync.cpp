@@ -28,7 +28,7 @@ Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
 
 int zero_stage(int zero, const Distributed& dist) {
   PHA_REQUIRE(zero >= 0 && zero <= 2, "ZeRO stage {} does not exist: use 0, 1 or 2", zero);
-  return dist.grid.layout().dp > 1 ? zero : 0;
+  return dist.grad_size() > 1 ? zero : 0;
 }
 
 // Overlapping the dp average with backward leaves dp all-reduces in flight while backward issues
@@ -56,7 +56,7 @@ std::vector<ElementRange> GradientSync::owned_ranges(const Model& model, const D
                                                      int zero) {
   const SizeTable& table = model.params().table();
   if (zero_stage(zero, dist) == 0) return full_ranges(table);
-  return ZeroShard{dist.grid.layout().dp, dist.dp_rank()}.ranges(table);
+  return ZeroShard{dist.grad_size(), dist.grad_rank()}.ranges(table);
 }
 
 GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overlap,
@@ -64,11 +64,11 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
     : backend_(model.backend()),
       dist_(dist),
       zero_(zero_stage(zero, dist)),
-      overlap_(overlap && zero_ != 2 && dist.grid.layout().dp > 1 && overlap_is_safe(model, dist)),
+      overlap_(overlap && zero_ != 2 && dist.grad_size() > 1 && overlap_is_safe(model, dist)),
       // ZeRO-2 averages with its own reduce-scatter: the buckets only scale.
       buckets_(model.grads(), bucket_elements,
-               dist.grid.layout().dp > 1 && zero_ != 2 ? &dist.dp : nullptr, grad_scale),
-      shard_{dist.grid.layout().dp, dist.dp_rank()} {
+               dist.grad_size() > 1 && zero_ != 2 ? &dist.grad : nullptr, grad_scale),
+      shard_{dist.grad_size(), dist.grad_rank()} {
   const SizeTable& table = model.params().table();
   if (zero_ > 0) {
     chunk_elements_ = shard_.chunk_elements(table);
@@ -118,7 +118,8 @@ void GradientSync::reduce(Model& model) {
   // ZeRO-2 sums the stages' tied copies before its reduce-scatter: their dp chunks do not line
   // up (each stage's arena splits its own way), the whole tensors do.
   if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
-  if (zero_ == 2) dist_.dp.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
+  if (zero_ == 2)
+    dist_.grad.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
 }
 
 Tensor GradientSync::flat(const Arena& arena) const {
@@ -148,7 +149,7 @@ void GradientSync::tied_embedding_sync(Model& model) {
 
 double GradientSync::global_sum_squares(Model& model) {
   const double local = gradient_sum_squares(model.grads(), norm_ranges_);
-  const double stage = sum_over(dist_.tp, zero_ == 2 ? sum_over(dist_.dp, local) : local);
+  const double stage = sum_over(dist_.tp, zero_ == 2 ? sum_over(dist_.grad, local) : local);
   return sum_over(dist_.pp, stage);
 }
 
@@ -162,7 +163,7 @@ double GradientSync::sum_over(parallel::Communicator& group, double value) {
 
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
   optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
-  if (zero_ > 0) dist_.dp.all_gather(chunk(model.params()), flat(model.params()));
+  if (zero_ > 0) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
 }
 
 const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, bool squared) {
@@ -176,7 +177,7 @@ const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, b
     backend_.copy(moment.view({owned[i].size()}),
                   flat_slice(whole[i], owned[i].begin, owned[i].size()));
   }
-  dist_.dp.all_gather(chunk(whole), flat(whole));
+  dist_.grad.all_gather(chunk(whole), flat(whole));
   return whole;
 }
 

@@ -62,19 +62,24 @@ size_t LayoutPlan::max_rank_bytes() const {
 
 LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero,
                        int64_t micro_batches) {
-  PHA_REQUIRE(layout.dp >= 1 && layout.tp >= 1 && layout.pp >= 1,
-              "plan: the layout dp {} x tp {} x pp {} needs every size >= 1", layout.dp, layout.tp,
-              layout.pp);
+  PHA_REQUIRE(layout.dp >= 1 && layout.tp >= 1 && layout.pp >= 1 && layout.cp >= 1,
+              "plan: the layout {} needs every size >= 1", layout.str());
+  PHA_REQUIRE(cfg.train.seq_len % (2 * layout.cp) == 0,
+              "plan: cp = {} splits each sequence into {} chunks, but train.seq_len = {} is not "
+              "divisible by {}",
+              layout.cp, 2 * layout.cp, cfg.train.seq_len, 2 * layout.cp);
   PHA_REQUIRE(micro_batches >= 1, "plan: {} micro-batches per step", micro_batches);
   validate_model_layout(layout, cfg.model);
   LayoutPlan plan;
   plan.layout = layout;
-  plan.zero = layout.dp > 1 ? zero : 0;
+  // Gradients are averaged, and ZeRO shards, over the dp x cp ranks holding the same parameters.
+  const int grad_ranks = layout.dp * layout.cp;
+  plan.zero = grad_ranks > 1 ? zero : 0;
   plan.micro_batches = micro_batches;
   const Precision precision = Precision::parse(cfg.train.precision);
   const int64_t B = cfg.train.batch_size, T = cfg.train.seq_len;
   CpuBackend names_only;                                // the declare pass allocates nothing
-  std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp ranks are alike
+  std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp, cp ranks are alike
   for (int rank = 0; rank < layout.world_size(); ++rank) {
     const parallel::GridCoord coord = parallel::coord_of(layout, rank);
     const ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
@@ -90,9 +95,10 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.coord = coord;
     r.parameters = r.gradients = t.param_bytes;
     r.compute = t.compute.total_bytes();
-    r.optimizer =
-        AdamW::state_bytes(t.params, plan.zero ? ZeroShard{layout.dp, coord.dp}.ranges(t.params)
-                                               : std::vector<ElementRange>{});
+    r.optimizer = AdamW::state_bytes(
+        t.params, plan.zero
+                      ? ZeroShard{grad_ranks, coord.cp + layout.cp * coord.dp}.ranges(t.params)
+                      : std::vector<ElementRange>{});
     r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots);
     std::map<std::string, size_t> by_branch;
     for (const TensorSpec& e : t.acts.entries())
@@ -119,9 +125,10 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
   // Large layouts: one rank per (tp, pp) position (dp ranks differ by alignment bytes at most).
   const bool all = L.world_size() <= 16;
   for (const RankMemory& r : plan.ranks) {
-    if (!all && r.coord.dp != 0) continue;
-    out += fmt::format("plan rank {} (dp {} tp {} pp {}): {} ({:.1f} MiB)\n", r.rank, r.coord.dp,
-                       r.coord.tp, r.coord.pp, r.fields(), mib(r.total()));
+    if (!all && (r.coord.dp != 0 || r.coord.cp != 0)) continue;
+    out += fmt::format("plan rank {} (dp {} tp {} pp {}{}): {} ({:.1f} MiB)\n", r.rank, r.coord.dp,
+                       r.coord.tp, r.coord.pp, L.cp > 1 ? fmt::format(" cp {}", r.coord.cp) : "",
+                       r.fields(), mib(r.total()));
     std::string branches;
     for (const auto& [name, bytes] : r.activations_by_branch)
       branches += fmt::format("{}{} {:.2f}", branches.empty() ? "" : " | ", name, mib(bytes));
@@ -162,14 +169,22 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
   // micro-batch, ring all-reduce 2 (tp-1)/tp of the bytes.
   const double tp = L.tp > 1 ? 4.0 * layers * m * act_bytes * 2.0 * (L.tp - 1) / L.tp : 0.0;
   // pp: one activation forward and one gradient backward per micro-batch.
-  const double pp = L.pp > 1 ? 2.0 * m * act_bytes : 0.0;
+  const double pp = L.pp > 1 ? 2.0 * m * act_bytes / L.cp : 0.0;
+  // cp: every rank receives the other ranks' keys and values (GSS: zn) once forward, twice
+  // backward (again, and their gradients), per layer and micro-batch: about 3 x (cp-1)/cp of
+  // the [B, T, 2 n_kv d_h + H] values.
+  const double kv_bytes =
+      static_cast<double>(cfg.train.batch_size * cfg.train.seq_len *
+                          (2 * cfg.model.n_kv * cfg.model.head_dim() + cfg.model.gss_h)) *
+      static_cast<double>(dtype_size(Precision::parse(cfg.train.precision).act)) / L.tp;
+  const double cp = L.cp > 1 ? 3.0 * layers * m * kv_bytes * (L.cp - 1) / L.cp : 0.0;
   // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
   // ((dp-1)/dp); ZeRO-2's reduce-scatter plus all-gather is 2 (dp-1)/dp.
   double params = 0;
   for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
-  const double ring = static_cast<double>(L.dp - 1) / L.dp;
+  const double ring = static_cast<double>(L.dp * L.cp - 1) / (L.dp * L.cp);
   const double dp = params * ring * (plan.zero == 1 ? 3.0 : 2.0);
-  return compute * bubble + (tp + pp + dp) / bandwidth;
+  return compute * bubble + (tp + pp + dp + cp) / bandwidth;
 }
 
 std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double peak_flops,
@@ -179,22 +194,25 @@ std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double pe
   const int64_t global = B * cfg.train.grad_accum * std::max<int64_t>(1, cfg.parallel.dp);
   std::vector<Candidate> out;
   for (int tp = 1; tp <= ranks; ++tp)
-    for (int pp = 1; tp * pp <= ranks; ++pp) {
-      if (ranks % (tp * pp) != 0) continue;
-      const int dp = ranks / (tp * pp);
-      if (global % (B * dp) != 0) continue;  // the global batch must split into micro-batches
-      const parallel::Layout layout{dp, tp, pp};
-      try {
-        validate_model_layout(layout, cfg.model);
-      } catch (const Error&) {
-        continue;
+    for (int pp = 1; tp * pp <= ranks; ++pp)
+      for (int cp = 1; tp * pp * cp <= ranks; ++cp) {
+        if (ranks % (tp * pp * cp) != 0) continue;
+        if (cfg.train.seq_len % (2 * cp) != 0) continue;
+        if (cp > 1 && cfg.train.device != "cpu") continue;  // context parallelism: CPU only
+        const int dp = ranks / (tp * pp * cp);
+        if (global % (B * dp) != 0) continue;  // the global batch must split into micro-batches
+        const parallel::Layout layout{dp, tp, pp, cp};
+        try {
+          validate_model_layout(layout, cfg.model);
+        } catch (const Error&) {
+          continue;
+        }
+        for (int zero = 0; zero <= (dp * cp > 1 ? 2 : 0); ++zero) {
+          Candidate c{plan_layout(cfg, layout, zero, global / (B * dp)), 0};
+          c.seconds = modelled_step_seconds(c.plan, cfg, peak_flops, bandwidth);
+          out.push_back(std::move(c));
+        }
       }
-      for (int zero = 0; zero <= (dp > 1 ? 2 : 0); ++zero) {
-        Candidate c{plan_layout(cfg, layout, zero, global / (B * dp)), 0};
-        c.seconds = modelled_step_seconds(c.plan, cfg, peak_flops, bandwidth);
-        out.push_back(std::move(c));
-      }
-    }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     if (a.seconds != b.seconds) return a.seconds < b.seconds;
     return a.plan.max_rank_bytes() < b.plan.max_rank_bytes();

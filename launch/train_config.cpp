@@ -81,9 +81,13 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.precision", s.precision,
         "fp32 | bf16 (bf16 weights and activations for compute, f32 master weights, optimiser "
         "state, reductions and loss; cuda only)");
-  t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
+  t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp * cp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
+  t.add("parallel.cp", c.parallel.cp,
+        "context-parallel ranks: each sequence split into 2 cp chunks, rank c holding chunks c "
+        "and 2 cp - 1 - c (ring attention, block-Toeplitz GSS); train.seq_len must divide by "
+        "2 cp; CPU backend");
   t.add("parallel.zero1", c.parallel.zero1,
         "ZeRO-1: each dp rank allocates and updates only its 1/dp chunk of AdamW's moments; the "
         "parameters are all-gathered after the update (gradients still all-reduced whole)");
@@ -171,17 +175,26 @@ void TrainConfig::finalize() {
   require_non_negative("parallel.dp", static_cast<double>(parallel.dp));
   require_positive("parallel.tp", static_cast<double>(parallel.tp));
   require_positive("parallel.pp", static_cast<double>(parallel.pp));
+  require_positive("parallel.cp", static_cast<double>(parallel.cp));
+  PHA_REQUIRE(train.seq_len % (2 * parallel.cp) == 0,
+              "parallel.cp = {} splits each sequence into 2 x cp = {} equal chunks, but "
+              "train.seq_len = {} is not divisible by {}: choose a multiple of {}",
+              parallel.cp, 2 * parallel.cp, train.seq_len, 2 * parallel.cp, 2 * parallel.cp);
+  PHA_REQUIRE(parallel.cp == 1 || train.device == "cpu",
+              "parallel.cp = {}: context parallelism runs on the CPU backend only (train.device = "
+              "{}); use cp = 1 there",
+              parallel.cp, train.device);
   require_positive("parallel.timeout", parallel.timeout_s);
   PHA_REQUIRE(!run_dir.empty(), "run.dir is empty: name a directory for the run");
 }
 
 bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
-  // --tp/--pp/--dp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision for
+  // --tp/--pp/--dp/--cp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision for
   // --train.device/--train.precision.
   std::vector<std::string> args;
   for (const std::string& a : raw_args) {
     bool shorthand = false;
-    for (const char* key : {"tp", "pp", "dp", "zero1", "zero2", "device", "precision"}) {
+    for (const char* key : {"tp", "pp", "dp", "cp", "zero1", "zero2", "device", "precision"}) {
       const std::string flag = std::string("--") + key;
       const std::string section =
           flag == "--device" || flag == "--precision" ? "train" : "parallel";
@@ -196,7 +209,7 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
   OptionTable table = make_option_table(cfg);
   po::options_description general(
       "pha train [--config FILE] [--section.key=value ...]\n"
-      "  (--tp N, --pp N, --dp N, --zero1 and --zero2 are short for --parallel.tp N, ...;\n"
+      "  (--tp N, --pp N, --dp N, --cp N, --zero1 and --zero2 are short for --parallel.tp N, ...;\n"
       "  --device D and --precision P for --train.device D and --train.precision P)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(

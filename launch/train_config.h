@@ -38,9 +38,11 @@ struct TrainSettings {
   std::string precision = "fp32";  // fp32 | bf16 (bf16 compute over f32 masters; cuda only)
 };
 
-// The dp x tp x pp layout (parallel.md); dp = 0 is inferred from the world size.
+// The dp x tp x pp x cp layout (parallel.md, docs/parallelism.md); dp = 0 is inferred from the
+// world size.
 struct ParallelSettings {
   int64_t dp = 0, tp = 1, pp = 1;
+  int64_t cp = 1;      // context parallelism: each sequence split over cp ranks (zigzag chunks)
   bool zero1 = false;  // ZeRO-1: each dp rank keeps 1/dp of AdamW's moments, updates that chunk
   bool zero2 = false;  // ZeRO-2: ZeRO-1, and gradients reduce-scattered instead of all-reduced
   // 0, 1 or 2 (zero2 wins over zero1).

@@ -99,7 +99,7 @@ struct Run {
         backend(*backend_owner),
         precision(Precision::parse(c.train.precision)),
         dist(parallel::Layout{static_cast<int>(c.parallel.dp), static_cast<int>(c.parallel.tp),
-                              static_cast<int>(c.parallel.pp)},
+                              static_cast<int>(c.parallel.pp), static_cast<int>(c.parallel.cp)},
              c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               dist.model_part(c.model)),
@@ -170,9 +170,9 @@ struct Run {
     const auto& L = dist.grid.layout();
     fmt::print("model: {}\n", cfg.model.summary());
     fmt::print(
-        "parameters: {} ({:.2f}M) | layout dp {} x tp {} x pp {}{} | {} micro-batches of {} "
+        "parameters: {} ({:.2f}M) | layout {}{} | {} micro-batches of {} "
         "x {} tokens per rank and step, global batch {} sequences\n",
-        count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.dp, L.tp, L.pp,
+        count_parameters(cfg.model), count_parameters(cfg.model) / 1e6, L.str(),
         sync.zero() ? fmt::format(" (ZeRO-{})", sync.zero()) : "", cfg.train.grad_accum,
         cfg.train.batch_size, cfg.train.seq_len, global_batch());
     fmt::print(
@@ -234,8 +234,8 @@ struct Run {
       m.parameters = v[0], m.gradients = v[1], m.compute = v[2], m.optimizer = v[3];
       m.activations = v[4], m.scratch = v[5], m.comm = v[6];
       const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
-      out += fmt::format("allocated rank {} (dp {} tp {} pp {}): {}\n", r, c.dp, c.tp, c.pp,
-                         m.fields());
+      out += fmt::format("allocated rank {} (dp {} tp {} pp {}{}): {}\n", r, c.dp, c.tp, c.pp,
+                         dist.grid.layout().cp > 1 ? fmt::format(" cp {}", c.cp) : "", m.fields());
     }
     return out;
   }
@@ -333,8 +333,10 @@ int Run::loop() {
   const int dp = dist.grid.layout().dp;
   std::vector<std::vector<int32_t>> micro_tokens(static_cast<size_t>(s.grad_accum),
                                                  std::vector<int32_t>(static_cast<size_t>(B * T)));
-  const bool score = train_data.synthetic() && dist.last_stage() && dist.grid.layout().tp == 1;
-  const bool reporter = dist.last_stage() && dist.tp_rank() == 0;
+  const bool score = train_data.synthetic() && dist.last_stage() && dist.grid.layout().tp == 1 &&
+                     dist.grid.layout().cp == 1;
+  // Every cp rank returns the whole micro-batch's loss: cp rank 0 reports it.
+  const bool reporter = dist.last_stage() && dist.tp_rank() == 0 && dist.cp_rank() == 0;
   int64_t skipped = 0;
   double train_seconds = 0;
   // The untrained model's validation loss: the baseline every later evaluation is read against.
@@ -354,6 +356,7 @@ int Run::loop() {
     }
     model.zero_grads();
     int64_t answers = 0, correct = 0;
+    const double cpu_start = parallel::thread_cpu_seconds();
     const PipelineResult pr = run_pipeline_step(
         model, dist, [&](int m) { return micro_tokens[static_cast<size_t>(m)].data(); },
         [&](int m, int slot) {
@@ -362,6 +365,11 @@ int Run::loop() {
                          correct);
         },
         sync.last_backward_hook());
+    // This rank's compute: its thread's CPU time in forward and backward, less the time it spent
+    // polling transfers and collectives (one OpenMP thread per rank: bench/context_parallel.sh).
+    const double compute_cpu_s =
+        parallel::thread_cpu_seconds() - cpu_start - dist.comm_cpu_seconds();
+    const std::vector<double> rank_compute = dist.world.all_gather_scalar(compute_cpu_s);
     // Completes the dp average started during backward (scaled by 1/grad_accum), on every step:
     // a skipped step must not leave reductions in flight.
     sync.reduce(model);
@@ -444,7 +452,9 @@ int Run::loop() {
       record.add("pipeline_wait_fraction", bubble);
       // Time this rank's training thread spent in the dp gradient average (starts and waits):
       // with the overlap, the exposed part only (bench/grad_overlap.sh).
-      record.add("dp_reduce_s", dist.dp.stats()[parallel::CommOp::all_reduce].seconds);
+      record.add("dp_reduce_s", dist.grad.stats()[parallel::CommOp::all_reduce].seconds);
+      record.add("rank_compute_cpu_s",
+                 std::vector<float>(rank_compute.begin(), rank_compute.end()));
       record.add("tokens_seen", tokens_seen + global_batch() * T)
           .add("skipped", int64_t{stats.skipped});
       if (all_answers) record.add("recall", stats.recall_accuracy);

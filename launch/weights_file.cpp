@@ -61,7 +61,7 @@ void save_weights(const std::string& path, Model& model, const std::string& conf
   attributes["config"] = config_ini;
   for (const auto& [key, value] : attributes) file.set_string_attribute("", key, value);
   // Then each owner writes its block (independent transfers).
-  if (coord.dp == 0) {
+  if (coord.dp == 0 && coord.cp == 0) {
     for (const ParamSpec& spec : model.param_specs()) {
       const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
       if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;

@@ -28,6 +28,7 @@ AttentionLayer make_attention(Planner& plan, const std::string& prefix, const La
   L.dv = plan.scratch("attn.dv", {B, T, n_kv, dh});
   L.dk_pre = plan.scratch("attn.dk_pre", {B, T, n_kv, dh});
   L.window = c.attn_window;
+  if (s.cp.size > 1) L.ring = make_context_ring(plan, s, n_kv, dh);
   return L;
 }
 
@@ -36,14 +37,35 @@ namespace {
 Tensor as_rows(const Tensor& t) {
   return t.view({t.dim(0) * t.dim(1), t.dim(2) * t.dim(3)});
 }
+
+// RoPE on x [B, T, heads, d_h] in place (forward), or dx += RoPE^T dy (backward). Under context
+// parallelism slot a ([B, C, ...] rows a B ..) holds chunk split.chunk(a): its rows' table rows.
+void rope(Backend& be, const AttentionLayer& L, const Tensor& rope_table, const Tensor& x,
+          const Tensor& dx, bool backward) {
+  if (!L.ring) {
+    if (backward)
+      be.rope_backward(x, rope_table, dx);
+    else
+      be.rope_forward(x, rope_table, x);
+    return;
+  }
+  const int64_t B = L.ring->batch, C = L.ring->chunk_len;
+  for (int a = 0; a < 2; ++a) {
+    const Tensor table = rope_table.slice0(L.ring->split.chunk(a) * C, C);
+    if (backward)
+      be.rope_backward(x.slice0(a * B, B), table, dx.slice0(a * B, B));
+    else
+      be.rope_forward(x.slice0(a * B, B), table, x.slice0(a * B, B));
+  }
+}
 }  // namespace
 
 void attention_project(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope) {
   be.linear_forward(h, L.wq.compute, as_rows(L.q));
   be.linear_forward(h, L.wk.compute, as_rows(L.k));
   be.linear_forward(h, L.wv.compute, as_rows(L.v));
-  be.rope_forward(L.q, rope, L.q);
-  be.rope_forward(L.k, rope, L.k);
+  pha::rope(be, L, rope, L.q, Tensor(), false);
+  pha::rope(be, L, rope, L.k, Tensor(), false);
 }
 
 void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out) {
@@ -53,7 +75,10 @@ void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out) {
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                        const Tensor& out) {
   attention_project(be, L, h, rope);
-  be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
+  if (L.ring)
+    ring_attention_forward(be, *L.ring, L.q, L.k, L.v, L.o, L.lse, L.window);
+  else
+    be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
   attention_output(be, L, out);
 }
 
@@ -64,12 +89,16 @@ void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, c
   zero(be, L.dq);
   zero(be, L.dk);
   zero(be, L.dv);
-  be.attention_backward(L.d_o, L.q, L.k, L.v, L.o, L.lse, L.dq, L.dk, L.dv, L.window);
+  if (L.ring)
+    ring_attention_backward(be, *L.ring, L.d_o, L.q, L.k, L.v, L.o, L.lse, L.dq, L.dk, L.dv,
+                            L.window);
+  else
+    be.attention_backward(L.d_o, L.q, L.k, L.v, L.o, L.lse, L.dq, L.dk, L.dv, L.window);
   // d_o is free now: it takes the query gradient before RoPE.
   zero(be, L.d_o);
-  be.rope_backward(L.dq, rope, L.d_o);
+  pha::rope(be, L, rope, L.dq, L.d_o, true);
   zero(be, L.dk_pre);
-  be.rope_backward(L.dk, rope, L.dk_pre);
+  pha::rope(be, L, rope, L.dk, L.dk_pre, true);
   be.linear_backward(as_rows(L.d_o), h, L.wq.compute, dh, L.wq.grad);
   be.linear_backward(as_rows(L.dk_pre), h, L.wk.compute, dh, L.wk.grad);
   be.linear_backward(as_rows(L.dv), h, L.wv.compute, dh, L.wv.grad);

@@ -1,6 +1,9 @@
 #pragma once
 // The attention branch: causal GQA with RoPE, no biases (model.md, "Attention branch").
+#include <optional>
+
 #include "layers/layer_common.h"
+#include "layers/ring_attention.h"
 
 namespace pha {
 
@@ -10,6 +13,7 @@ struct AttentionLayer {
   Tensor o, lse;                   // acts: [B, T, n_q, d_h], [B, n_q, T]
   Tensor d_o, dq, dk, dv, dk_pre;  // backward scratch
   int64_t window = 0;
+  std::optional<ContextRing> ring;  // context parallelism: this rank holds two chunks (slot-major)
 };
 
 AttentionLayer make_attention(Planner& plan, const std::string& prefix, const LayerShape& s);
@@ -18,7 +22,8 @@ AttentionLayer make_attention(Planner& plan, const std::string& prefix, const La
 void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                        const Tensor& out);
 // The two halves around the score computation (the incremental decoder supplies its own middle):
-// q, k, v = h Wq^T, h Wk^T, h Wv^T with RoPE on q and k, position t of h rotated by row t of rope;
+// q, k, v = h Wq^T, h Wk^T, h Wv^T with RoPE on q and k, position t of h rotated by row t of rope
+// (under context parallelism, each slot's chunk by the rows of its global positions);
 // and out = o Wo^T.
 void attention_project(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope);
 void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out);

@@ -41,7 +41,7 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.ln_mean = plan.stat(prefix + "ln_mean", {B * T});
   L.ln_rstd = plan.stat(prefix + "ln_rstd", {B * T});
   // The DSS kernel is generated from f32 parameters and convolved in f32: kept in that type.
-  L.kernel = plan.act(prefix + "kernel", {T, H}, plan.precision().param);
+  L.kernel = plan.act(prefix + "kernel", {s.global_seq_len(), H}, plan.precision().param);
 
   L.d_gated = plan.scratch("gss.d_gated", {B, T, F});
   L.d_gate = plan.scratch("gss.d_gate", {B, T, F});
@@ -50,8 +50,9 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.d_zn = plan.scratch("gss.d_zn", {B, T, H});
   L.d_conv = plan.scratch("gss.d_conv", {B, T, H});
   L.d_z = plan.scratch("gss.d_z", {B, T, H});
-  L.d_kernel = plan.scratch("gss.d_kernel", {T, H}, plan.precision().param);
+  L.d_kernel = plan.scratch("gss.d_kernel", {s.global_seq_len(), H}, plan.precision().param);
   L.conv_algo = c.conv_algo;
+  if (s.cp.size > 1) L.context = make_context_conv(plan, s, H);
   L.eps = c.norm_eps;
   return L;
 }
@@ -72,10 +73,22 @@ void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
   be.linear_forward(L.gated, L.wo.compute, out);
 }
 
+namespace {
+// The kernel positions this rank reads: all of them, or under context parallelism the prefix its
+// block-Toeplitz products need (it generates no more).
+Tensor used_kernel(const GssLayer& L, const Tensor& kernel) {
+  return L.context ? kernel.slice0(0, context_kernel_len(*L.context)) : kernel;
+}
+}  // namespace
+
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
   gss_input(be, L, h);
-  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value, L.kernel);
-  be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
+  be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value,
+                        used_kernel(L, L.kernel));
+  if (L.context)
+    context_conv_forward(be, *L.context, L.zn, L.kernel, L.conv, L.conv_algo);
+  else
+    be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
   gss_output(be, L, out);
 }
 
@@ -90,10 +103,14 @@ void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor&
   // d_y is a partial sum over this rank's F/tp gates; the replicated state path needs all of it.
   tp_all_reduce(tp, L.d_y);
   be.channel_fma_backward(L.d_y, L.zn, L.skip.value, L.d_zn, L.skip.grad, L.d_conv);
-  be.causal_conv_backward(L.d_conv, L.zn, L.kernel, L.d_zn, L.d_kernel, L.conv_algo);
-  be.dss_kernel_backward(L.d_kernel, L.lambda_re.value, L.lambda_im.value, L.c_re.value,
-                         L.c_im.value, L.lambda_re.grad, L.lambda_im.grad, L.c_re.grad,
-                         L.c_im.grad);
+  if (L.context)
+    context_conv_backward(be, *L.context, L.d_conv, L.zn, L.kernel, L.d_zn, L.d_kernel,
+                          L.conv_algo);
+  else
+    be.causal_conv_backward(L.d_conv, L.zn, L.kernel, L.d_zn, L.d_kernel, L.conv_algo);
+  be.dss_kernel_backward(used_kernel(L, L.d_kernel), L.lambda_re.value, L.lambda_im.value,
+                         L.c_re.value, L.c_im.value, L.lambda_re.grad, L.lambda_im.grad,
+                         L.c_re.grad, L.c_im.grad);
   be.layernorm_backward(L.d_zn, L.z, L.norm_weight.value, L.ln_mean, L.ln_rstd, L.d_z,
                         L.norm_weight.grad, L.norm_bias.grad);
   // The gradients before the GELUs reuse free buffers: d_gated (F wide) and d_zn (H wide).

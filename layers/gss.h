@@ -2,6 +2,9 @@
 // The GSS branch (Gated State Spaces, Pseudocode 3.2, without its own outer norm and residual):
 //   u = GELU(h Wu^T), z = GELU(h Wz^T), zn = LayerNorm(z), K = DSS kernel(T),
 //   c = causal_conv(zn, K), y = c + D * zn, s = ((y Wg^T) * u) Wo^T.
+#include <optional>
+
+#include "layers/context_conv.h"
 #include "layers/layer_common.h"
 
 namespace pha {
@@ -15,11 +18,12 @@ struct GssLayer {
   Tensor u_pre, u, gate, gated;   // acts [B, T, F]: h Wu^T, GELU, y Wg^T, gate * u
   Tensor z_pre, z, zn, conv, y;   // acts [B, T, H]
   Tensor ln_mean, ln_rstd;        // acts [B*T]
-  Tensor kernel;                  // act [T, H]
+  Tensor kernel;                  // act [T, H] (T: the whole sequence's length)
   Tensor d_gated, d_gate, d_u;    // scratch [B, T, F]
   Tensor d_y, d_zn, d_conv, d_z;  // scratch [B, T, H]
   Tensor d_kernel;                // scratch [T, H]
   ConvAlgo conv_algo = ConvAlgo::fft;
+  std::optional<ContextConv> context;  // context parallelism: the block-Toeplitz convolution
   double eps = 1e-5;
 };
 

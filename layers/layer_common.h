@@ -5,6 +5,7 @@
 #include "layers/model_config.h"
 #include "layers/planner.h"
 #include "parallel/communicator.h"
+#include "parallel/context_split.h"
 
 namespace pha {
 
@@ -12,11 +13,15 @@ using parallel::Communicator;
 
 struct LayerShape {
   const ModelConfig& cfg;
-  int64_t batch;    // B
-  int64_t seq_len;  // T
+  int64_t batch;    // B (under context parallelism 2 B: two chunks of each sequence)
+  int64_t seq_len;  // T (under context parallelism the chunk length C = T / (2 cp))
   TpPosition tp;    // this rank's tensor-parallel position: split dims are divided by tp.size
+  parallel::ContextSplit cp{};      // this rank's context-parallel position
+  Communicator* cp_comm = nullptr;  // required when cp.size > 1 (nullptr in a declare pass)
   int64_t rows() const { return batch * seq_len; }
   int64_t local(int64_t global_dim) const { return global_dim / tp.size; }
+  // The whole sequence's length (T, whatever the split).
+  int64_t global_seq_len() const { return cp.size > 1 ? seq_len * cp.chunks() : seq_len; }
 };
 
 // Sums a partial result over the tensor-parallel group (nothing to do without one).

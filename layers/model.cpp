@@ -35,6 +35,16 @@ Planner Model::declare_pass() {
   PHA_REQUIRE(part_.flat_chunks >= 1, "the parameter arena cannot split into {} chunks",
               part_.flat_chunks);
   if (part_.tp.size == 1) part_.tp_comm = nullptr;
+  const parallel::ContextSplit& cp = part_.cp;
+  PHA_REQUIRE(cp.size >= 1 && cp.rank >= 0 && cp.rank < cp.size,
+              "context-parallel position {} of {} is invalid", cp.rank, cp.size);
+  PHA_REQUIRE(cp.size == 1 || seq_len_ % cp.chunks() == 0,
+              "context parallelism cp = {} splits each sequence into 2 x cp = {} equal chunks, but "
+              "T = {} is not divisible by {}: choose train.seq_len as a multiple of {}",
+              cp.size, cp.chunks(), seq_len_, cp.chunks(), cp.chunks());
+  if (cp.size == 1) part_.cp_comm = nullptr;
+  local_batch_ = cp.size > 1 ? 2 * batch_ : batch_;
+  local_seq_ = cp.size > 1 ? seq_len_ / cp.chunks() : seq_len_;
   slots_.resize(static_cast<size_t>(part_.slots));
   Planner declare(precision_, part_.tp);
   plan(declare, slots_[0]);
@@ -65,6 +75,8 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
               precision_.str());
   PHA_REQUIRE(part_.tp.size == 1 || part_.tp_comm != nullptr,
               "a tensor-parallel model part needs its tp communicator");
+  PHA_REQUIRE(part_.cp.size == 1 || part_.cp_comm != nullptr,
+              "a context-parallel model part needs its cp communicator");
   const Planner declare = declare_pass();
   param_specs_ = declare.param_specs();
   const size_t param_bytes = declare.param_table().chunked_bytes(part_.flat_chunks);
@@ -81,12 +93,13 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   // Targets are the next tokens; the last position of each sequence has none.
   host_targets_.assign(static_cast<size_t>(batch_ * seq_len_), -1);
   host_local_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
+  host_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
   counted_rows_ = batch_ * (seq_len_ - 1);
 }
 
 void Model::plan(Planner& p, Slot& slot) {
-  const LayerShape s{cfg_, batch_, seq_len_, part_.tp};
-  const int64_t B = batch_, T = seq_len_;
+  const LayerShape s{cfg_, local_batch_, local_seq_, part_.tp, part_.cp, part_.cp_comm};
+  const int64_t B = local_batch_, T = local_seq_;
   // The tied head needs E on the last stage too: the same parameter, its own copy.
   const bool declaring = !p.binding();
   if (part_.has_embedding || (part_.has_head && cfg_.tie_embeddings))
@@ -97,7 +110,7 @@ void Model::plan(Planner& p, Slot& slot) {
   slot.targets = p.act("targets", {B * T}, DType::i32);
   if (cfg_.block.serial || cfg_.block.attention) {
     // One table for all slots: it lives in whichever arena the first bind pass hands out.
-    const Tensor table = p.stat("rope.table", {T, cfg_.head_dim() / 2, 2});
+    const Tensor table = p.stat("rope.table", {seq_len_, cfg_.head_dim() / 2, 2});
     if (rope_.empty()) rope_ = table;
   }
   slot.x.resize(static_cast<size_t>(part_.n_layers + 1));
@@ -150,6 +163,22 @@ const Tensor& Model::head_weight_grad() const {
   return cfg_.tie_embeddings ? embedding_->weight.grad : slots_[0].head.untied_weight.grad;
 }
 
+namespace {
+// Position p of sequence b sits at row (a B + b) C + t of this rank (slot a, chunk offset t)
+// under context parallelism, else at row b T + p. Calls f(row, b, p) for every row.
+template <typename F>
+void for_each_row(const parallel::ContextSplit& cp, int64_t B, int64_t T, F&& f) {
+  if (cp.size == 1) {
+    for (int64_t i = 0; i < B * T; ++i) f(i, i / T, i % T);
+    return;
+  }
+  const int64_t C = T / cp.chunks();
+  for (int a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < C; ++t) f((a * B + b) * C + t, b, cp.chunk(a) * C + t);
+}
+}  // namespace
+
 double Model::stage_forward(int slot_index, const int32_t* tokens) {
   Slot& slot = slots_.at(static_cast<size_t>(slot_index));
   const int64_t B = batch_, T = seq_len_;
@@ -159,20 +188,26 @@ double Model::stage_forward(int slot_index, const int32_t* tokens) {
                 "data does not match model.vocab",
                 tokens[i], i, cfg_.vocab);
   Communicator* tp = part_.tp_comm;
+  // This rank's tokens and targets (the next tokens; the last position of a sequence has none).
+  for_each_row(part_.cp, B, T, [&](int64_t row, int64_t b, int64_t p) {
+    host_tokens_[static_cast<size_t>(row)] = tokens[b * T + p];
+    host_targets_[static_cast<size_t>(row)] = p + 1 < T ? tokens[b * T + p + 1] : -1;
+  });
   if (part_.has_embedding) {
-    local_token_ids(*embedding_, tokens, B * T, host_local_tokens_.data());
+    local_token_ids(*embedding_, host_tokens_.data(), B * T, host_local_tokens_.data());
     backend_.copy_from_host(slot.local_tokens, host_local_tokens_.data());
-    embedding_forward(backend_, *embedding_, slot.local_tokens.view({B, T}), slot.x[0], tp);
+    embedding_forward(backend_, *embedding_, slot.local_tokens.view({local_batch_, local_seq_}),
+                      slot.x[0], tp);
   }
   for (size_t l = 0; l < slot.blocks.size(); ++l)
     block_forward(backend_, slot.blocks[l], slot.x[l], rope_, slot.x[l + 1], tp);
   if (!part_.has_head) return std::numeric_limits<double>::quiet_NaN();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t + 1 < T; ++t)
-      host_targets_[static_cast<size_t>(b * T + t)] = tokens[b * T + t + 1];
   backend_.copy_from_host(slot.targets, host_targets_.data());
-  const double loss_sum =
+  double loss_sum =
       head_forward(backend_, slot.head, slot.x.back(), head_weight(), slot.targets, tp);
+  if (part_.cp_comm)
+    part_.cp_comm->all_reduce(Tensor(&loss_sum, DType::f64, Device::cpu, Shape{1}),
+                              parallel::ReduceOp::sum);
   return loss_sum / static_cast<double>(counted_rows_);
 }
 
@@ -183,8 +218,12 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
     if (ready && range.first < range.second) ready(range.first, range.second);
   };
   if (part_.has_head) {
+    // The loss is the mean over all cp ranks' rows; the gradients are then averaged over the
+    // dp x cp group like replicas', so each cp rank's share is scaled up by cp to make that
+    // average their sum.
+    const double scale = static_cast<double>(part_.cp.size) / static_cast<double>(counted_rows_);
     head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
-                  slot.targets, 1.0 / static_cast<double>(counted_rows_), d_res_, tp);
+                  slot.targets, scale, d_res_, tp);
     tell(head_params_);
   }
   for (size_t l = slot.blocks.size(); l-- > 0;) {
@@ -194,7 +233,8 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
   // The embedding (or the tied head's copy of E) is written by the head's and the embedding's
   // backward: complete only now.
   if (part_.has_embedding)
-    embedding_backward(backend_, *embedding_, slot.local_tokens.view({batch_, seq_len_}), d_res_);
+    embedding_backward(backend_, *embedding_, slot.local_tokens.view({local_batch_, local_seq_}),
+                       d_res_);
   tell(embedding_params_);
 }
 

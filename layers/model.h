@@ -38,6 +38,10 @@ struct ModelPart {
   int64_t n_layers = -1;  // -1: every layer (one stage)
   bool has_embedding = true, has_head = true;
   int slots = 1;  // micro-batches in flight
+  // Context parallelism: this rank holds chunks cp.chunk(0) and cp.chunk(1) of every sequence
+  // (parallel/context_split.h); cp_comm (required when cp.size > 1) links the ranks of the split.
+  parallel::ContextSplit cp;
+  Communicator* cp_comm = nullptr;
   // The parameter and gradient arenas are padded to this many equal chunks of whole elements
   // (the dp size: ZeRO all-gathers and reduce-scatters them in place, one chunk per dp rank).
   int flat_chunks = 1;
@@ -54,7 +58,8 @@ struct PlannedTables {
 
 class Model {
  public:
-  // A model part for micro-batches of `batch` sequences of `seq_len` tokens, in `precision` (all
+  // A model part for micro-batches of `batch` sequences of `seq_len` tokens (the whole sequences,
+  // also under context parallelism: the part then computes its two chunks), in `precision` (all
   // f32; all f64 for whole-model gradient checks; bf16 activations over f32 masters on the GPU).
   Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
         Precision precision = {}, ModelPart part = {});
@@ -69,7 +74,7 @@ class Model {
   void refresh_compute_weights();
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
-  // (b, t < T-1).
+  // (b, t < T-1) (under context parallelism summed over the cp ranks: every one returns it).
   double forward(const int32_t* tokens) { return stage_forward(0, tokens); }
   // Gradients of the last forward's loss, accumulated (+=) into the gradient arena.
   void backward() { stage_backward(0); }
@@ -102,7 +107,7 @@ class Model {
   int64_t parameter_count() const { return params_.table().total_elements(); }
   MemoryFigures memory() const;
   // Logits of the last forward of slot 0, this rank's columns [B*T, V_pad/tp] (valid until
-  // backward).
+  // backward; under context parallelism this rank's rows, slot-major: [2B * C, V_pad/tp]).
   const Tensor& logits(int slot = 0) const {
     return slots_.at(static_cast<size_t>(slot)).head.logits;
   }
@@ -131,6 +136,8 @@ class Model {
   Backend& backend_;
   ModelConfig cfg_;
   int64_t batch_, seq_len_;
+  // The micro-batch as this rank holds it: B x T, or 2B x C under context parallelism.
+  int64_t local_batch_ = 0, local_seq_ = 0;
   Precision precision_;
   ModelPart part_;
   std::vector<ParamSpec> param_specs_;
@@ -144,6 +151,7 @@ class Model {
   Tensor rope_;   // [T, d_h/2, 2], in slot 0's arena, shared
   Tensor d_res_;  // scratch [B, T, d]
   std::vector<int32_t> host_targets_, host_local_tokens_;
+  std::vector<int32_t> host_tokens_;  // this rank's tokens (its chunks under context parallelism)
   int64_t counted_rows_ = 0;
 };
 

@@ -1,10 +1,17 @@
 #include "parallel/communicator.h"
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include <chrono>
 
 namespace pha::parallel {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 namespace {
 
@@ -17,6 +24,7 @@ class CallTimer {
     counter_.calls += 1;
     counter_.bytes += static_cast<int64_t>(bytes_);
     counter_.seconds += elapsed.count();
+    counter_.cpu_seconds += thread_cpu_seconds() - cpu_start_;
   }
   CallTimer(const CallTimer&) = delete;
   CallTimer& operator=(const CallTimer&) = delete;
@@ -25,6 +33,7 @@ class CallTimer {
   CommCounter& counter_;
   size_t bytes_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  double cpu_start_ = thread_cpu_seconds();
 };
 
 void require_data(const char* op, const char* what, const Tensor& t) {
@@ -71,6 +80,7 @@ CommCounter CommStats::total() const {
     sum.calls += c.calls;
     sum.bytes += c.bytes;
     sum.seconds += c.seconds;
+    sum.cpu_seconds += c.cpu_seconds;
   }
   return sum;
 }
@@ -103,11 +113,13 @@ void Communicator::wait(PendingReduce& pending) {
   PHA_REQUIRE(pending.pending(),
               "wait on the {} group: no all-reduce is pending here (waited for already?)", name());
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
   // Released even when wait() throws: a failed request is not waited for twice.
   const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
   request->wait();
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   stats_[CommOp::all_reduce].seconds += elapsed.count();
+  stats_[CommOp::all_reduce].cpu_seconds += thread_cpu_seconds() - cpu_start;
 }
 
 bool Communicator::progress(PendingReduce& pending) {
@@ -158,6 +170,48 @@ void Communicator::recv(const Tensor& t, int src) {
   do_recv(t, src);
 }
 
+PendingTransfer Communicator::send_start(const Tensor& t, int dst, int tag) {
+  require_data("send", "tensor", t);
+  require_peer("send to", dst);
+  require_tag(tag);
+  CallTimer timer(stats_[CommOp::send], t.bytes());
+  return PendingTransfer(do_send_start(t, dst, tag), CommOp::send);
+}
+
+PendingTransfer Communicator::recv_start(const Tensor& t, int src, int tag) {
+  require_data("recv", "tensor", t);
+  require_peer("recv from", src);
+  require_tag(tag);
+  CallTimer timer(stats_[CommOp::recv], t.bytes());
+  return PendingTransfer(do_recv_start(t, src, tag), CommOp::recv);
+}
+
+void Communicator::wait(PendingTransfer& pending) {
+  PHA_REQUIRE(pending.pending(),
+              "wait on the {} group: no transfer is pending here (waited for already?)", name());
+  const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
+  const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
+  request->wait();
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  stats_[pending.op_].seconds += elapsed.count();
+  stats_[pending.op_].cpu_seconds += thread_cpu_seconds() - cpu_start;
+}
+
+std::unique_ptr<PendingRequest> Communicator::do_send_start(const Tensor&, int, int) {
+  fail(
+      "the {} group's communicator has no non-blocking send (context parallelism needs the MPI "
+      "communicator: run cp > 1 on the CPU backend)",
+      name());
+}
+
+std::unique_ptr<PendingRequest> Communicator::do_recv_start(const Tensor&, int, int) {
+  fail(
+      "the {} group's communicator has no non-blocking recv (context parallelism needs the MPI "
+      "communicator: run cp > 1 on the CPU backend)",
+      name());
+}
+
 void Communicator::barrier() {
   CallTimer timer(stats_[CommOp::barrier], 0);
   do_barrier();
@@ -168,6 +222,11 @@ void Communicator::count(CommOp op, size_t bytes, double seconds) {
   c.calls += 1;
   c.bytes += static_cast<int64_t>(bytes);
   c.seconds += seconds;
+}
+
+void Communicator::require_tag(int tag) const {
+  PHA_REQUIRE(tag >= 0 && tag < 100, "a transfer on the {} group: tag {} is outside 0 .. 99",
+              name(), tag);
 }
 
 void Communicator::require_peer(const char* what, int peer) const {

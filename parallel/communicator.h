@@ -7,7 +7,9 @@
 //   all_reduce, broadcast, send, recv: the tensor's bytes;
 //   reduce_scatter: the full input (size() chunks); all_gather: the full output (size() chunks);
 //   barrier: 0.
-// Seconds are the wall time spent inside the call (for the communication fraction of a step).
+// Seconds are the wall time spent inside the call (for the communication fraction of a step);
+// cpu_seconds the calling thread's CPU time in it (a rank's compute time is its thread's CPU time
+// less this: bench/context_parallel.sh).
 // A non-blocking all-reduce (all_reduce_start + wait) counts as one all_reduce call: its bytes
 // when started, and the time spent inside both calls.
 #include <array>
@@ -31,7 +33,11 @@ struct CommCounter {
   int64_t calls = 0;
   int64_t bytes = 0;
   double seconds = 0;
+  double cpu_seconds = 0;  // the calling thread's CPU time inside the calls (polling)
 };
+
+// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), seconds.
+double thread_cpu_seconds();
 
 struct CommStats {
   std::array<CommCounter, comm_op_count> by_op{};
@@ -70,6 +76,21 @@ class PendingReduce {
   std::unique_ptr<PendingRequest> request_;
 };
 
+// A started send or receive (send_start, recv_start), completed by Communicator::wait. Until
+// then the tensor must be neither written (send) nor read (recv). Move-only.
+class PendingTransfer {
+ public:
+  PendingTransfer() = default;
+  bool pending() const { return request_ != nullptr; }
+
+ private:
+  friend class Communicator;
+  PendingTransfer(std::unique_ptr<PendingRequest> request, CommOp op)
+      : request_(std::move(request)), op_(op) {}
+  std::unique_ptr<PendingRequest> request_;
+  CommOp op_ = CommOp::send;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -103,6 +124,13 @@ class Communicator {
   // arrive in the order they were sent; recv checks the element count that arrived.
   void send(const Tensor& t, int dst);
   void recv(const Tensor& t, int src);
+  // Non-blocking send and recv (ring attention overlaps them with compute): return once started,
+  // wait() completes them; counted as send and recv. Between two ranks, transfers are matched in
+  // the order they were started, per tag (0 .. 99; the blocking calls use tag 0). Every started
+  // transfer must be waited for.
+  PendingTransfer send_start(const Tensor& t, int dst, int tag = 0);
+  PendingTransfer recv_start(const Tensor& t, int src, int tag = 0);
+  void wait(PendingTransfer& pending);
   void barrier();
 
   const CommStats& stats() const { return stats_; }
@@ -117,12 +145,16 @@ class Communicator {
   virtual void do_send(const Tensor& t, int dst) = 0;
   virtual void do_recv(const Tensor& t, int src) = 0;
   virtual void do_barrier() = 0;
+  // Implementations without non-blocking point-to-point transfers refuse them (pha::Error).
+  virtual std::unique_ptr<PendingRequest> do_send_start(const Tensor& t, int dst, int tag);
+  virtual std::unique_ptr<PendingRequest> do_recv_start(const Tensor& t, int src, int tag);
 
   // Adds one call of `op` moving `bytes`, taking `seconds`; for helpers outside the calls above.
   void count(CommOp op, size_t bytes, double seconds);
 
  private:
   void require_peer(const char* what, int peer) const;
+  void require_tag(int tag) const;
   CommStats stats_;
 };
 

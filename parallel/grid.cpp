@@ -9,32 +9,35 @@ namespace pha::parallel {
 namespace {
 
 void require_resolved(const Layout& layout) {
-  PHA_REQUIRE(layout.dp >= 1 && layout.tp >= 1 && layout.pp >= 1,
+  PHA_REQUIRE(layout.dp >= 1 && layout.tp >= 1 && layout.pp >= 1 && layout.cp >= 1,
               "layout {} is not resolved: call resolve_layout first", layout.str());
 }
 
 }  // namespace
 
 std::string Layout::str() const {
+  if (cp > 1) return fmt::format("dp {} x tp {} x pp {} x cp {}", dp, tp, pp, cp);
   return fmt::format("dp {} x tp {} x pp {}", dp, tp, pp);
 }
 
 Layout resolve_layout(Layout requested, int world_size) {
   PHA_REQUIRE(world_size >= 1, "the world size must be at least 1, got {}", world_size);
-  PHA_REQUIRE(requested.tp >= 1 && requested.pp >= 1 && requested.dp >= 0,
-              "layout {}: tp and pp must be at least 1 and dp at least 0 (0 infers it)",
+  PHA_REQUIRE(requested.tp >= 1 && requested.pp >= 1 && requested.cp >= 1 && requested.dp >= 0,
+              "layout {}: tp, pp and cp must be at least 1 and dp at least 0 (0 infers it)",
               requested.str());
   Layout layout = requested;
-  const int model_ranks = requested.tp * requested.pp;
+  const int model_ranks = requested.tp * requested.pp * requested.cp;
   if (requested.dp == 0) {
     PHA_REQUIRE(world_size % model_ranks == 0,
-                "world size {} is not divisible by tp x pp = {} x {} = {}: dp cannot be inferred",
-                world_size, requested.tp, requested.pp, model_ranks);
+                "world size {} is not divisible by tp x pp x cp = {} x {} x {} = {}: dp cannot be "
+                "inferred",
+                world_size, requested.tp, requested.pp, requested.cp, model_ranks);
     layout.dp = world_size / model_ranks;
   }
   PHA_REQUIRE(layout.world_size() == world_size,
-              "layout dp x tp x pp = {} x {} x {} = {} ranks does not match the world size {}",
-              layout.dp, layout.tp, layout.pp, layout.world_size(), world_size);
+              "layout dp x tp x pp x cp = {} x {} x {} x {} = {} ranks does not match the world "
+              "size {}",
+              layout.dp, layout.tp, layout.pp, layout.cp, layout.world_size(), world_size);
   return layout;
 }
 
@@ -44,18 +47,19 @@ GridCoord coord_of(const Layout& layout, int rank) {
               rank, layout.world_size(), layout.str());
   GridCoord c;
   c.tp = rank % layout.tp;
-  c.dp = (rank / layout.tp) % layout.dp;
-  c.pp = rank / (layout.tp * layout.dp);
+  c.cp = (rank / layout.tp) % layout.cp;
+  c.dp = (rank / (layout.tp * layout.cp)) % layout.dp;
+  c.pp = rank / (layout.tp * layout.cp * layout.dp);
   return c;
 }
 
 int rank_of(const Layout& layout, GridCoord c) {
   require_resolved(layout);
   PHA_REQUIRE(c.dp >= 0 && c.dp < layout.dp && c.tp >= 0 && c.tp < layout.tp && c.pp >= 0 &&
-                  c.pp < layout.pp,
-              "grid coordinate (dp {}, tp {}, pp {}) is outside {}", c.dp, c.tp, c.pp,
+                  c.pp < layout.pp && c.cp >= 0 && c.cp < layout.cp,
+              "grid coordinate (dp {}, tp {}, pp {}, cp {}) is outside {}", c.dp, c.tp, c.pp, c.cp,
               layout.str());
-  return c.tp + layout.tp * (c.dp + layout.dp * c.pp);
+  return c.tp + layout.tp * (c.cp + layout.cp * (c.dp + layout.dp * c.pp));
 }
 
 std::string_view group_name(GroupKind kind) {
@@ -72,6 +76,10 @@ std::string_view group_name(GroupKind kind) {
       return "stage";
     case GroupKind::replica:
       return "replica";
+    case GroupKind::cp:
+      return "cp";
+    case GroupKind::dp_cp:
+      return "dp_cp";
   }
   return "?";
 }
@@ -82,15 +90,19 @@ GroupPosition group_position(const Layout& layout, GroupKind kind, int rank) {
     case GroupKind::world:
       return {0, rank};
     case GroupKind::tp:
-      return {c.dp + layout.dp * c.pp, c.tp};
+      return {c.cp + layout.cp * (c.dp + layout.dp * c.pp), c.tp};
     case GroupKind::dp:
-      return {c.tp + layout.tp * c.pp, c.dp};
+      return {c.tp + layout.tp * (c.cp + layout.cp * c.pp), c.dp};
     case GroupKind::pp:
-      return {c.tp + layout.tp * c.dp, c.pp};
+      return {c.tp + layout.tp * (c.cp + layout.cp * c.dp), c.pp};
     case GroupKind::stage:
-      return {c.pp, c.tp + layout.tp * c.dp};
+      return {c.pp, c.tp + layout.tp * (c.cp + layout.cp * c.dp)};
     case GroupKind::replica:
-      return {c.dp, c.tp + layout.tp * c.pp};
+      return {c.cp + layout.cp * c.dp, c.tp + layout.tp * c.pp};
+    case GroupKind::cp:
+      return {c.tp + layout.tp * (c.dp + layout.dp * c.pp), c.cp};
+    case GroupKind::dp_cp:
+      return {c.tp + layout.tp * c.pp, c.cp + layout.cp * c.dp};
   }
   fail("unknown group kind {}", static_cast<int>(kind));
 }
@@ -107,9 +119,13 @@ int group_size(const Layout& layout, GroupKind kind) {
     case GroupKind::pp:
       return layout.pp;
     case GroupKind::stage:
-      return layout.dp * layout.tp;
+      return layout.dp * layout.cp * layout.tp;
     case GroupKind::replica:
       return layout.tp * layout.pp;
+    case GroupKind::cp:
+      return layout.cp;
+    case GroupKind::dp_cp:
+      return layout.dp * layout.cp;
   }
   fail("unknown group kind {}", static_cast<int>(kind));
 }

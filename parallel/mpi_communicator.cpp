@@ -181,18 +181,58 @@ void MpiCommunicator::do_send(const Tensor& t, int dst) {
   poll(request, MPI_STATUS_IGNORE, fmt::format("send to {}", dst));
 }
 
+// A started MPI_Isend (send) or MPI_Irecv; wait() polls it and checks a receive's count.
+class MpiCommunicator::PendingPointToPoint final : public PendingRequest {
+ public:
+  PendingPointToPoint(const MpiCommunicator& comm, const Tensor& t, int peer, bool send,
+                      int tag = 0)
+      : comm_(comm), t_(t), peer_(peer), send_(send) {
+    const char* op = send ? "send" : "recv";
+    const MPI_Datatype type = mpi_type(op, t);
+    const int n = mpi_count(op, t.numel());
+    if (send)
+      comm_.check(MPI_Isend(t.data, n, type, peer, tag, comm_.comm_, &request_), "MPI_Isend");
+    else
+      comm_.check(MPI_Irecv(t.data, n, type, peer, tag, comm_.comm_, &request_), "MPI_Irecv");
+  }
+  void wait() override {
+    if (!done_)
+      comm_.poll(request_, &status_, fmt::format("{} {}", send_ ? "send to" : "recv from", peer_));
+    if (send_) return;
+    int received = 0;
+    comm_.check(MPI_Get_count(&status_, mpi_type("recv", t_), &received), "MPI_Get_count");
+    if (received != t_.numel())
+      abort_job(comm_.world_rank_,
+                fmt::format("recv from {} on the {} group got {} elements into {}", peer_,
+                            comm_.name_, received, t_.describe()));
+  }
+  bool progress() override {
+    int done = 0;
+    if (!done_) comm_.check(MPI_Test(&request_, &done, &status_), "MPI_Test");
+    done_ = done_ || done != 0;
+    return done_;
+  }
+
+ private:
+  const MpiCommunicator& comm_;
+  Tensor t_;
+  int peer_;
+  bool send_;
+  bool done_ = false;  // completed by progress(): status_ holds the result
+  MPI_Status status_{};
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
 void MpiCommunicator::do_recv(const Tensor& t, int src) {
-  const MPI_Datatype type = mpi_type("recv", t);
-  MPI_Request request;
-  check(MPI_Irecv(t.data, mpi_count("recv", t.numel()), type, src, 0, comm_, &request),
-        "MPI_Irecv");
-  MPI_Status status;
-  poll(request, &status, fmt::format("recv from {}", src));
-  int received = 0;
-  check(MPI_Get_count(&status, type, &received), "MPI_Get_count");
-  if (received != t.numel())
-    abort_job(world_rank_, fmt::format("recv from {} on the {} group got {} elements into {}", src,
-                                       name_, received, t.describe()));
+  PendingPointToPoint(*this, t, src, false).wait();
+}
+
+std::unique_ptr<PendingRequest> MpiCommunicator::do_send_start(const Tensor& t, int dst, int tag) {
+  return std::make_unique<PendingPointToPoint>(*this, t, dst, true, tag);
+}
+
+std::unique_ptr<PendingRequest> MpiCommunicator::do_recv_start(const Tensor& t, int src, int tag) {
+  return std::make_unique<PendingPointToPoint>(*this, t, src, false, tag);
 }
 
 void MpiCommunicator::do_barrier() {

@@ -49,9 +49,12 @@ class MpiCommunicator final : public Communicator {
   void do_send(const Tensor& t, int dst) override;
   void do_recv(const Tensor& t, int src) override;
   void do_barrier() override;
+  std::unique_ptr<PendingRequest> do_send_start(const Tensor& t, int dst, int tag) override;
+  std::unique_ptr<PendingRequest> do_recv_start(const Tensor& t, int src, int tag) override;
 
  private:
-  class PendingAllReduce;  // an MPI_Iallreduce in flight
+  class PendingAllReduce;     // an MPI_Iallreduce in flight
+  class PendingPointToPoint;  // an MPI_Isend or MPI_Irecv in flight
 
   void check(int rc, const char* call) const;
   // Polls `request` with MPI_Test until it completes; aborts the job after the timeout. (Not

@@ -25,29 +25,37 @@ constexpr int64_t kTileRows = 64;  // query rows per tile: positions x the query
 // Below this many multiply-adds (well under a millisecond) an OpenMP team costs more than it saves.
 constexpr int64_t kParallelMin = int64_t{1} << 21;
 
+// seq: query positions of q; seq_k: key positions of k and v. Query row t sits at global position
+// q_pos + t, key row j at k_pos + j (both 0 for the whole-sequence ops); the mask compares global
+// positions.
 struct Dims {
   int64_t batch, seq, n_q, n_kv, d_h, group;
+  int64_t seq_k, q_pos, k_pos;
   int64_t kv_row() const { return n_kv * d_h; }  // stride of k and v between positions
   // Query positions per tile; each position brings the `group` heads that share one kv head.
   int64_t tile_positions() const { return std::max<int64_t>(1, kTileRows / group); }
   int64_t max_rows() const { return tile_positions() * group; }
 };
 
-// Multiply-adds of one pass over all score rows (about half of T^2 under the causal mask).
+// Multiply-adds of one pass over all score rows (an upper bound: every pair of the block).
 int64_t score_work(const Dims& d) {
-  return d.batch * d.n_q * d.seq * (d.seq + 1) / 2 * d.d_h;
+  return d.batch * d.n_q * d.seq * d.seq_k * d.d_h / (d.q_pos == d.k_pos ? 2 : 1);
 }
 
+// same_length: q and k must have the same T (the whole-sequence ops).
 Dims check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
-                     const Tensor& out, const Tensor& lse, int64_t window) {
+                     const Tensor& out, const Tensor& lse, int64_t window, bool same_length = true,
+                     int64_t q_pos = 0, int64_t k_pos = 0) {
   require_rank(op, "q", q, 4);
   require_rank(op, "k", k, 4);
   require_same_shape(op, "v", v, "k", k);
   const int64_t batch = q.dim(0), seq = q.dim(1), n_q = q.dim(2), n_kv = k.dim(2), d_h = q.dim(3);
-  PHA_REQUIRE(k.dim(0) == batch && k.dim(1) == seq && k.dim(3) == d_h,
-              "{}: q has shape {} and k {}; they must agree in B, T and d_h (q [B, T, n_q, d_h], "
+  PHA_REQUIRE(k.dim(0) == batch && (!same_length || k.dim(1) == seq) && k.dim(3) == d_h,
+              "{}: q has shape {} and k {}; they must agree in B, {}d_h (q [B, T, n_q, d_h], "
               "k and v [B, T, n_kv, d_h])",
-              op, q.shape.str(), k.shape.str());
+              op, q.shape.str(), k.shape.str(), same_length ? "T and " : "");
+  PHA_REQUIRE(q_pos >= 0 && k_pos >= 0, "{}: positions must be >= 0, got q {} and k {}", op, q_pos,
+              k_pos);
   PHA_REQUIRE(d_h > 0 && n_kv > 0, "{}: k has shape {}; n_kv and d_h must be positive", op,
               k.shape.str());
   PHA_REQUIRE(
@@ -58,7 +66,7 @@ Dims check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
   require_shape(op, "lse", lse, Shape{batch, n_q, seq});
   PHA_REQUIRE(window >= 0, "{}: window must be >= 0 (0 = full causal), got {}", op, window);
   for (const Tensor* t : {&k, &v, &out, &lse}) require_same_dtype(op, q, *t);
-  return Dims{batch, seq, n_q, n_kv, d_h, n_q / n_kv};
+  return Dims{batch, seq, n_q, n_kv, d_h, n_q / n_kv, k.dim(1), q_pos, k_pos};
 }
 
 // One AVX2 register of T (GCC vector extension): the compiler keeps arrays of these in registers.
@@ -189,8 +197,8 @@ void transpose_block(const T* src, int64_t row, int64_t n, int64_t d_h, T* dst) 
   }
 }
 
-// Query rows [t0, t1) x the heads of kv group g in batch b. Row r is position t0 + r / group and
-// query head g * group + r % group.
+// Query rows [t0, t1) x the heads of kv group g in batch b. Row r is query row t0 + r / group
+// (global position q_pos + t0 + r / group) and query head g * group + r % group.
 struct Tile {
   int64_t b, g, t0, t1;
   int64_t rows(const Dims& d) const { return (t1 - t0) * d.group; }
@@ -204,18 +212,26 @@ struct Tile {
     return (b * d.n_q + head(d, r)) * d.seq + position(d, r);
   }
   // Offset of k[b, 0, g, :] (and v, dk, dv).
-  int64_t kv_at(const Dims& d) const { return (b * d.seq * d.n_kv + g) * d.d_h; }
-  // The first key block any row of the tile sees.
-  int64_t first_block(int64_t window) const {
-    return attention_first_key(t0, window) / kKeyBlock * kKeyBlock;
+  int64_t kv_at(const Dims& d) const { return (b * d.seq_k * d.n_kv + g) * d.d_h; }
+  // The key rows any row of the tile sees lie in [first_block, key_end): the first rounded down
+  // to a whole block, key_end just past the last row's own position. Empty when the block of keys
+  // lies wholly after the tile or before its window.
+  int64_t first_block(const Dims& d, int64_t window) const {
+    const int64_t first = attention_first_key(d.q_pos + t0, window) - d.k_pos;
+    return std::max<int64_t>(0, first) / kKeyBlock * kKeyBlock;
+  }
+  int64_t key_end(const Dims& d) const {
+    return std::max<int64_t>(0, std::min(d.seq_k, d.q_pos + t1 - d.k_pos));
   }
 };
 
-// The keys row r sees in the block [k0, k0 + n), as columns [c0, c1) (empty when c0 >= c1).
+// The keys row r sees in the block of key rows [k0, k0 + n), as columns [c0, c1) (empty when
+// c0 >= c1).
 std::pair<int64_t, int64_t> visible_columns(const Dims& d, const Tile& tile, int64_t r,
                                             int64_t window, int64_t k0, int64_t n) {
-  const int64_t t = tile.position(d, r);
-  return {std::max(attention_first_key(t, window), k0) - k0, std::min(t + 1, k0 + n) - k0};
+  const int64_t t = d.q_pos + tile.position(d, r);  // global position of the query
+  const int64_t first = attention_first_key(t, window) - d.k_pos, last = t - d.k_pos;
+  return {std::max(first, k0) - k0, std::min(last + 1, k0 + n) - k0};
 }
 
 int64_t forward_scratch(const Dims& d) {
@@ -223,9 +239,10 @@ int64_t forward_scratch(const Dims& d) {
   return 2 * r * d.d_h + d.d_h * kKeyBlock + r * kKeyBlock + 2 * r;
 }
 
+// merge: out and lse already hold the attention over other keys; the tile's result is merged in.
 template <typename T>
-void forward_tile(const Dims& d, const Tile& tile, int64_t window, const T* q, const T* k,
-                  const T* v, T* out, T* lse, T* scratch) {
+void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, const T* q,
+                  const T* k, const T* v, T* out, T* lse, T* scratch) {
   const int64_t rows = tile.rows(d), dh = d.d_h, kv_row = d.kv_row();
   T* qs = scratch;               // [rows, d_h] scaled queries
   T* o = qs + rows * dh;         // [rows, d_h] outputs before the division by the sum
@@ -243,8 +260,9 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, const T* q, c
   std::fill(o, o + rows * dh, T(0));
   const T* kb = k + tile.kv_at(d);
   const T* vb = v + tile.kv_at(d);
-  for (int64_t k0 = tile.first_block(window); k0 < tile.t1; k0 += kKeyBlock) {
-    const int64_t n = std::min(kKeyBlock, tile.t1 - k0);
+  const int64_t key_end = tile.key_end(d);
+  for (int64_t k0 = tile.first_block(d, window); k0 < key_end; k0 += kKeyBlock) {
+    const int64_t n = std::min(kKeyBlock, key_end - k0);
     transpose_block(kb + k0 * kv_row, kv_row, n, dh, kt);
     gemm(rows, padded_keys<T>(n), dh, qs, dh, 1, kt, kKeyBlock, s, kKeyBlock, false);
     for (int64_t r = 0; r < rows; ++r) {
@@ -266,9 +284,26 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, const T* q, c
   }
   for (int64_t r = 0; r < rows; ++r) {
     T* out_r = out + tile.q_at(d, r);
-    const T inv = T(1) / sum[r];
-    for (int64_t i = 0; i < dh; ++i) out_r[i] = o[r * dh + i] * inv;
-    lse[tile.lse_at(d, r)] = mx[r] + std::log(sum[r]);
+    T& lse_r = lse[tile.lse_at(d, r)];
+    if (sum[r] == T(0)) {  // the row sees none of these keys
+      if (!merge) {
+        std::fill(out_r, out_r + dh, T(0));
+        lse_r = -std::numeric_limits<T>::infinity();
+      }
+      continue;
+    }
+    const T block_lse = mx[r] + std::log(sum[r]);
+    if (!merge || lse_r == -std::numeric_limits<T>::infinity()) {
+      const T inv = T(1) / sum[r];
+      for (int64_t i = 0; i < dh; ++i) out_r[i] = o[r * dh + i] * inv;
+      lse_r = block_lse;
+      continue;
+    }
+    // Online-softmax merge of two partial results: weights exp(lse_part - lse_both).
+    const T both = std::max(lse_r, block_lse) + std::log1p(std::exp(-std::abs(lse_r - block_lse)));
+    const T keep = std::exp(lse_r - both), add = std::exp(mx[r] - both);  // add: exp(m)/... * sum
+    for (int64_t i = 0; i < dh; ++i) out_r[i] = out_r[i] * keep + o[r * dh + i] * add;
+    lse_r = both;
   }
 }
 
@@ -305,9 +340,9 @@ void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dou
     row_lse[r] = lse[tile.lse_at(d, r)];
   }
   std::fill(dqs, dqs + rows * dh, T(0));
-  const int64_t kv = tile.kv_at(d);
-  for (int64_t k0 = tile.first_block(window); k0 < tile.t1; k0 += kKeyBlock) {
-    const int64_t n = std::min(kKeyBlock, tile.t1 - k0), at = kv + k0 * kv_row;
+  const int64_t kv = tile.kv_at(d), key_end = tile.key_end(d);
+  for (int64_t k0 = tile.first_block(d, window); k0 < key_end; k0 += kKeyBlock) {
+    const int64_t n = std::min(kKeyBlock, key_end - k0), at = kv + k0 * kv_row;
     transpose_block(k + at, kv_row, n, dh, kt);
     transpose_block(v + at, kv_row, n, dh, vt);
     gemm(rows, padded_keys<T>(n), dh, qs, dh, 1, kt, kKeyBlock, p, kKeyBlock, false);
@@ -340,16 +375,14 @@ T* thread_scratch(CpuBackend& cpu, int64_t per_thread, int64_t& stride) {
   return cpu.scratch<T>(kScratchSlot, static_cast<size_t>(stride * omp_get_max_threads()));
 }
 
-}  // namespace
-
-void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const Tensor& out, const Tensor& lse, int64_t window) {
-  const Dims d = check_attention("attention_forward", q, k, v, out, lse, window);
+void attention_forward_dims(CpuBackend& cpu, const Dims& d, const Tensor& q, const Tensor& k,
+                            const Tensor& v, const Tensor& out, const Tensor& lse, int64_t window,
+                            bool merge) {
   dispatch_float("attention_forward", q.dtype, [&](auto tag) {
     using T = decltype(tag);
     const int64_t tq = d.tile_positions(), tiles = (d.seq + tq - 1) / tq;
     int64_t stride = 0;
-    T* scratch = thread_scratch<T>(*this, forward_scratch(d), stride);
+    T* scratch = thread_scratch<T>(cpu, forward_scratch(d), stride);
 #pragma omp parallel if (score_work(d) >= kParallelMin)
     {
       T* mine = scratch + stride * omp_get_thread_num();
@@ -358,18 +391,17 @@ void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tenso
         // Late tiles see more keys: hand them out first.
         const int64_t tile = tiles - 1 - task % tiles, bg = task / tiles;
         const Tile t{bg / d.n_kv, bg % d.n_kv, tile * tq, std::min(d.seq, (tile + 1) * tq)};
-        forward_tile(d, t, window, q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse.as<T>(), mine);
+        forward_tile(d, t, window, merge, q.as<T>(), k.as<T>(), v.as<T>(), out.as<T>(), lse.as<T>(),
+                     mine);
       }
     }
   });
 }
 
-void CpuBackend::attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
-                                    const Tensor& v, const Tensor& out, const Tensor& lse,
-                                    const Tensor& dq, const Tensor& dk, const Tensor& dv,
-                                    int64_t window) {
-  const char* op = "attention_backward";
-  const Dims d = check_attention(op, q, k, v, out, lse, window);
+void attention_backward_dims(CpuBackend& cpu, const char* op, const Dims& d, const Tensor& dout,
+                             const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                             const Tensor& lse, const Tensor& dq, const Tensor& dk,
+                             const Tensor& dv, int64_t window) {
   require_same_shape(op, "dout", dout, "q", q);
   require_same_shape(op, "dq", dq, "q", q);
   require_same_shape(op, "dk", dk, "k", k);
@@ -379,7 +411,7 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& q, const T
     using T = decltype(tag);
     const int64_t tq = d.tile_positions();
     int64_t stride = 0;
-    T* scratch = thread_scratch<T>(*this, backward_scratch(d), stride);
+    T* scratch = thread_scratch<T>(cpu, backward_scratch(d), stride);
     // One task owns dk, dv of one (b, kv head) and the dq rows of its query heads: no two
     // threads write the same gradient row, and every sum runs in a fixed order.
 #pragma omp parallel if (score_work(d) >= kParallelMin)
@@ -394,6 +426,40 @@ void CpuBackend::attention_backward(const Tensor& dout, const Tensor& q, const T
         }
     }
   });
+}
+
+}  // namespace
+
+void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& out, const Tensor& lse, int64_t window) {
+  const Dims d = check_attention("attention_forward", q, k, v, out, lse, window);
+  attention_forward_dims(*this, d, q, k, v, out, lse, window, false);
+}
+
+void CpuBackend::attention_block_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& out, const Tensor& lse, int64_t window,
+                                         int64_t q_pos, int64_t k_pos, bool merge) {
+  const Dims d =
+      check_attention("attention_block_forward", q, k, v, out, lse, window, false, q_pos, k_pos);
+  attention_forward_dims(*this, d, q, k, v, out, lse, window, merge);
+}
+
+void CpuBackend::attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                    const Tensor& v, const Tensor& out, const Tensor& lse,
+                                    const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                    int64_t window) {
+  const char* op = "attention_backward";
+  const Dims d = check_attention(op, q, k, v, out, lse, window);
+  attention_backward_dims(*this, op, d, dout, q, k, v, out, lse, dq, dk, dv, window);
+}
+
+void CpuBackend::attention_block_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                          const Tensor& v, const Tensor& out, const Tensor& lse,
+                                          const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                          int64_t window, int64_t q_pos, int64_t k_pos) {
+  const char* op = "attention_block_backward";
+  const Dims d = check_attention(op, q, k, v, out, lse, window, false, q_pos, k_pos);
+  attention_backward_dims(*this, op, d, dout, q, k, v, out, lse, dq, dk, dv, window);
 }
 
 }  // namespace pha

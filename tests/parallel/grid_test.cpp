@@ -13,13 +13,14 @@ namespace {
 
 using Groups = std::vector<std::vector<int>>;
 
-// Every (dp, tp, pp) with at most 8 ranks.
+// Every (dp, tp, pp, cp) with at most 8 ranks.
 std::vector<Layout> small_layouts() {
   std::vector<Layout> layouts;
   for (int world = 1; world <= 8; ++world)
     for (int tp = 1; tp <= world; ++tp)
       for (int pp = 1; tp * pp <= world; ++pp)
-        if (world % (tp * pp) == 0) layouts.push_back({world / (tp * pp), tp, pp});
+        for (int cp = 1; tp * pp * cp <= world; ++cp)
+          if (world % (tp * pp * cp) == 0) layouts.push_back({world / (tp * pp * cp), tp, pp, cp});
   return layouts;
 }
 
@@ -29,15 +30,19 @@ bool same_group(GroupKind kind, GridCoord a, GridCoord b) {
     case GroupKind::world:
       return true;
     case GroupKind::tp:
-      return a.dp == b.dp && a.pp == b.pp;
+      return a.dp == b.dp && a.pp == b.pp && a.cp == b.cp;
     case GroupKind::dp:
-      return a.tp == b.tp && a.pp == b.pp;
+      return a.tp == b.tp && a.pp == b.pp && a.cp == b.cp;
     case GroupKind::pp:
-      return a.tp == b.tp && a.dp == b.dp;
+      return a.tp == b.tp && a.dp == b.dp && a.cp == b.cp;
     case GroupKind::stage:
       return a.pp == b.pp;
     case GroupKind::replica:
-      return a.dp == b.dp;
+      return a.dp == b.dp && a.cp == b.cp;
+    case GroupKind::cp:
+      return a.tp == b.tp && a.dp == b.dp && a.pp == b.pp;
+    case GroupKind::dp_cp:
+      return a.tp == b.tp && a.pp == b.pp;
   }
   return false;
 }
@@ -54,12 +59,23 @@ TEST(Grid, TwoByTwoByTwoGroupsMatchTheSpec) {
   EXPECT_EQ(rank_of(layout, GridCoord{0, 1, 1}), 5);
 }
 
-TEST(Grid, RankOrderIsTpFastestThenDpThenPp) {
+TEST(Grid, CpTwoByTpTwoByDpTwoGroups) {
+  const Layout layout{2, 2, 1, 2};  // dp 2, tp 2, pp 1, cp 2
+  EXPECT_EQ(all_groups(layout, GroupKind::tp), (Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
+  EXPECT_EQ(all_groups(layout, GroupKind::cp), (Groups{{0, 2}, {1, 3}, {4, 6}, {5, 7}}));
+  EXPECT_EQ(all_groups(layout, GroupKind::dp), (Groups{{0, 4}, {1, 5}, {2, 6}, {3, 7}}));
+  EXPECT_EQ(all_groups(layout, GroupKind::dp_cp), (Groups{{0, 2, 4, 6}, {1, 3, 5, 7}}));
+  EXPECT_EQ(all_groups(layout, GroupKind::replica), (Groups{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
+  EXPECT_EQ(coord_of(layout, 6), (GridCoord{1, 0, 0, 1}));
+  EXPECT_EQ(group_position(layout, GroupKind::dp_cp, 6).local_rank, 3);  // cp + cp * dp
+}
+
+TEST(Grid, RankOrderIsTpFastestThenCpThenDpThenPp) {
   for (const Layout& layout : small_layouts()) {
     SCOPED_TRACE(layout.str());
     for (int rank = 0; rank < layout.world_size(); ++rank) {
       const GridCoord c = coord_of(layout, rank);
-      EXPECT_EQ(rank, c.tp + layout.tp * (c.dp + layout.dp * c.pp));
+      EXPECT_EQ(rank, c.tp + layout.tp * (c.cp + layout.cp * (c.dp + layout.dp * c.pp)));
       EXPECT_EQ(rank_of(layout, c), rank);
     }
   }
@@ -101,6 +117,9 @@ TEST(Grid, LocalRankInOneDimensionalGroupsIsTheCoordinate) {
     EXPECT_EQ(group_position(layout, GroupKind::dp, rank).local_rank, c.dp);
     EXPECT_EQ(group_position(layout, GroupKind::pp, rank).local_rank, c.pp);
   }
+  const Layout with_cp{1, 2, 2, 2};
+  for (int rank = 0; rank < 8; ++rank)
+    EXPECT_EQ(group_position(with_cp, GroupKind::cp, rank).local_rank, coord_of(with_cp, rank).cp);
 }
 
 TEST(Grid, ResolveInfersDp) {
@@ -108,6 +127,7 @@ TEST(Grid, ResolveInfersDp) {
   EXPECT_EQ(resolve_layout({0, 1, 1}, 5), (Layout{5, 1, 1}));
   EXPECT_EQ(resolve_layout({0, 4, 1}, 4), (Layout{1, 4, 1}));
   EXPECT_EQ(resolve_layout({2, 1, 3}, 6), (Layout{2, 1, 3}));
+  EXPECT_EQ(resolve_layout({0, 2, 1, 2}, 8), (Layout{2, 2, 1, 2}));
 }
 
 TEST(Grid, ResolveRefusesLayoutsThatDoNotFit) {
@@ -115,13 +135,14 @@ TEST(Grid, ResolveRefusesLayoutsThatDoNotFit) {
       [] {
         resolve_layout({0, 2, 2}, 6);
       },
-      "world size 6 is not divisible by tp x pp = 2 x 2 = 4");
+      "world size 6 is not divisible by tp x pp x cp = 2 x 2 x 1 = 4");
   test::expect_error(
       [] {
         resolve_layout({2, 2, 2}, 4);
       },
-      "dp x tp x pp = 2 x 2 x 2 = 8 ranks does not match the world size 4");
-  test::expect_error([] { resolve_layout({1, 0, 1}, 1); }, "tp and pp must be at least 1");
+      "dp x tp x pp x cp = 2 x 2 x 2 x 1 = 8 ranks does not match the world size 4");
+  test::expect_error([] { resolve_layout({1, 0, 1}, 1); }, "tp, pp and cp must be at least 1");
+  test::expect_error([] { resolve_layout({1, 1, 1, 0}, 1); }, "tp, pp and cp must be at least 1");
   test::expect_error([] { resolve_layout({-1, 1, 1}, 1); }, "dp at least 0");
   test::expect_error([] { resolve_layout({0, 1, 1}, 0); }, "world size must be at least 1");
 }

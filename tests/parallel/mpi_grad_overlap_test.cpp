@@ -115,7 +115,7 @@ Outcome one_step(Distributed& dist, CpuBackend& be, Path path) {
       model, dist, [&](int m) { return tokens[static_cast<size_t>(m)].data(); }, {},
       sync.last_backward_hook());
   Outcome o;
-  o.reductions_during_backward = dist.dp.stats()[CommOp::all_reduce].calls;
+  o.reductions_during_backward = dist.grad.stats()[CommOp::all_reduce].calls;
   if (path == Path::previous)
     previous_reduce(model, dist);
   else

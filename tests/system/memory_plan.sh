@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The planner against the arenas (docs/cli.md, "pha plan"):
-#   1. for several layouts, every rank's planned bytes (pha plan: parameters, gradients, compute
+#   1. for several layouts (context parallelism among them), every rank's planned bytes (pha plan: parameters, gradients, compute
 #      copies, optimizer, activations, scratch, communication buffers) equal what pha train's
 #      arenas allocate, rank by rank;
 #   2. ZeRO shards the optimizer: per-rank optimizer bytes at dp 2 and 4 with ZeRO-1/2 are 1/dp of
@@ -16,12 +16,13 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.batch_size=1
         --train.steps=1 --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
         --data.synthetic_tokens=20000 --parallel.timeout=120)
-check() {  # check DP TP PP ZERO(none|zero1|zero2)
-  local dp=$1 tp=$2 pp=$3 zero=$4 name="dp$1_tp$2_pp$3_$4"
-  local flags=(--dp "$dp" --tp "$tp" --pp "$pp" --train.grad_accum=$((4 / dp)))
+check() {  # check DP TP PP ZERO(none|zero1|zero2) [CP]
+  local dp=$1 tp=$2 pp=$3 zero=$4 cp=${5:-1} name="dp$1_tp$2_pp$3_$4"
+  [ "$cp" -gt 1 ] && name+="_cp$cp"
+  local flags=(--dp "$dp" --tp "$tp" --pp "$pp" --cp "$cp" --train.grad_accum=$((4 / dp)))
   [ "$zero" != none ] && flags+=("--$zero")
   "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
-  mpirun -np $((dp * tp * pp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
+  mpirun -np $((dp * tp * pp * cp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
     "${flags[@]}" --run.dir="$work/$name" > "$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
   # "plan rank R (...): FIELDS (X MiB)" against "allocated rank R (...): FIELDS"
   diff <(sed -n 's/^plan rank \([0-9]*\) ([^)]*): \(.*\) ([0-9.]* MiB)$/\1 \2/p' "$work/$name.plan") \
@@ -29,11 +30,12 @@ check() {  # check DP TP PP ZERO(none|zero1|zero2)
     || { echo "$name: the plan differs from the allocation"; exit 1; }
   local n
   n=$(grep -c '^allocated rank' "$work/$name.log")
-  [ "$n" -eq $((dp * tp * pp)) ] || { echo "$name: $n allocated lines"; exit 1; }
+  [ "$n" -eq $((dp * tp * pp * cp)) ] || { echo "$name: $n allocated lines"; exit 1; }
   echo "$name: plan equals the allocated arenas on all $n ranks"
 }
 for layout in "1 1 1 none" "2 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" "4 1 1 zero2" \
-              "2 2 1 zero1" "2 1 2 zero2" "1 2 2 none"; do
+              "2 2 1 zero1" "2 1 2 zero2" "1 2 2 none" "1 1 1 none 2" "1 2 1 zero1 2" \
+              "2 1 1 zero2 2"; do
   check $layout
 done
 /usr/bin/python3 - "$work" <<'PY'
