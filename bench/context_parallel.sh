@@ -9,13 +9,13 @@
 #   3. a sequence that does not fit one rank: under a per-process address-space limit of LIMIT
 #      (ulimit -v) cp 1 cannot allocate its arenas, cp 4 trains STEPS steps with the same limit on
 #      each rank.
-#   bash bench/context_parallel.sh [PHA_BINARY]     env: SEQ (16384), STEPS (2), LIMIT_GIB (3.5)
+#   bash bench/context_parallel.sh [PHA_BINARY]     env: SEQ (16384), STEPS (2), LIMIT_GIB (4.5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pha=${1:-${PHA_BUILD_DIR:-build}/launch/pha}
 seq=${SEQ:-16384}
 steps=${STEPS:-2}
-limit_gib=${LIMIT_GIB:-3.5}
+limit_gib=${LIMIT_GIB:-4.5}
 work=$(mktemp -d -p "${TMPDIR:-/tmp}")
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
