@@ -58,6 +58,10 @@ expect long_sequence 0 "train.seq_len = 64 exceeds model.max_seq_len = 32" -- \
   "$pha" train "${tiny[@]}" --train.seq_len=64 --model.max_seq_len=32
 expect tp_not_dividing 3 "n_kv = 2 is not divisible by tp = 3" -- \
   "$pha" train "${tiny[@]}" --tp 3
+expect cp_not_dividing 2 "train.seq_len = 30 is not divisible by 4" -- \
+  "$pha" train "${tiny[@]}" --cp 2 --train.seq_len=30
+expect cp_on_cuda 0 "context parallelism runs on the CPU backend only" -- \
+  "$pha" train "${tiny[@]}" --cp 2 --device cuda
 expect pp_too_deep 8 "pp = 8 is larger than the layer count L = 4" -- \
   "$pha" train "${tiny[@]}" --pp 8
 expect world_not_dividing 3 "world|divid" -- "$pha" train "${tiny[@]}" --tp 2
