@@ -9,6 +9,7 @@
 #   3. a sequence that does not fit one rank: under a per-process address-space limit of LIMIT
 #      (ulimit -v) cp 1 cannot allocate its arenas, cp 4 trains STEPS steps with the same limit on
 #      each rank.
+#   4. memory per rank against T (2048 .. 65536) for cp 1, 2, 4, from the planner (= the arenas).
 #   bash bench/context_parallel.sh [PHA_BINARY]     env: SEQ (16384), STEPS (2), LIMIT_GIB (4.5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,3 +73,14 @@ ok = ratio <= 0.3 and imbalance <= 1.10 and refused
 print(f"targets: activations {ratio:.3f} <= 0.3, compute max/min {imbalance:.3f} <= 1.10, "
       f"cp 1 does not fit and cp 4 trains: {'met' if ok else 'NOT met'}")
 PY
+echo "memory per rank (MiB, plan = arenas) against T, small preset, batch 1:"
+echo "T cp activations scratch total"
+for t in 2048 4096 8192 16384 32768 65536; do
+  for cp in 1 2 4; do
+    "$pha" plan --model.preset=small --model.max_seq_len=$t --train.seq_len=$t \
+      --train.batch_size=1 --cp $cp --ranks $cp | grep '^plan rank 0 ' |
+      /usr/bin/python3 -c "import re, sys
+f = {k: int(v) for k, v in re.findall(r'(\w+) (\d+)', sys.stdin.read().split(':', 1)[1])}
+print($t, $cp, *(round(f[k] / 2**20, 1) for k in ('activations', 'scratch', 'total')))"
+  done
+done
