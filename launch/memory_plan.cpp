@@ -106,6 +106,8 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     for (const char* b : {"attention", "gss", "ffn", "mixer", "block", "stream", "head", "inputs"})
       if (by_branch.count(b)) r.activations_by_branch.emplace_back(b, by_branch[b]);
     r.scratch = t.scratch.total_bytes();
+    for (const TensorSpec& e : t.scratch.entries())
+      if (e.name.rfind("cp.", 0) == 0) r.context_buffers += aligned_bytes(e);
     r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
     plan.ranks.push_back(std::move(r));
   }
@@ -133,6 +135,9 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
     for (const auto& [name, bytes] : r.activations_by_branch)
       branches += fmt::format("{}{} {:.2f}", branches.empty() ? "" : " | ", name, mib(bytes));
     out += fmt::format("  activations by branch (MiB, all slots): {}\n", branches);
+    if (r.context_buffers)
+      out += fmt::format("  context-parallel ring buffers (part of scratch): {:.2f} MiB\n",
+                         mib(r.context_buffers));
   }
   if (!all) out += "  (dp ranks > 0 hold the same as dp rank 0, up to alignment bytes)\n";
   out += fmt::format(

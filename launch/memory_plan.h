@@ -33,6 +33,9 @@ struct RankMemory {
   // Activations of all slots by where they are named: attention, gss, ffn, mixer, block (norms,
   // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE).
   std::vector<std::pair<std::string, size_t>> activations_by_branch;
+  // Context parallelism's ring buffers (received K/V and zn, returned gradients, padded
+  // products): part of scratch, shown on their own line.
+  size_t context_buffers = 0;
   size_t total() const;
   // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
   // "parameters P gradients G compute C optimizer O activations A scratch S comm M total T".
