@@ -69,26 +69,28 @@ void context_conv_forward(Backend& be, const ContextConv& cc, const Tensor& zn,
                           const Tensor& kernel, const Tensor& conv, ConvAlgo algo) {
   const int64_t B = cc.batch, C = cc.chunk_len;
   zero(be, cc.pad_u);  // the upper halves stay zero
-  auto apply = [&](const Tensor& input) {
+  auto apply = [&](const Tensor& input, const Poll& poll) {
     return [&, input](int a, int b, int64_t d) {
       if (d == 0) {
         be.causal_conv_forward(slot(input, B, b), kernel.slice0(0, C), slot(conv, B, a), algo);
-        return;
+      } else {
+        for (int64_t s = 0; s < B; ++s) be.copy(seq(input, B, b, s), half(cc.pad_u, s, 0));
+        be.causal_conv_forward(cc.pad_u, kernel.slice0((d - 1) * C, 2 * C), cc.pad_y, algo);
+        for (int64_t s = 0; s < B; ++s) be.axpy(1.0, half(cc.pad_y, s, 1), seq(conv, B, a, s));
       }
-      for (int64_t s = 0; s < B; ++s) be.copy(seq(input, B, b, s), half(cc.pad_u, s, 0));
-      be.causal_conv_forward(cc.pad_u, kernel.slice0((d - 1) * C, 2 * C), cc.pad_y, algo);
-      for (int64_t s = 0; s < B; ++s) be.axpy(1.0, half(cc.pad_y, s, 1), seq(conv, B, a, s));
+      if (poll) poll();
     };
   };
-  products(cc, cc.split.rank, apply(zn));
-  if (cc.split.size == 1) return;
+  auto local = [&](const Poll& poll) { products(cc, cc.split.rank, apply(zn, poll)); };
+  if (cc.split.size == 1) return local({});
   const parallel::ContextSplit sp = cc.split;
   ContextExchange x{*cc.comm,
                     [sp](int r, int o) { return needs(sp, r, o); },
                     {zn},
                     {{cc.zn_in[0]}, {cc.zn_in[1]}}};
-  exchange_with_peers(
-      x, [&](int peer, const std::vector<Tensor>& in) { products(cc, peer, apply(in[0])); });
+  exchange_with_peers(x, local, [&](int peer, const std::vector<Tensor>& in, const Poll& poll) {
+    products(cc, peer, apply(in[0], poll));
+  });
 }
 
 void context_conv_backward(Backend& be, const ContextConv& cc, const Tensor& d_conv,
@@ -96,8 +98,9 @@ void context_conv_backward(Backend& be, const ContextConv& cc, const Tensor& d_c
                            const Tensor& d_kernel, ConvAlgo algo) {
   const int64_t B = cc.batch, C = cc.chunk_len;
   zero(be, cc.pad_u);
-  auto transposed = [&](const Tensor& input, const Tensor& d_input) {
+  auto transposed = [&](const Tensor& input, const Tensor& d_input, const Poll& poll) {
     return [&, input, d_input](int a, int b, int64_t d) {
+      if (poll) poll();
       if (d == 0) {
         be.causal_conv_backward(slot(d_conv, B, a), slot(input, B, b), kernel.slice0(0, C),
                                 slot(d_input, B, b), d_kernel.slice0(0, C), algo);
@@ -115,17 +118,17 @@ void context_conv_backward(Backend& be, const ContextConv& cc, const Tensor& d_c
       for (int64_t s = 0; s < B; ++s) be.axpy(1.0, half(cc.pad_du, s, 0), seq(d_input, B, b, s));
     };
   };
-  products(cc, cc.split.rank, transposed(zn, d_zn));
-  if (cc.split.size == 1) return;
+  auto local = [&](const Poll& poll) { products(cc, cc.split.rank, transposed(zn, d_zn, poll)); };
+  if (cc.split.size == 1) return local({});
   const parallel::ContextSplit sp = cc.split;
   ContextExchange x{*cc.comm,     [sp](int r, int o) { return needs(sp, r, o); },
                     {zn},         {{cc.zn_in[0]}, {cc.zn_in[1]}},
                     {cc.dzn_out}, {cc.dzn_in}};
   exchange_with_peers(
-      x,
-      [&](int peer, const std::vector<Tensor>& in) {
+      x, local,
+      [&](int peer, const std::vector<Tensor>& in, const Poll& poll) {
         zero(be, cc.dzn_out);
-        products(cc, peer, transposed(in[0], cc.dzn_out));
+        products(cc, peer, transposed(in[0], cc.dzn_out, poll));
       },
       [&](const std::vector<Tensor>& returned) { be.axpy(1.0, returned[0], d_zn); });
 }

@@ -8,8 +8,8 @@ namespace {
 constexpr int kDataTag = 10, kGradTag = 40;
 }  // namespace
 
-void exchange_with_peers(const ContextExchange& x,
-                         const std::function<void(int, const std::vector<Tensor>&)>& visit,
+void exchange_with_peers(const ContextExchange& x, const std::function<void(const Poll&)>& local,
+                         const PeerVisit& visit,
                          const std::function<void(const std::vector<Tensor>&)>& accept) {
   parallel::Communicator& comm = x.comm;
   const int cp = comm.size(), r = comm.rank();
@@ -38,15 +38,21 @@ void exchange_with_peers(const ContextExchange& x,
       inflight[k % 2].push_back(
           comm.recv_start(x.inbox[k % 2][i], src, kDataTag + static_cast<int>(i)));
   };
+  const Poll poll = [&] {
+    for (auto& p : sends) comm.progress(p);
+    for (auto& set : inflight)
+      for (auto& p : set) comm.progress(p);
+  };
   post(0);
   post(1);
+  local(poll);
   size_t k = 0;  // receives consumed
   for (int s = 1; s < cp; ++s) {
     const int src = sources[static_cast<size_t>(s - 1)];
     if (src >= 0) {
       for (auto& p : inflight[k % 2]) comm.wait(p);
       inflight[k % 2].clear();
-      visit(src, x.inbox[k % 2]);
+      visit(src, x.inbox[k % 2], poll);
       post(k + 2);  // into the buffer just used; the other one is already on its way
       ++k;
     }

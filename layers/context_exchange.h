@@ -14,7 +14,9 @@
 //                     send mine (up front) --> dst,             grads_in <--recv-- dst
 //
 // Every rank posts both transfers of a step's return before waiting for either, so no rank
-// waits for a peer that is itself waiting (matched pairs, as MPI_Sendrecv).
+// waits for a peer that is itself waiting (matched pairs, as MPI_Sendrecv). MPI moves a started
+// transfer only inside MPI calls: `visit` gets a `poll` to call between its blocks of compute
+// (MPI_Test on every transfer in flight), so the next peer's data arrives during this one's.
 #include <functional>
 #include <vector>
 
@@ -31,11 +33,14 @@ struct ContextExchange {
   std::vector<Tensor> grads_in{};   // backward: gradients for this rank's tensors from a peer
 };
 
-// visit(peer, data) is called once per peer whose tensors this rank needs; accept(grads_in) once
-// per peer that needed this rank's tensors (only when grads_out is not empty).
-void exchange_with_peers(
-    const ContextExchange& x,
-    const std::function<void(int peer, const std::vector<Tensor>& data)>& visit,
-    const std::function<void(const std::vector<Tensor>& grads)>& accept = {});
+// local(poll) runs once, right after the first transfers start (this rank's own work, under
+// which they travel); visit(peer, data, poll) once per peer whose tensors this rank needs;
+// accept(grads_in) once per peer that needed this rank's tensors (only when grads_out is not
+// empty).
+using Poll = std::function<void()>;
+using PeerVisit = std::function<void(int peer, const std::vector<Tensor>& data, const Poll& poll)>;
+void exchange_with_peers(const ContextExchange& x, const std::function<void(const Poll&)>& local,
+                         const PeerVisit& visit,
+                         const std::function<void(const std::vector<Tensor>& grads)>& accept = {});
 
 }  // namespace pha

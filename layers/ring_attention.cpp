@@ -60,22 +60,24 @@ std::function<bool(int, int)> sees(const ContextRing& ring, int64_t window) {
 void ring_attention_forward(Backend& be, const ContextRing& ring, const Tensor& q, const Tensor& k,
                             const Tensor& v, const Tensor& o, const Tensor& lse, int64_t window) {
   const int64_t B = ring.batch;
-  auto attend = [&](int owner, const Tensor& keys, const Tensor& values) {
+  auto attend = [&](int owner, const Tensor& keys, const Tensor& values, const Poll& poll) {
     visible_pairs(ring, owner, window, [&](int a, int b, int64_t q_pos, int64_t k_pos) {
       // The own diagonal pair opens each query slot's result; everything else merges into it.
       const bool opens = owner == ring.split.rank && a == b;
       be.attention_block_forward(slot(q, B, a), slot(keys, B, b), slot(values, B, b), slot(o, B, a),
                                  slot(lse, B, a), window, q_pos, k_pos, !opens);
+      if (poll) poll();
     });
   };
-  attend(ring.split.rank, k, v);
-  if (ring.split.size == 1) return;
+  auto local = [&](const Poll& poll) { attend(ring.split.rank, k, v, poll); };
+  if (ring.split.size == 1) return local({});
   ContextExchange x{*ring.comm,
                     sees(ring, window),
                     {k, v},
                     {{ring.k_in[0], ring.v_in[0]}, {ring.k_in[1], ring.v_in[1]}}};
-  exchange_with_peers(x,
-                      [&](int peer, const std::vector<Tensor>& kv) { attend(peer, kv[0], kv[1]); });
+  exchange_with_peers(x, local, [&](int peer, const std::vector<Tensor>& kv, const Poll& poll) {
+    attend(peer, kv[0], kv[1], poll);
+  });
 }
 
 void ring_attention_backward(Backend& be, const ContextRing& ring, const Tensor& d_o,
@@ -84,16 +86,17 @@ void ring_attention_backward(Backend& be, const ContextRing& ring, const Tensor&
                              const Tensor& dv, int64_t window) {
   const int64_t B = ring.batch;
   auto grads = [&](int owner, const Tensor& keys, const Tensor& values, const Tensor& d_keys,
-                   const Tensor& d_values) {
+                   const Tensor& d_values, const Poll& poll) {
     visible_pairs(ring, owner, window, [&](int a, int b, int64_t q_pos, int64_t k_pos) {
       be.attention_block_backward(slot(d_o, B, a), slot(q, B, a), slot(keys, B, b),
                                   slot(values, B, b), slot(o, B, a), slot(lse, B, a),
                                   slot(dq, B, a), slot(d_keys, B, b), slot(d_values, B, b), window,
                                   q_pos, k_pos);
+      if (poll) poll();
     });
   };
-  grads(ring.split.rank, k, v, dk, dv);
-  if (ring.split.size == 1) return;
+  auto local = [&](const Poll& poll) { grads(ring.split.rank, k, v, dk, dv, poll); };
+  if (ring.split.size == 1) return local({});
   ContextExchange x{*ring.comm,
                     sees(ring, window),
                     {k, v},
@@ -101,11 +104,11 @@ void ring_attention_backward(Backend& be, const ContextRing& ring, const Tensor&
                     {ring.dk_out, ring.dv_out},
                     {ring.dk_in, ring.dv_in}};
   exchange_with_peers(
-      x,
-      [&](int peer, const std::vector<Tensor>& kv) {
+      x, local,
+      [&](int peer, const std::vector<Tensor>& kv, const Poll& poll) {
         zero(be, ring.dk_out);
         zero(be, ring.dv_out);
-        grads(peer, kv[0], kv[1], ring.dk_out, ring.dv_out);
+        grads(peer, kv[0], kv[1], ring.dk_out, ring.dv_out, poll);
       },
       [&](const std::vector<Tensor>& returned) {
         be.axpy(1.0, returned[0], dk);

@@ -198,6 +198,10 @@ void Communicator::wait(PendingTransfer& pending) {
   stats_[pending.op_].cpu_seconds += thread_cpu_seconds() - cpu_start;
 }
 
+bool Communicator::progress(PendingTransfer& pending) {
+  return !pending.pending() || pending.request_->progress();
+}
+
 std::unique_ptr<PendingRequest> Communicator::do_send_start(const Tensor&, int, int) {
   fail(
       "the {} group's communicator has no non-blocking send (context parallelism needs the MPI "

@@ -131,6 +131,8 @@ class Communicator {
   PendingTransfer send_start(const Tensor& t, int dst, int tag = 0);
   PendingTransfer recv_start(const Tensor& t, int src, int tag = 0);
   void wait(PendingTransfer& pending);
+  // Advances a started transfer without blocking (MPI_Test); true when it is complete.
+  bool progress(PendingTransfer& pending);
   void barrier();
 
   const CommStats& stats() const { return stats_; }
