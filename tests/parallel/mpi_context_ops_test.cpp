@@ -95,7 +95,14 @@ void ring_attention_matches(int cp, int64_t window) {
   ring.k_in[0] = bufs[0].t, ring.k_in[1] = bufs[1].t, ring.v_in[0] = bufs[2].t;
   ring.v_in[1] = bufs[3].t, ring.dk_out = bufs[4].t, ring.dv_out = bufs[5].t;
   ring.dk_in = bufs[6].t, ring.dv_in = bufs[7].t;
+  group.mpi->reset_stats();
   ring_attention_forward(be, ring, lq, lk, lv, lo, llse, window);
+  // Windowed attention sends keys and values only to the ranks that see them: at cp 4 with a
+  // window within one chunk, rank 0 (chunks 0, 7) to rank 1, rank 1 (1, 6) to ranks 2 and 0,
+  // rank 2 (2, 5) to ranks 3 and 1, rank 3 (3, 4) to rank 2; full causal, to all three others.
+  const int64_t sends = group.mpi->stats()[parallel::CommOp::send].calls;
+  if (cp == 4 && window == 0) EXPECT_EQ(sends, 6);
+  if (cp == 4 && window == 2) EXPECT_EQ(sends, (std::vector<int64_t>{2, 4, 4, 2})[sp.rank]);
   ring_attention_backward(be, ring, ld_o, lq, lk, lv, lo, llse, ldq, ldk, ldv, window);
 
   EXPECT_LT(test::rel_error(lo.data, local_rows(o.data, B, T, qrow, sp)), 1e-13);
