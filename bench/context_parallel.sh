@@ -9,7 +9,9 @@
 #   3. a sequence that does not fit one rank: under a per-process address-space limit of LIMIT
 #      (ulimit -v) cp 1 cannot allocate its arenas, cp 4 trains STEPS steps with the same limit on
 #      each rank.
-#   4. memory per rank against T (2048 .. 65536) for cp 1, 2, 4, from the planner (= the arenas).
+#   4. memory per rank against T (2048 .. 65536) for cp 1, 2, 4, from the planner (= the arenas);
+#   5. the cost of the split: compute CPU time at T = 4096 (where cp 1 fits), cp 4's per rank and
+#      summed over its ranks against cp 1's, step 2.
 #   bash bench/context_parallel.sh [PHA_BINARY]     env: SEQ (16384), STEPS (2), LIMIT_GIB (4.5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,3 +86,22 @@ f = {k: int(v) for k, v in re.findall(r'(\w+) (\d+)', sys.stdin.read().split(':'
 print($t, $cp, *(round(f[k] / 2**20, 1) for k in ('activations', 'scratch', 'total')))"
   done
 done
+short=(--model.preset=small --model.max_seq_len=4096 --train.seq_len=4096 --train.batch_size=1
+       --train.grad_accum=1 --train.steps=2 --train.warmup=0 --train.eval_every=0
+       --train.eval_batches=1 --data.synthetic_tokens=100000 --parallel.timeout=600)
+for cp in 1 4; do
+  mpirun -np $cp --oversubscribe --bind-to none "$pha" train "${short[@]}" --cp $cp \
+    --run.dir="$work/short_cp$cp" > "$work/short_cp$cp.log" 2>&1 || { tail "$work/short_cp$cp.log"; exit 1; }
+done
+/usr/bin/python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+def last(cp):
+    rows = [json.loads(l) for l in open(f"{w}/short_cp{cp}/metrics.jsonl")]
+    return [r for r in rows if r["kind"] == "step"][-1]["rank_compute_cpu_s"]
+one, four = last(1)[0], last(4)
+print(f"T = 4096, step 2 compute CPU: cp 1 {one:.2f} s; cp 4 per rank "
+      + " ".join(f"{x:.2f}" for x in four)
+      + f" s = {max(four) / one:.3f} x cp 1 (ideal 0.25), summed {sum(four) / one:.3f} x cp 1, "
+      f"max/min {max(four) / min(four):.3f}")
+PY
