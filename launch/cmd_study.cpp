@@ -106,8 +106,10 @@ int run_study(const StudyOptions& o) {
       if (!data.count(t.name)) data.emplace(t.name, prepare_study_data(spec, t));
   const std::vector<StudyCell> cells = expand_study(spec, data);
   std::vector<const StudyCell*> todo;
-  for (const StudyCell& c : cells)
+  for (const StudyCell& c : cells) {
+    check_cell_config(c);
     if (cell_status(c) != CellStatus::done) todo.push_back(&c);
+  }
   fmt::print("study {}: {} cells, {} finished, {} to run | {}\n", spec.name, cells.size(),
              cells.size() - todo.size(), todo.size(), fs::absolute(spec.dir).string());
   if (o.list) {
@@ -150,6 +152,8 @@ int run_study(const StudyOptions& o) {
             c->id, r.steps, status);
         exit_status = 75;
         break;
+      } else if (status == 127) {
+        fail("cannot start pha train for {} (status 127): see {}/train.log", c->id, c->dir);
       } else {
         fmt::print("study: {} FAILED with status {}: see {}/train.log; going on with the rest\n",
                    c->id, status, c->dir);

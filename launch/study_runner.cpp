@@ -101,6 +101,7 @@ std::string timestamp() {
 }  // namespace
 
 void install_study_signal_handlers() {
+  this_executable();
   struct sigaction sa = {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -111,18 +112,21 @@ bool interrupted() {
   return g_interrupted != 0;
 }
 
+void check_cell_config(const StudyCell& cell) {
+  const fs::path ini = fs::path(cell.dir) / "cell.ini";
+  PHA_REQUIRE(!fs::exists(ini) || read_text(ini) == cell.ini,
+              "cell {} was started with another configuration: {} differs from what the study "
+              "file gives now (was the study file changed?). Restore the study file, or remove "
+              "{} to run the cell afresh",
+              cell.id, ini.string(), cell.dir);
+}
+
 void setup_cell(const StudyCell& cell) {
+  check_cell_config(cell);
   const fs::path dir(cell.dir);
   fs::create_directories(dir);
   const fs::path ini = dir / "cell.ini";
-  if (fs::exists(ini)) {
-    PHA_REQUIRE(read_text(ini) == cell.ini,
-                "cell {} was started with another configuration: {} differs from what the study "
-                "file gives now (was the study file changed?). Restore the study file, or remove "
-                "{} to run the cell afresh",
-                cell.id, ini.string(), dir.string());
-    return;
-  }
+  if (fs::exists(ini)) return;
   std::ofstream out(dir / "cell.ini.partial");
   out << cell.ini;
   out.close();

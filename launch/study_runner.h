@@ -8,8 +8,10 @@
 
 namespace pha::launch {
 
-// Creates the cell's directory and cell.ini; refuses a cell whose existing cell.ini differs (the
-// study file changed under a started cell).
+// Refuses a cell whose existing cell.ini differs from its configuration (the study file changed
+// under a started cell).
+void check_cell_config(const StudyCell& cell);
+// Creates the cell's directory and cell.ini (after check_cell_config).
 void setup_cell(const StudyCell& cell);
 
 // Runs `cell` to its end (`--train.resume=auto`: an interrupted cell continues from its last
