@@ -2,6 +2,7 @@
 # `pha study` end to end on a micro study of generated text (4 cells: byte-level PHA and matched
 # serial, a BPE PHA cell, a throughput cell):
 #   1. a run whose first cell is interrupted (--train.stop_after) exits 75 with that cell partial;
+#      SIGTERM to a running study reaches its cell, which checkpoints; the study exits 75;
 #   2. the next run resumes that cell from its checkpoint, runs the rest, and writes study.csv with
 #      one row per cell and the expected columns, all cells done;
 #   3. a third run skips every finished cell (no cell is started again);
@@ -73,6 +74,22 @@ grep -q "byte-xs-pha-T32-s1 was interrupted after step 4" run1.log || { cat run1
 [ ! -e "$first/done" ] || fail "the interrupted cell has a done marker"
 grep -q "^byte-xs-pha-T32-s1,.*,partial," out/study.csv || { cat out/study.csv; fail "the interrupted cell is not partial in study.csv"; }
 echo "1. interrupted after step 4: status 75, cell partial"
+
+# 1b. SIGTERM to the study reaches the running cell (checkpoint, 75) and stops the study (in its own
+# directory: --train.steps overrides the cell's length so that it is still running).
+"$pha" study micro.ini --dir sig --train.steps=100000 > sig.log 2>&1 &
+study_pid=$!
+for _ in $(seq 300); do
+  grep -q '"kind":"step"' sig/cells/byte-xs-pha-T32-s1/metrics.jsonl 2> /dev/null && break
+  sleep 0.1
+done
+kill -TERM "$study_pid"
+rc=0
+wait "$study_pid" || rc=$?
+[ "$rc" -eq 75 ] && grep -q "byte-xs-pha-T32-s1 was interrupted after step" sig.log ||
+  { cat sig.log; fail "SIGTERM: the study exited $rc, not 75 with the cell interrupted"; }
+grep -q "preempted after step" sig/cells/byte-xs-pha-T32-s1/train.log || fail "SIGTERM did not reach pha train"
+echo "1b. SIGTERM: $(grep interrupted sig.log)"
 
 # 2. Resumed and finished.
 "$pha" study micro.ini --dir out > run2.log 2>&1 || { cat run2.log; fail "the second run failed"; }
