@@ -118,13 +118,15 @@ int run_study(const StudyOptions& o) {
   }
   if (o.slurm) {
     if (todo.empty()) {
-      fmt::print("study: nothing to submit; pha study {} --collect writes the results\n", o.file);
+      fmt::print("study: nothing to submit; pha study {}{} --collect writes the results\n", o.file,
+                 o.dir.empty() ? std::string() : " --dir " + o.dir);
       return 0;
     }
     const int status = submit_slurm(spec, todo, o.overrides, o.sbatch_args);
     PHA_REQUIRE(status == 0, "sbatch failed (status {}): see its message above", status);
-    fmt::print("study: submitted {} cells; when the array has ended, run pha study {} --collect\n",
-               todo.size(), o.file);
+    fmt::print(
+        "study: submitted {} cells; when the array has ended, run pha study {}{} --collect\n",
+        todo.size(), o.file, o.dir.empty() ? std::string() : " --dir " + o.dir);
     return 0;
   }
   int exit_status = 0;

@@ -27,8 +27,7 @@ std::vector<std::string> cell_args(const StudySpec& spec, const StudyGrid& grid,
                                    const StudyData& data, int64_t T, int64_t seed,
                                    const std::string& dir) {
   const int64_t R = spec.ranks;
-  std::vector<std::string> a = {"--train.keep_last=1", "--run.tensorboard=false",
-                                "--train.min_lr=3e-4"};
+  std::vector<std::string> a = {"--train.keep_last=1", "--run.tensorboard=false"};
   for (const auto& [key, value] : spec.train_keys) a.push_back(fmt::format("--{}={}", key, value));
   int64_t batch = 0, steps = 0, eval_every = 0, eval_batches = 1, warmup = 1;
   if (grid.throughput) {
