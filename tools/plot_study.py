@@ -125,7 +125,7 @@ def markdown(rows):
         out.append(f"| {tok} | {T} | {size} | {variant} | {int(g[0]['params']):,} | "
                    f"{num(g[0]['flops_per_token']) / 1e6:.3g} | {fmt_stat(stats([num(r['val_ppl']) for r in g]))} | "
                    f"{fmt_stat(stats([num(r['bits_per_byte']) for r in g]), 3)} | "
-                   f"{t[0]:.0f} | {m[2]:.0f} |" if t and m else "")
+                   f"{f'{t[0]:.0f}' if t else '-'} | {f'{m[2]:.0f}' if m else '-'} |")
 
     out += ["", "## Throughput and memory against T (PHA / serial)", "",
             "| size | T | tokens/step | tokens/s PHA | tokens/s serial | ratio | peak MiB PHA | "
@@ -144,7 +144,7 @@ def markdown(rows):
                    f"{num(p['plan_mib']):.0f} / {num(s['plan_mib']):.0f} | "
                    f"{ratio(num(p['plan_mib']), num(s['plan_mib']), 2)} | "
                    f"{ratio(num(p['plan_activations_mib']), num(s['plan_activations_mib']), 2)} |")
-    return "\n".join(line for line in out if line is not None) + "\n"
+    return "\n".join(out) + "\n"
 
 
 def smooth(values, width):
@@ -181,9 +181,14 @@ def plot_loss_curves(plt, study_dir, train, metrics):
     panels = groups(train, ["tokenizer", "seq_len"])
     fig, axes = panel_grid(plt, len(panels))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    variants = list(dict.fromkeys(r["variant"] for r in train))
+    sizes = list(dict.fromkeys(r["size"] for r in train))
+    styles = ["-", "--", ":", "-."]
     for ax, ((tok, T), g) in zip(axes, panels.items()):
-        for i, ((size, variant), cells) in enumerate(groups(g, ["size", "variant"]).items()):
-            color = colors[i % len(colors)]
+        for (size, variant), cells in groups(g, ["size", "variant"]).items():
+            # colour: the variant; line style: the size
+            color = colors[variants.index(variant) % len(colors)]
+            style = styles[sizes.index(size) % len(styles)]
             per_step = tokens_per_step(cells[0])
             curves = []
             for r in cells:
@@ -196,7 +201,7 @@ def plot_loss_curves(plt, study_dir, train, metrics):
             if not xs:
                 continue
             vals = [[c[x] for c in curves if x in c] for x in xs]
-            ax.plot([x * per_step for x in xs], [sum(v) / len(v) for v in vals], "o-", color=color,
+            ax.plot([x * per_step for x in xs], [sum(v) / len(v) for v in vals], "o" + style, color=color,
                     ms=3, label=f"{size} {variant}" + (f" ({len(cells)} seeds)" if len(cells) > 1 else ""))
             if len(cells) > 1:
                 ax.fill_between([x * per_step for x in xs], [min(v) for v in vals], [max(v) for v in vals],
