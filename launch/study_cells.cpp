@@ -45,7 +45,7 @@ std::vector<std::string> cell_args(const StudySpec& spec, const StudyGrid& grid,
     const double tokens =
         b.tokens > 0 ? double(b.tokens) : double(b.text_bytes) / data.train_bytes_per_token();
     steps = std::max<int64_t>(1, std::llround(tokens / double(grid.batch_tokens)));
-    eval_every = std::max<int64_t>(1, steps / spec.evals);
+    eval_every = ceil_div(steps, spec.evals);  // at most `evals` evaluations, the last at the end
     const double eval_tokens = double(spec.eval_bytes) / data.eval_bytes_per_token();
     eval_batches = std::max<int64_t>(1, ceil_div(std::llround(eval_tokens), batch * T * R));
     warmup = std::clamp<int64_t>(std::llround(spec.warmup_fraction * double(steps)), 1, steps);
