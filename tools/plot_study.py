@@ -5,6 +5,7 @@ memory ratios per sequence length) and STUDY_DIR/figures/*.png and *.svg:
 
   loss_curves   validation (markers) and smoothed training loss against tokens, per tokenizer and T
   final_ppl     final validation perplexity against parameters, per variant (min/max over seeds)
+  final_ppl_flops  the same against the training FLOPs (FLOPs per token x tokens, from the planner)
   throughput    tokens/s, peak memory and planned memory against T (the throughput cells)
   mixing        the learned branch weights of every layer over training, one panel per PHA cell
 
@@ -90,6 +91,11 @@ def tokens_per_step(row):
     return int(row["batch_size"]) * int(row["seq_len"]) * int(row["ranks"])
 
 
+def train_flops(row):
+    """Model FLOPs of the whole training of a cell (forward + backward), from the planner."""
+    return num(row["flops_per_token"]) * int(row["tokens"])
+
+
 def markdown(rows):
     train = [r for r in rows if r["kind"] == "train" and r["status"] == "done"]
     tput = [r for r in rows if r["kind"] == "throughput" and r["status"] == "done"]
@@ -100,9 +106,10 @@ def markdown(rows):
            "model FLOPs per trained token (forward + backward) from the planner.", ""]
 
     out += ["## PHA vs the matched serial Transformer", "",
-            "| tokenizer | T | size | params PHA / serial | MFLOP/token PHA / serial | val ppl PHA | "
-            "val ppl serial | ppl ratio | bits/byte PHA | bits/byte serial | tokens/s ratio |",
-            "|---|---:|---|---|---|---|---|---:|---|---|---:|"]
+            "| tokenizer | T | size | params PHA / serial | MFLOP/token PHA / serial | training TFLOP PHA / "
+            "serial | val ppl PHA | val ppl serial | ppl ratio | bits/byte PHA | bits/byte serial | "
+            "tokens/s ratio |",
+            "|---|---:|---|---|---|---|---|---|---:|---|---|---:|"]
     for (tok, T, size), g in groups(train, ["tokenizer", "seq_len", "size"]).items():
         pha = [r for r in g if r["variant"] == "pha"]
         ser = [r for r in g if r["variant"] == "serial"]
@@ -113,6 +120,7 @@ def markdown(rows):
         tp, ts = stats([num(r["tokens_per_s"]) for r in pha]), stats([num(r["tokens_per_s"]) for r in ser])
         out.append(f"| {tok} | {T} | {size} | {int(pha[0]['params']):,} / {int(ser[0]['params']):,} | "
                    f"{num(pha[0]['flops_per_token']) / 1e6:.3g} / {num(ser[0]['flops_per_token']) / 1e6:.3g} | "
+                   f"{train_flops(pha[0]) / 1e12:.3g} / {train_flops(ser[0]) / 1e12:.3g} | "
                    f"{fmt_stat(sp)} | {fmt_stat(ss)} | {ratio(sp and sp[0], ss and ss[0])} | "
                    f"{fmt_stat(bp, 3)} | {fmt_stat(bs, 3)} | {ratio(tp and tp[0], ts and ts[0], 2)} |")
 
@@ -213,7 +221,7 @@ def plot_loss_curves(plt, study_dir, train, metrics):
     return save(fig, study_dir, "loss_curves")
 
 
-def plot_final_ppl(plt, study_dir, train):
+def plot_final_ppl(plt, study_dir, train, x_of, x_label, name):
     panels = groups(train, ["tokenizer", "seq_len"])
     fig, axes = panel_grid(plt, len(panels))
     for ax, ((tok, T), g) in zip(axes, panels.items()):
@@ -222,7 +230,7 @@ def plot_final_ppl(plt, study_dir, train):
             for size, sc in groups(cells, ["size"]).items():
                 s = stats([num(r["val_ppl"]) for r in sc])
                 if s:
-                    pts.append((int(sc[0]["params"]), s))
+                    pts.append((x_of(sc[0]), s))
             pts.sort()
             if not pts:
                 continue
@@ -232,10 +240,10 @@ def plot_final_ppl(plt, study_dir, train):
             ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, ms=4, label=variant[0])
         ax.set_xscale("log")
         ax.set_title(f"{tok}, T = {T}: final val perplexity")
-        ax.set_xlabel("parameters")
+        ax.set_xlabel(x_label)
         ax.set_ylabel("val perplexity (min/max over seeds)")
         ax.legend(fontsize=7)
-    return save(fig, study_dir, "final_ppl")
+    return save(fig, study_dir, name)
 
 
 def plot_throughput(plt, study_dir, tput):
@@ -311,7 +319,10 @@ def figures(study_dir, rows):
         written += plot_loss_curves(plt, study_dir, train, metrics)
         done = [r for r in train if r["status"] == "done"]
         if done:
-            written += plot_final_ppl(plt, study_dir, done)
+            written += plot_final_ppl(plt, study_dir, done, lambda r: int(r["params"]), "parameters",
+                                      "final_ppl")
+            written += plot_final_ppl(plt, study_dir, done, train_flops,
+                                      "training FLOPs (model FLOPs per token x tokens)", "final_ppl_flops")
         written += plot_mixing(plt, study_dir, train, metrics)
     if tput:
         written += plot_throughput(plt, study_dir, tput)

@@ -135,7 +135,7 @@ echo "3. rerun: every cell skipped"
 # 4. Figures and table.
 grep -q "| byte | 32 | xs |" out/study.md || { cat out/study.md; fail "study.md has no PHA vs serial row"; }
 if /usr/bin/python3 -c "import matplotlib" 2> /dev/null; then
-  for f in loss_curves final_ppl throughput mixing; do
+  for f in loss_curves final_ppl final_ppl_flops throughput mixing; do
     for ext in png svg; do
       [ -s "out/figures/$f.$ext" ] || fail "no figure out/figures/$f.$ext"
     done
