@@ -3,6 +3,7 @@
 // Slurm job array), then writes STUDY_DIR/study.csv, study.md and the figures.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 
@@ -134,19 +135,27 @@ int run_study(const StudyOptions& o) {
     install_study_signal_handlers();
     std::vector<std::string> failed;
     size_t n = 0;
+    const auto study_start = std::chrono::steady_clock::now();
+    const auto minutes_since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() / 60;
+    };
     for (const StudyCell* c : todo) {
       ++n;
+      const auto cell_start = std::chrono::steady_clock::now();
       fmt::print("study: [{}/{}] {} ({} params, {:.3g} FLOP/token, {} steps of {} tokens) ...\n", n,
                  todo.size(), c->id, c->params, c->flops_per_token, c->cfg.train.steps,
                  c->cfg.train.batch_size * c->seq_len * c->ranks);
       const int status = run_cell(spec, *c, o.overrides);
       const CellResult r = read_cell_result(*c, data.at(c->tokenizer));
       if (status == 0) {
-        fmt::print("study: [{}/{}] {} done: {:.0f} s, {:.0f} tokens/s, peak {:.0f} MiB{}\n", n,
-                   todo.size(), c->id, r.train_seconds, r.tokens_per_s, r.peak_rss_mib,
-                   c->throughput ? std::string()
-                                 : fmt::format(", val loss {:.4f}, ppl {:.2f}, {:.4f} bits/byte",
-                                               r.val_loss, std::exp(r.val_loss), r.bits_per_byte));
+        fmt::print(
+            "study: [{}/{}] {} done in {:.1f} min ({:.1f} min so far): {:.0f} s of steps, {:.0f} "
+            "tokens/s, peak {:.0f} MiB{}\n",
+            n, todo.size(), c->id, minutes_since(cell_start), minutes_since(study_start),
+            r.train_seconds, r.tokens_per_s, r.peak_rss_mib,
+            c->throughput ? std::string()
+                          : fmt::format(", val loss {:.4f}, ppl {:.2f}, {:.4f} bits/byte",
+                                        r.val_loss, std::exp(r.val_loss), r.bits_per_byte));
       } else if (status == 75 || interrupted()) {
         fmt::print(
             "study: {} was interrupted after step {} (checkpoint written; status {}): run the "
