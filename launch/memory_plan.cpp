@@ -77,7 +77,8 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
   std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp ranks are alike
   for (int rank = 0; rank < layout.world_size(); ++rank) {
     const parallel::GridCoord coord = parallel::coord_of(layout, rank);
-    const ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
+    ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
+    part.recompute = parse_recompute(cfg.train.recompute);
     auto it = tables.find({coord.tp, coord.pp});
     if (it == tables.end())
       it = tables
@@ -93,12 +94,15 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.optimizer =
         AdamW::state_bytes(t.params, plan.zero ? ZeroShard{layout.dp, coord.dp}.ranges(t.params)
                                                : std::vector<ElementRange>{});
-    r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots);
+    r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots) + t.recompute.total_bytes();
     std::map<std::string, size_t> by_branch;
     for (const TensorSpec& e : t.acts.entries())
       by_branch[branch_of(e.name)] += aligned_bytes(e) * static_cast<size_t>(t.slots);
     for (const char* b : {"attention", "gss", "ffn", "mixer", "block", "stream", "head", "inputs"})
       if (by_branch.count(b)) r.activations_by_branch.emplace_back(b, by_branch[b]);
+    // One layer's recomputed activations, shared by every layer and slot.
+    if (t.recompute.size())
+      r.activations_by_branch.emplace_back("recompute buffer", t.recompute.total_bytes());
     r.scratch = t.scratch.total_bytes();
     r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
     plan.ranks.push_back(std::move(r));
@@ -111,11 +115,11 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
 std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
   const parallel::Layout& L = plan.layout;
   std::string out = fmt::format(
-      "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | model FLOPs per step "
-      "{:.3e} ({:.3e} per rank)\n",
+      "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | recompute {} | model "
+      "FLOPs per step {:.3e} ({:.3e} per rank)\n",
       L.str(), plan.zero ? fmt::format(" (ZeRO-{})", plan.zero) : "", plan.micro_batches,
-      cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, plan.flops_per_step,
-      plan.flops_per_step / L.world_size());
+      cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, cfg.train.recompute,
+      plan.flops_per_step, plan.flops_per_step / L.world_size());
   // Large layouts: one rank per (tp, pp) position (dp ranks differ by alignment bytes at most).
   const bool all = L.world_size() <= 16;
   for (const RankMemory& r : plan.ranks) {

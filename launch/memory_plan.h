@@ -27,11 +27,12 @@ struct RankMemory {
   size_t gradients = 0;    // the gradient arena (same size)
   size_t compute = 0;      // bf16 compute copies of the matmul weights (mixed precision only)
   size_t optimizer = 0;    // AdamW's moments (this rank's ZeRO chunk under ZeRO)
-  size_t activations = 0;  // every activation slot
+  size_t activations = 0;  // every activation slot, and the recompute buffer
   size_t scratch = 0;      // backward scratch
   size_t comm = 0;         // gradient-sync staging (norm scalar, tied-embedding exchange)
   // Activations of all slots by where they are named: attention, gss, ffn, mixer, block (norms,
-  // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE).
+  // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE); and
+  // the recompute buffer (train.recompute).
   std::vector<std::pair<std::string, size_t>> activations_by_branch;
   size_t total() const;
   // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
