@@ -107,19 +107,24 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
     plan.ranks.push_back(std::move(r));
   }
-  plan.flops_per_step = train_flops_per_token(cfg.model, T) * static_cast<double>(B * T) *
-                        static_cast<double>(micro_batches * layout.dp);
+  const double tokens = static_cast<double>(B * T) * static_cast<double>(micro_batches * layout.dp);
+  plan.flops_per_step = train_flops_per_token(cfg.model, T) * tokens;
+  plan.recompute = parse_recompute(cfg.train.recompute);
+  plan.recompute_flops_per_step = recompute_flops_per_token(cfg.model, T, plan.recompute) * tokens;
   return plan;
 }
 
 std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
   const parallel::Layout& L = plan.layout;
   std::string out = fmt::format(
-      "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | recompute {} | model "
-      "FLOPs per step {:.3e} ({:.3e} per rank)\n",
+      "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | model FLOPs per step "
+      "{:.3e} ({:.3e} per rank) | recompute {}{}\n",
       L.str(), plan.zero ? fmt::format(" (ZeRO-{})", plan.zero) : "", plan.micro_batches,
-      cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, cfg.train.recompute,
-      plan.flops_per_step, plan.flops_per_step / L.world_size());
+      cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, plan.flops_per_step,
+      plan.flops_per_step / L.world_size(), recompute_name(plan.recompute),
+      plan.recompute == Recompute::none
+          ? ""
+          : fmt::format(" (+{:.3e} FLOPs per step)", plan.recompute_flops_per_step));
   // Large layouts: one rank per (tp, pp) position (dp ranks differ by alignment bytes at most).
   const bool all = L.world_size() <= 16;
   for (const RankMemory& r : plan.ranks) {
@@ -156,7 +161,8 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
                              double bandwidth) {
   const parallel::Layout& L = plan.layout;
   const double m = static_cast<double>(plan.micro_batches);
-  const double compute = plan.flops_per_step / (L.world_size() * peak_flops);
+  const double compute =
+      (plan.flops_per_step + plan.recompute_flops_per_step) / (L.world_size() * peak_flops);
   const double bubble = (m + L.pp - 1) / m;  // 1F1B: (m + pp - 1) slots for m micro-batches
   const double act_bytes =
       static_cast<double>(cfg.train.batch_size * cfg.train.seq_len * cfg.model.d) *
@@ -193,11 +199,14 @@ std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double pe
       } catch (const Error&) {
         continue;
       }
-      for (int zero = 0; zero <= (dp > 1 ? 2 : 0); ++zero) {
-        Candidate c{plan_layout(cfg, layout, zero, global / (B * dp)), 0};
-        c.seconds = modelled_step_seconds(c.plan, cfg, peak_flops, bandwidth);
-        out.push_back(std::move(c));
-      }
+      for (const Recompute recompute : {Recompute::none, Recompute::selective, Recompute::full})
+        for (int zero = 0; zero <= (dp > 1 ? 2 : 0); ++zero) {
+          TrainConfig with = cfg;
+          with.train.recompute = recompute_name(recompute);
+          Candidate c{plan_layout(with, layout, zero, global / (B * dp)), 0};
+          c.seconds = modelled_step_seconds(c.plan, with, peak_flops, bandwidth);
+          out.push_back(std::move(c));
+        }
     }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     if (a.seconds != b.seconds) return a.seconds < b.seconds;
