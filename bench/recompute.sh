@@ -6,7 +6,8 @@
 # arenas allocate for activations (all kept activations and the recompute buffer; the same bytes
 # as `pha plan`); peak RSS is the whole process's (parameters, gradients, scratch and the backend's
 # workspaces included). Step time is the median wall and CPU seconds of a forward+backward step
-# (pha_bench_model, 1 thread unless RC_THREADS). Prints a Markdown table of each mode against none.
+# (pha_bench_model, 1 thread unless RC_THREADS). Prints a Markdown table of each mode against none,
+# then `pha plan`'s activations and total per rank for T = 1024 ... 16384 (computed, not run).
 #   bash bench/recompute.sh BUILD_DIR [rounds] [preset:T:B[:block]]
 set -euo pipefail
 build=$1
@@ -44,3 +45,24 @@ for m in modes:
           f"| {rss / base['peak_rss_mib']:.3f} | {s:.3f} | {s / base['seconds_per_step']:.3f} "
           f"| {c:.3f} | {c / base['cpu_seconds_per_step']:.3f} |")
 PY
+
+echo
+echo "Planned per rank (pha plan, $preset, B = $batch${block:+, $block}), MiB: activations / total"
+echo
+echo "| T | none | selective | full | selective x none | full x none |"
+echo "|---|---|---|---|---|---|"
+for t in 1024 2048 4096 8192 16384; do
+  row=()
+  for mode in none selective full; do
+    row+=("$("$build/launch/pha" plan --model.preset="$preset" --model.max_seq_len="$t" \
+      --train.seq_len="$t" --train.batch_size="$batch" ${block:+--model.block="$block"} \
+      --recompute "$mode" | sed -n 's/^plan rank 0 .* activations \([0-9]*\) .* total \([0-9]*\) .*/\1 \2/p')")
+  done
+  /usr/bin/python3 - "$t" "${row[@]}" <<'PY'
+import sys
+t, rows = sys.argv[1], [tuple(int(x) for x in r.split()) for r in sys.argv[2:]]
+mib = lambda b: f"{b / 1048576:.0f}"
+cells = [f"{mib(a)} / {mib(tot)}" for a, tot in rows]
+print(f"| {t} | {' | '.join(cells)} | {rows[1][0] / rows[0][0]:.3f} | {rows[2][0] / rows[0][0]:.3f} |")
+PY
+done
