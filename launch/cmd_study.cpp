@@ -101,6 +101,7 @@ int run_study(const StudyOptions& o) {
   StudySpec spec = read_study_file(o.file);
   if (!o.dir.empty()) spec.dir = o.dir;
   fs::create_directories(spec.dir);
+  if (!o.list && !o.collect) lock_study_dir(spec.dir);  // held until this process ends
   std::map<std::string, StudyData> data;
   for (const StudyGrid& g : spec.grids)
     for (const StudyTokenizer& t : g.tokenizers)

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +193,22 @@ int submit_slurm(const StudySpec& spec, const std::vector<const StudyCell*>& cel
   setenv("PHA_HOME", pha_home().c_str(), 1);
   fmt::print("study: {}\n", fmt::join(args, " "));
   return run_program("sbatch", std::vector<std::string>(args.begin() + 1, args.end()));
+}
+
+void lock_study_dir(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "study.lock").string();
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT, 0644);  // kept open: the lock lives with it
+  PHA_REQUIRE(fd >= 0, "cannot open {}: {}", path, std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    PHA_REQUIRE(read(fd, pid, sizeof pid - 1) >= 0, "cannot read {}", path);
+    fail("another pha study (pid {}) is running on {}: wait for it, or stop it first",
+         std::string(pid).substr(0, std::string(pid).find('\n')), dir);
+  }
+  const std::string me = std::to_string(getpid()) + "\n";
+  PHA_REQUIRE(ftruncate(fd, 0) == 0 &&
+                  pwrite(fd, me.data(), me.size(), 0) == static_cast<ssize_t>(me.size()),
+              "cannot write {}", path);
 }
 
 int run_program(const std::string& program, const std::vector<std::string>& args) {

@@ -30,6 +30,10 @@ void install_study_signal_handlers();
 int submit_slurm(const StudySpec& spec, const std::vector<const StudyCell*>& cells,
                  const std::vector<std::string>& overrides, const std::string& sbatch_args);
 
+// Takes an exclusive lock on DIR/study.lock for the life of this process; refuses when another
+// `pha study` holds it (two studies would run the same cells at once).
+void lock_study_dir(const std::string& dir);
+
 // Runs `program` with `args` (stdout and stderr inherited) and returns its exit status (127 when
 // it cannot start).
 int run_program(const std::string& program, const std::vector<std::string>& args);

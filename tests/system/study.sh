@@ -2,7 +2,8 @@
 # `pha study` end to end on a micro study of generated text (4 cells: byte-level PHA and matched
 # serial, a BPE PHA cell, a throughput cell):
 #   1. a run whose first cell is interrupted (--train.stop_after) exits 75 with that cell partial;
-#      SIGTERM to a running study reaches its cell, which checkpoints; the study exits 75;
+#      a second study on its directory is refused while it runs; SIGTERM to a running study
+#      reaches its cell, which checkpoints; the study exits 75;
 #   2. the next run resumes that cell from its checkpoint, runs the rest, and writes study.csv with
 #      one row per cell and the expected columns, all cells done;
 #   3. a third run skips every finished cell (no cell is started again);
@@ -83,6 +84,10 @@ for _ in $(seq 300); do
   grep -q '"kind":"step"' sig/cells/byte-xs-pha-T32-s1/metrics.jsonl 2> /dev/null && break
   sleep 0.1
 done
+rc=0
+"$pha" study micro.ini --dir sig > second.log 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "another pha study (pid $study_pid) is running" second.log ||
+  { cat second.log; fail "a second study on a running study's directory was not refused"; }
 kill -TERM "$study_pid"
 rc=0
 wait "$study_pid" || rc=$?
