@@ -156,6 +156,8 @@ int run_cell(const StudySpec& spec, const StudyCell& cell,
   g_child = 0;
   if (status == 0) {
     std::ofstream(dir / "done") << timestamp() << "\n";
+    // A finished cell never resumes: its checkpoints (GBs over a study) go; weights.h5 stays.
+    fs::remove_all(dir / "checkpoints");
   } else if (status != 75) {
     std::ofstream(dir / "failed") << "pha train exited with status " << status << "\n";
   }

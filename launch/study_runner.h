@@ -16,7 +16,8 @@ void setup_cell(const StudyCell& cell);
 
 // Runs `cell` to its end (`--train.resume=auto`: an interrupted cell continues from its last
 // checkpoint) with `overrides` appended to pha train's arguments; the output goes to
-// CELL/train.log. Writes the `done` or `failed` marker and returns pha train's exit status. A
+// CELL/train.log. Writes the `done` marker (and removes the finished cell's checkpoints) or the
+// `failed` one, and returns pha train's exit status. A
 // SIGINT, SIGTERM or SIGUSR1 to this process is passed on as SIGUSR1 (pha train checkpoints and
 // exits 75); `interrupted()` then stays true.
 int run_cell(const StudySpec& spec, const StudyCell& cell,

@@ -110,6 +110,8 @@ done
 for cell in byte-xs-pha-T32-s1 byte-xs-serial-T32-s1 bpe300-xs-pha-T32-s1 tp-byte-xs-pha-T64-s1; do
   grep -q "^$cell," out/study.csv || fail "no row for $cell"
   [ -e "out/cells/$cell/done" ] || fail "$cell has no done marker"
+  [ -e "out/cells/$cell/weights.h5" ] && [ ! -e "out/cells/$cell/checkpoints" ] ||
+    fail "$cell: weights.h5 missing or checkpoints left after it finished"
 done
 # The resumed cell trained all 12 steps and ended with its final evaluation.
 /usr/bin/python3 - out/study.csv <<'PY'
