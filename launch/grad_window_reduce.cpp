@@ -1,0 +1,129 @@
+#include "launch/grad_window_reduce.h"
+
+#include <algorithm>
+
+namespace pha::launch {
+
+namespace {
+
+Tensor flat_slice(const Tensor& t, int64_t begin, int64_t count) {
+  return Tensor(static_cast<char*>(t.data) + static_cast<size_t>(begin) * dtype_size(t.dtype),
+                t.dtype, t.device, Shape{count});
+}
+
+bool overlap(std::pair<size_t, size_t> a, std::pair<size_t, size_t> b) {
+  return a.first < b.second && b.first < a.second;
+}
+
+}  // namespace
+
+SizeTable GradWindowReduce::shard_table(const SizeTable& params, int dp) {
+  SizeTable table;
+  const ZeroShard shard{dp, 0};
+  table.add("gradient_shard", {shard.chunk_elements(params)}, params.entries().at(0).dtype);
+  return table;
+}
+
+GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, double scale)
+    : model_(model),
+      backend_(model.backend()),
+      dp_(dp),
+      scale_(scale),
+      window_(*model.grad_window()) {
+  const SizeTable& params = model.params().table();
+  const ZeroShard zero{dp.size(), dp.rank()};
+  owned_ = zero.ranges(params);
+  shard_ = Arena(backend_, shard_table(params, dp.size()), "gradient shard");
+  const Tensor shard = shard_[0];
+  const int64_t chunk_begin = zero.chunk_elements(params) * zero.index;
+  const std::vector<size_t> packed = params.byte_offsets();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int64_t first = static_cast<int64_t>(packed[i] / dtype_size(params.entries()[i].dtype));
+    // An empty range: an empty view (Shape{0}) at the shard's start.
+    owned_grads_.push_back(
+        owned_[i].size() == 0
+            ? flat_slice(shard, 0, 0)
+            : flat_slice(shard, first + owned_[i].begin - chunk_begin, owned_[i].size()));
+  }
+}
+
+GradsReadyHook GradWindowReduce::hook() {
+  return [this](size_t first, size_t end) { completed(first, end); };
+}
+
+Tensor GradWindowReduce::place(const GradGroup& group) const {
+  const auto [begin, end] = window_.region(group);
+  const Arena& grads = model_.grads();
+  const DType dtype = grads[0].dtype;
+  const size_t element = dtype_size(dtype);
+  return Tensor(static_cast<char*>(grads.base()) + begin, dtype, grads[0].device,
+                Shape{static_cast<int64_t>((end - begin) / element)});
+}
+
+void GradWindowReduce::completed(size_t first, size_t end) {
+  const GradGroup group{first, end};
+  // The kept copy of the tied embedding is reduced by the caller after the last backward.
+  if (std::find(window_.kept.begin(), window_.kept.end(), group) != window_.kept.end()) return;
+  PHA_REQUIRE(group == window_.order[next_],
+              "gradient window: backward completed parameters [{}, {}) where [{}, {}) was due",
+              first, end, window_.order[next_].first, window_.order[next_].end);
+  in_flight_.push_back({group, dp_.all_reduce_start(place(group), parallel::ReduceOp::avg)});
+  const size_t n = window_.order.size();
+  next_ = (next_ + 1) % n;
+  // The next backward writes the next group (and the one written with it): zero their places.
+  if (!window_.with_previous[next_]) {
+    prepare(window_.order[next_]);
+    if (window_.with_previous[(next_ + 1) % n]) prepare(window_.order[(next_ + 1) % n]);
+  }
+  // MPI advances the others only inside MPI calls: poll them between the layers' backward.
+  for (InFlight& f : in_flight_) dp_.progress(f.request);
+}
+
+void GradWindowReduce::prepare(const GradGroup& group) {
+  const auto region = window_.region(group);
+  for (size_t i = 0; i < in_flight_.size();) {
+    if (overlap(region, window_.region(in_flight_[i].group))) {
+      dp_.wait(in_flight_[i].request);
+      add(in_flight_[i].group);
+      in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  backend_.memset_zero(static_cast<char*>(model_.grads().base()) + region.first,
+                       region.second - region.first);
+}
+
+void GradWindowReduce::finish() {
+  for (InFlight& f : in_flight_) {
+    dp_.wait(f.request);
+    add(f.group);
+  }
+  in_flight_.clear();
+  PHA_REQUIRE(next_ == 0, "gradient window: the step ended after {} of the {} groups of a backward",
+              next_, window_.order.size());
+}
+
+void GradWindowReduce::end_reduction() {
+  if (shard_is_stale_) shard_.zero();  // nothing was added this step
+  shard_is_stale_ = true;              // the next step's first add starts from zero
+}
+
+void GradWindowReduce::add_kept(const GradGroup& group) {
+  add(group);
+}
+
+void GradWindowReduce::add(const GradGroup& group) {
+  if (shard_is_stale_) {
+    shard_.zero();
+    shard_is_stale_ = false;
+  }
+  const Arena& grads = model_.grads();
+  for (size_t i = group.first; i < group.end; ++i) {
+    const ElementRange r = owned_[i];
+    if (r.size() == 0) continue;
+    backend_.axpy(scale_, flat_slice(grads[i], r.begin, r.size()), owned_grads_[i]);
+  }
+}
+
+}  // namespace pha::launch

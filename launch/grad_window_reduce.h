@@ -1,0 +1,71 @@
+#pragma once
+// ZeRO-2's gradient path (docs/parallelism.md, "ZeRO"): backward writes each group of parameters
+// into its place of the model's gradient window (layers/grad_window.h); as each group completes,
+// its place is averaged over dp (a non-blocking reduction, overlapped with the next groups'
+// backward) and this rank adds its own chunk's part, times the micro-batch scale, to the one
+// gradient buffer that lives for the whole step: the shard [S] of the flat parameter arena's
+// chunk this dp rank owns (ZeroShard). A place is zeroed for its next group once the reductions
+// reading it have been waited for. This happens in every backward of the step, so the shard
+// accumulates the micro-batches.
+//
+// The reduction of a group is an all-reduce (MPI_Iallreduce / ncclAllReduce) of which each rank
+// keeps its chunk's part: the memory of a reduce-scatter, at twice its traffic (the chunks a group
+// touches have unequal sizes; a variable-count reduce-scatter is not in the Communicator yet).
+#include <vector>
+
+#include "launch/distributed.h"
+#include "optim/element_range.h"
+
+namespace pha::launch {
+
+class GradWindowReduce {
+ public:
+  // model: built with ModelPart::grad_window. scale: the factor applied to every gradient
+  // (1 / micro-batches).
+  GradWindowReduce(Model& model, parallel::Communicator& dp, double scale);
+  GradWindowReduce(const GradWindowReduce&) = delete;
+  GradWindowReduce& operator=(const GradWindowReduce&) = delete;
+
+  // The table of the shard buffer (the planner's figure): one flat tensor of S elements.
+  static SizeTable shard_table(const SizeTable& params, int dp);
+  // For every backward of the step (run_pipeline_step's every_backward_ready).
+  GradsReadyHook hook();
+  // After the step's last backward: waits for the reductions in flight and adds them.
+  void finish();
+  // Adds this rank's part of a kept group (the tied embedding's whole copy, already averaged and
+  // summed over the pipeline's ends by the caller) to the shard.
+  void add_kept(const GradGroup& group);
+  // The step's shard is complete (after finish and add_kept): it stays as it is until the next
+  // step's first group adds to it, from zero.
+  void end_reduction();
+  // Per parameter, a flat view of its owned elements' gradient in the shard ([owned size]; empty
+  // where this rank owns none).
+  const std::vector<Tensor>& owned_grads() const { return owned_grads_; }
+  const Arena& shard() const { return shard_; }
+
+ private:
+  struct InFlight {
+    GradGroup group;
+    parallel::PendingReduce request;
+  };
+  void completed(size_t first, size_t end);
+  // Adds the group's owned part of the window, times scale_, to the shard.
+  void add(const GradGroup& group);
+  // Waits for (and adds) every reduction whose place overlaps `group`'s, then zeroes its place.
+  void prepare(const GradGroup& group);
+  Tensor place(const GradGroup& group) const;
+
+  Model& model_;
+  Backend& backend_;
+  parallel::Communicator& dp_;
+  double scale_;
+  const GradWindow& window_;
+  std::vector<ElementRange> owned_;  // per parameter
+  Arena shard_;
+  std::vector<Tensor> owned_grads_;
+  size_t next_ = 0;             // the index in window_.order of the next group to complete
+  bool shard_is_stale_ = true;  // holds the last step's sum: zero it before the first add
+  std::vector<InFlight> in_flight_;
+};
+
+}  // namespace pha::launch
