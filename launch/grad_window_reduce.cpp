@@ -35,10 +35,12 @@ GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, dou
   owned_ = zero.ranges(params);
   shard_ = Arena(backend_, shard_table(params, dp.size()), "gradient shard");
   const Tensor shard = shard_[0];
-  const int64_t chunk_begin = zero.chunk_elements(params) * zero.index;
+  chunk_elements_ = zero.chunk_elements(params);
+  const int64_t chunk_begin = chunk_elements_ * zero.index;
   const std::vector<size_t> packed = params.byte_offsets();
   for (size_t i = 0; i < params.size(); ++i) {
     const int64_t first = static_cast<int64_t>(packed[i] / dtype_size(params.entries()[i].dtype));
+    packed_elements_.push_back(first);
     // An empty range: an empty view (Shape{0}) at the shard's start.
     owned_grads_.push_back(
         owned_[i].size() == 0
@@ -60,6 +62,22 @@ Tensor GradWindowReduce::place(const GradGroup& group) const {
                 Shape{static_cast<int64_t>((end - begin) / element)});
 }
 
+std::vector<int64_t> GradWindowReduce::parts(const GradGroup& group) const {
+  // The place holds packed elements [begin, end) of the flat parameter arena; dp rank r's part
+  // is what of it lies in chunk r.
+  const auto [first_byte, end_byte] = window_.region(group);
+  const size_t element = dtype_size(model_.grads()[0].dtype);
+  const int64_t begin = packed_elements_[group.first];
+  const int64_t end = begin + static_cast<int64_t>((end_byte - first_byte) / element);
+  std::vector<int64_t> counts;
+  for (int r = 0; r < dp_.size(); ++r) {
+    const int64_t lo = std::max(begin, chunk_elements_ * r);
+    const int64_t hi = std::min(end, chunk_elements_ * (r + 1));
+    counts.push_back(std::max<int64_t>(0, hi - lo));
+  }
+  return counts;
+}
+
 void GradWindowReduce::completed(size_t first, size_t end) {
   const GradGroup group{first, end};
   // The kept copy of the tied embedding is reduced by the caller after the last backward.
@@ -67,7 +85,8 @@ void GradWindowReduce::completed(size_t first, size_t end) {
   PHA_REQUIRE(group == window_.order[next_],
               "gradient window: backward completed parameters [{}, {}) where [{}, {}) was due",
               first, end, window_.order[next_].first, window_.order[next_].end);
-  in_flight_.push_back({group, dp_.all_reduce_start(place(group), parallel::ReduceOp::avg)});
+  in_flight_.push_back(
+      {group, dp_.reduce_scatter_start(place(group), parts(group), parallel::ReduceOp::avg)});
   const size_t n = window_.order.size();
   next_ = (next_ + 1) % n;
   // The next backward writes the next group (and the one written with it): zero their places.

@@ -1,16 +1,17 @@
 #pragma once
 // ZeRO-2's gradient path (docs/parallelism.md, "ZeRO"): backward writes each group of parameters
 // into its place of the model's gradient window (layers/grad_window.h); as each group completes,
-// its place is averaged over dp (a non-blocking reduction, overlapped with the next groups'
-// backward) and this rank adds its own chunk's part, times the micro-batch scale, to the one
+// its place is reduce-scattered over dp (non-blocking, overlapped with the next groups' backward;
+// the parts are the place's pieces in each rank's chunk, so unequal) and this rank adds its own
+// part, averaged and times the micro-batch scale, to the one
 // gradient buffer that lives for the whole step: the shard [S] of the flat parameter arena's
 // chunk this dp rank owns (ZeroShard). A place is zeroed for its next group once the reductions
 // reading it have been waited for. This happens in every backward of the step, so the shard
 // accumulates the micro-batches.
 //
-// The reduction of a group is an all-reduce (MPI_Iallreduce / ncclAllReduce) of which each rank
-// keeps its chunk's part: the memory of a reduce-scatter, at twice its traffic (the chunks a group
-// touches have unequal sizes; a variable-count reduce-scatter is not in the Communicator yet).
+// On MPI the reduce-scatter is MPI_Ireduce_scatter; NCCL has no unequal-part reduce-scatter and
+// the NCCL communicator all-reduces the place instead (Communicator::reduce_scatter_start's
+// default: the same memory, twice the traffic).
 #include <vector>
 
 #include "launch/distributed.h"
@@ -54,13 +55,17 @@ class GradWindowReduce {
   // Waits for (and adds) every reduction whose place overlaps `group`'s, then zeroes its place.
   void prepare(const GradGroup& group);
   Tensor place(const GradGroup& group) const;
+  // Per dp rank, the elements of the group's place in its chunk.
+  std::vector<int64_t> parts(const GradGroup& group) const;
 
   Model& model_;
   Backend& backend_;
   parallel::Communicator& dp_;
   double scale_;
   const GradWindow& window_;
-  std::vector<ElementRange> owned_;  // per parameter
+  std::vector<ElementRange> owned_;       // per parameter
+  std::vector<int64_t> packed_elements_;  // per parameter: its start in the flat parameter arena
+  int64_t chunk_elements_ = 0;            // S
   Arena shard_;
   std::vector<Tensor> owned_grads_;
   size_t next_ = 0;             // the index in window_.order of the next group to complete
