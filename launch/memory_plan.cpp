@@ -172,12 +172,12 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
   // pp: one activation forward and one gradient backward per micro-batch.
   const double pp = L.pp > 1 ? 2.0 * m * act_bytes : 0.0;
   // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
-  // ((dp-1)/dp); ZeRO-2 all-reduces every micro-batch's gradients group by group (2 (dp-1)/dp
-  // each: grad_window_reduce.h) and all-gathers the parameters once.
+  // ((dp-1)/dp); ZeRO-2 reduce-scatters every micro-batch's gradients group by group ((dp-1)/dp
+  // each: grad_window_reduce.h; twice that on NCCL) and all-gathers the parameters once.
   double params = 0;
   for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
   const double ring = static_cast<double>(L.dp - 1) / L.dp;
-  const double passes = plan.zero == 2 ? 2.0 * m + 1.0 : plan.zero == 1 ? 3.0 : 2.0;
+  const double passes = plan.zero == 2 ? m + 1.0 : plan.zero == 1 ? 3.0 : 2.0;
   const double dp = params * ring * passes;
   return compute * bubble + (tp + pp + dp) / bandwidth;
 }
