@@ -128,6 +128,16 @@ size_t GradientSync::gradient_bytes(const Model& model) const {
   return window_ ? window_->shard().bytes() : model.grads().bytes();
 }
 
+const Arena& GradientSync::gradient_shard() const {
+  PHA_REQUIRE(window_, "gradient_shard: only ZeRO-2 keeps a gradient shard");
+  return window_->shard();
+}
+
+const std::vector<Tensor>& GradientSync::owned_gradients() const {
+  PHA_REQUIRE(window_, "owned_gradients: only ZeRO-2 keeps a gradient shard");
+  return window_->owned_grads();
+}
+
 void GradientSync::reduce(Model& model) {
   buckets_.finish();
   if (!window_) {

@@ -50,6 +50,10 @@ class GradientSync {
   static ModelPart with_grad_window(ModelPart part, int zero, int dp);
   // The gradient memory that lives for the whole step: the arena, or ZeRO-2's shard.
   size_t gradient_bytes(const Model& model) const;
+  // ZeRO-2: the shard (one flat tensor of S elements) and, per parameter, the flat view of its
+  // owned elements in it.
+  const Arena& gradient_shard() const;
+  const std::vector<Tensor>& owned_gradients() const;
   // The communication buffers one rank allocates (the planner's figure): the norm's scalar and,
   // on the pipeline's two ends with a tied embedding, the other end's embedding gradient.
   static SizeTable staging_table(const ModelConfig& cfg, const ModelPart& part, int n_stages,
