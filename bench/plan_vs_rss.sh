@@ -3,9 +3,10 @@
 # configurations (presets, T, dp/tp/pp, ZeRO 0/1/2), rank 0's peak resident set (VmHWM, from the
 # last step's metrics record: after two steps, so the backend's op workspaces have reached their
 # high-water mark, and before the final checkpoint) against `pha plan`'s total for rank 0 plus a
-# fixed baseline: the same measurement on a run whose arenas are negligible (the tiny preset at
-# T = 16, B = 1), minus its own planned bytes — the process, its libraries (OpenBLAS, FFTW, MPI,
-# HDF5) and the training data. Prints a markdown table; the target is measured/predicted within
+# fixed baseline for the world size: the same measurement on a run whose activations are
+# negligible (the tiny preset at T = 16, B = 1, dp = the world size), minus its own planned
+# bytes — the process, its libraries (OpenBLAS, FFTW, MPI with its per-peer buffers, HDF5), the
+# training data and the tiny model's op workspaces. Prints a markdown table; the target is measured/predicted within
 # 10%.
 #   bench/plan_vs_rss.sh PHA
 set -euo pipefail
@@ -32,10 +33,14 @@ rss = [r["peak_rss_mib"] for r in steps if r["kind"] == "step"][-1]
 print(total, rss)
 PY
 }
-read -r base_plan base_rss < <(measure baseline 1 --model.preset=tiny --train.seq_len=16 \
-                                 --model.max_seq_len=16 --train.grad_accum=1)
-baseline=$(/usr/bin/python3 -c "print($base_rss - $base_plan / 1048576)")
-echo "baseline: rank 0 peak RSS $base_rss MiB with $(/usr/bin/python3 -c "print(f'{$base_plan/1048576:.2f}')") MiB planned: $(/usr/bin/python3 -c "print(f'{$baseline:.1f}')") MiB process, libraries and data"
+# The baseline per world size: MPI's shared-memory transport keeps buffers per local peer.
+declare -A baseline
+for ranks in 1 2 4; do
+  read -r base_plan base_rss < <(measure "baseline$ranks" "$ranks" --model.preset=tiny \
+    --train.seq_len=16 --model.max_seq_len=16 --dp "$ranks" --train.grad_accum=1)
+  baseline[$ranks]=$(/usr/bin/python3 -c "print(f'{$base_rss - $base_plan / 1048576:.1f}')")
+  echo "baseline on $ranks rank(s): rank 0 peak RSS $base_rss MiB, of which $(/usr/bin/python3 -c "print(f'{$base_plan / 1048576:.1f}')") MiB planned: ${baseline[$ranks]} MiB process, libraries, data and MPI"
+done
 echo
 echo "| configuration | ranks | planned (MiB) | + baseline (MiB) | measured peak RSS, rank 0 (MiB) | measured / predicted |"
 echo "|---|---|---|---|---|---|"
@@ -45,7 +50,7 @@ row() {  # row LABEL RANKS ARGS...
   local name
   name=$(echo "$label" | tr -c 'a-zA-Z0-9' _)
   read -r planned rss < <(measure "$name" "$ranks" "$@")
-  /usr/bin/python3 - "$label" "$ranks" "$planned" "$rss" "$baseline" <<'PY'
+  /usr/bin/python3 - "$label" "$ranks" "$planned" "$rss" "${baseline[$ranks]}" <<'PY'
 import sys
 label, ranks, planned, rss, baseline = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 p = planned / 1048576
