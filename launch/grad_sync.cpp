@@ -83,7 +83,11 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
   PHA_REQUIRE((zero_ == 2) == (model.grad_window() != nullptr),
               "ZeRO stage {} needs a model {} a gradient window (GradientSync::with_grad_window)",
               zero_, zero_ == 2 ? "with" : "without");
-  if (zero_ == 2) window_ = std::make_unique<GradWindowReduce>(model, dist.dp, grad_scale);
+  // ZeRO-2 reduces during backward whatever `overlap` says (the window must be emptied), but
+  // one group at a time where a dp reduction must not be in flight beside tp or pp collectives.
+  if (zero_ == 2)
+    window_ = std::make_unique<GradWindowReduce>(model, dist.dp, grad_scale,
+                                                 overlap_is_safe(model, dist));
   // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
   // embedding's last-stage copy is the first stage's: counted there only.
   for (const ParamSpec& spec : model.param_specs()) {

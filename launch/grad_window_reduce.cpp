@@ -24,11 +24,13 @@ SizeTable GradWindowReduce::shard_table(const SizeTable& params, int dp) {
   return table;
 }
 
-GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, double scale)
+GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, double scale,
+                                   bool overlap)
     : model_(model),
       backend_(model.backend()),
       dp_(dp),
       scale_(scale),
+      overlap_(overlap),
       window_(*model.grad_window()) {
   const SizeTable& params = model.params().table();
   const ZeroShard zero{dp.size(), dp.rank()};
@@ -87,6 +89,7 @@ void GradWindowReduce::completed(size_t first, size_t end) {
               first, end, window_.order[next_].first, window_.order[next_].end);
   in_flight_.push_back(
       {group, dp_.reduce_scatter_start(place(group), parts(group), parallel::ReduceOp::avg)});
+  if (!overlap_) finish_in_flight();
   const size_t n = window_.order.size();
   next_ = (next_ + 1) % n;
   // The next backward writes the next group (and the one written with it): zero their places.
@@ -113,12 +116,16 @@ void GradWindowReduce::prepare(const GradGroup& group) {
                        region.second - region.first);
 }
 
-void GradWindowReduce::finish() {
+void GradWindowReduce::finish_in_flight() {
   for (InFlight& f : in_flight_) {
     dp_.wait(f.request);
     add(f.group);
   }
   in_flight_.clear();
+}
+
+void GradWindowReduce::finish() {
+  finish_in_flight();
   PHA_REQUIRE(next_ == 0, "gradient window: the step ended after {} of the {} groups of a backward",
               next_, window_.order.size());
 }

@@ -22,8 +22,9 @@ namespace pha::launch {
 class GradWindowReduce {
  public:
   // model: built with ModelPart::grad_window. scale: the factor applied to every gradient
-  // (1 / micro-batches).
-  GradWindowReduce(Model& model, parallel::Communicator& dp, double scale);
+  // (1 / micro-batches). overlap false: each group's reduction is waited for as soon as it is
+  // started (NCCL without ordered launches while tp or pp collectives run: grad_sync.cpp).
+  GradWindowReduce(Model& model, parallel::Communicator& dp, double scale, bool overlap = true);
   GradWindowReduce(const GradWindowReduce&) = delete;
   GradWindowReduce& operator=(const GradWindowReduce&) = delete;
 
@@ -50,6 +51,8 @@ class GradWindowReduce {
     parallel::PendingReduce request;
   };
   void completed(size_t first, size_t end);
+  // Waits for every reduction in flight and adds it.
+  void finish_in_flight();
   // Adds the group's owned part of the window, times scale_, to the shard.
   void add(const GradGroup& group);
   // Waits for (and adds) every reduction whose place overlaps `group`'s, then zeroes its place.
@@ -62,6 +65,7 @@ class GradWindowReduce {
   Backend& backend_;
   parallel::Communicator& dp_;
   double scale_;
+  bool overlap_;
   const GradWindow& window_;
   std::vector<ElementRange> owned_;       // per parameter
   std::vector<int64_t> packed_elements_;  // per parameter: its start in the flat parameter arena
