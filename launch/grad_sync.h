@@ -6,7 +6,8 @@
 // parameter arena (ZeroShard), keeps AdamW moments for it alone, updates it, and the parameters are
 // all-gathered in place. ZeRO-1 all-reduces the whole gradient; ZeRO-2 keeps only its own chunk's
 // gradient for the step (the shard of grad_window_reduce.h): backward writes into the model's
-// gradient window, and each group is averaged over dp and added to the shard as it completes.
+// gradient window, and each group is reduce-scattered over dp and its part added to the shard as
+// it completes, in every backward.
 //
 // The average can overlap backward: last_backward_hook(), given to the step's last backward on
 // this stage (run_pipeline_step), starts each bucket's reduction as soon as its gradients are
@@ -61,7 +62,8 @@ class GradientSync {
   const Arena& staging() const { return staging_; }
   // Scales the gradients by grad_scale, averages them over dp (waiting for the buckets the hook
   // started, starting the others), then sums the tied embedding's two copies (pp > 1); ZeRO-2
-  // instead sums the tied copies, then reduce-scatters (averages) this rank's chunk. Call once
+  // instead waits for the window's reductions still in flight, then averages the kept tied copy
+  // of E (pp > 1), sums it with the other end's and adds this rank's part to the shard. Call once
   // after every step's backward, also on a step that will be skipped: reductions the hook started
   // must complete.
   void reduce(Model& model);
