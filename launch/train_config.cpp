@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "layers/planner.h"
 #include "layers/precision.h"
 
 namespace po = boost::program_options;
@@ -81,6 +82,10 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.precision", s.precision,
         "fp32 | bf16 (bf16 weights and activations for compute, f32 master weights, optimiser "
         "state, reductions and loss; cuda only)");
+  t.add("train.recompute", s.recompute,
+        "none | selective | full: activations dropped after the forward and recomputed in "
+        "each block's backward (selective: norms, Q/K/V, GSS gates, FFN hidden layer; full: all "
+        "but the block inputs); the same losses and gradients, less activation memory");
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
@@ -154,6 +159,7 @@ void TrainConfig::finalize() {
   PHA_REQUIRE(s.device == "cpu" || s.device == "cuda", "train.device = '{}': use cpu or cuda",
               s.device);
   Precision::parse(s.precision);
+  parse_recompute(s.recompute);
   PHA_REQUIRE(s.precision != "bf16" || s.device == "cuda",
               "train.precision = bf16 needs train.device = cuda: the CPU backend computes in fp32 "
               "(use --precision fp32)");
@@ -177,15 +183,17 @@ void TrainConfig::finalize() {
 }
 
 bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
-  // --tp/--pp/--dp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision for
-  // --train.device/--train.precision.
+  // --tp/--pp/--dp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision/
+  // --recompute for --train.device/--train.precision/--train.recompute.
   std::vector<std::string> args;
   for (const std::string& a : raw_args) {
     bool shorthand = false;
-    for (const char* key : {"tp", "pp", "dp", "zero1", "zero2", "device", "precision"}) {
+    for (const char* key :
+         {"tp", "pp", "dp", "zero1", "zero2", "device", "precision", "recompute"}) {
       const std::string flag = std::string("--") + key;
       const std::string section =
-          flag == "--device" || flag == "--precision" ? "train" : "parallel";
+          flag == "--device" || flag == "--precision" || flag == "--recompute" ? "train"
+                                                                               : "parallel";
       if (a == flag || a.rfind(flag + "=", 0) == 0) {
         args.push_back("--" + section + "." + a.substr(2) +
                        (a == "--zero1" || a == "--zero2" ? "=true" : ""));
@@ -198,7 +206,7 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
   po::options_description general(
       "pha train [--config FILE] [--section.key=value ...]\n"
       "  (--tp N, --pp N, --dp N, --zero1 and --zero2 are short for --parallel.tp N, ...;\n"
-      "  --device D and --precision P for --train.device D and --train.precision P)");
+      "  --device D, --precision P and --recompute R for --train.device D, ...)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(
       "config", po::value(&config_file),

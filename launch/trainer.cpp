@@ -64,6 +64,13 @@ AdamWConfig adamw_config(const TrainSettings& s) {
   return c;
 }
 
+// This rank's part of the model, with the run's recompute mode.
+ModelPart model_part_of(Distributed& dist, const TrainConfig& c) {
+  ModelPart part = dist.model_part(c.model);
+  part.recompute = parse_recompute(c.train.recompute);
+  return part;
+}
+
 // Everything a run holds; built collectively on every rank.
 struct Run {
   const TrainConfig& cfg;
@@ -102,7 +109,7 @@ struct Run {
                               static_cast<int>(c.parallel.pp)},
              c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
-              GradientSync::with_grad_window(dist.model_part(c.model), c.parallel.zero_stage(),
+              GradientSync::with_grad_window(model_part_of(dist, c), c.parallel.zero_stage(),
                                              dist.grid.layout().dp)),
         optimizer(backend, model.params().table(), adamw_config(c.train),
                   GradientSync::owned_ranges(model, dist, c.parallel.zero_stage())),

@@ -36,7 +36,7 @@ Planner Model::declare_pass() {
               part_.flat_chunks);
   if (part_.tp.size == 1) part_.tp_comm = nullptr;
   slots_.resize(static_cast<size_t>(part_.slots));
-  Planner declare(precision_, part_.tp);
+  Planner declare(precision_, part_.tp, part_.recompute);
   plan(declare, slots_[0]);
   return declare;
 }
@@ -50,6 +50,7 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.compute = declare.compute_table();
   t.acts = declare.act_table();
   t.scratch = declare.scratch_table();
+  t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
   t.grad_bytes = m.part_.grad_window ? m.plan_window(t.params).bytes : t.param_bytes;
   t.slots = m.part_.slots;
@@ -79,9 +80,11 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   }
   compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
+  recompute_ = Arena(backend_, declare.recompute_table(), "recompute buffer");
   for (int s = 0; s < part_.slots; ++s) {
     acts_.emplace_back(backend_, declare.act_table(), fmt::format("activations (slot {})", s));
-    Planner bind(precision_, part_.tp, params_, grads_, compute_, acts_.back(), scratch_);
+    Planner bind(precision_, part_.tp, params_, grads_, compute_, acts_.back(), scratch_,
+                 part_.recompute, &recompute_);
     plan(bind, slots_[static_cast<size_t>(s)]);
   }
   if (cfg_.block.serial || cfg_.block.attention) rope_table_fill(backend_, rope_);
@@ -233,7 +236,7 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
 }
 
 MemoryFigures Model::memory() const {
-  size_t acts = 0;
+  size_t acts = recompute_.bytes();
   for (const Arena& a : acts_) acts += a.bytes();
   return MemoryFigures{params_.bytes() + grads_.bytes() + compute_.bytes(), acts, scratch_.bytes()};
 }

@@ -26,9 +26,11 @@ namespace pha {
 using GradsReadyHook = std::function<void(size_t first, size_t end)>;
 
 struct MemoryFigures {
-  size_t parameter_bytes = 0;   // parameters + gradients (+ compute copies under mixed precision)
-  size_t activation_bytes = 0;  // forward activations kept for backward, all slots
-  size_t scratch_bytes = 0;     // backward temporaries shared by all layers
+  size_t parameter_bytes = 0;  // parameters + gradients (+ compute copies under mixed precision)
+  // Forward activations kept for backward, all slots, plus the recompute buffer (one layer's
+  // recomputed activations, shared by all layers and slots).
+  size_t activation_bytes = 0;
+  size_t scratch_bytes = 0;  // backward temporaries shared by all layers
 };
 
 // Which part of the model this rank computes.
@@ -46,12 +48,16 @@ struct ModelPart {
   // step; every backward then reports its groups as they complete (including the tied
   // embedding's half from the head, with pp = 1), and someone must move them out (GradientSync).
   bool grad_window = false;
+  // Which block activations are dropped after the forward and recomputed in the block's
+  // backward (planner.h); the pipeline needs nothing else: each slot keeps its block inputs.
+  Recompute recompute = Recompute::none;
 };
 
 // What a model part allocates, from its size tables (the declare pass alone: nothing is
 // allocated). `pha plan` and the trainer's memory lines read it.
 struct PlannedTables {
   SizeTable params, compute, acts, scratch;  // acts: one slot's
+  SizeTable recompute;                       // the recompute buffer (one for all slots)
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
   size_t grad_bytes = 0;  // the gradient arena: param_bytes, or the window's (grad_window)
   int slots = 1;
@@ -147,7 +153,7 @@ class Model {
   Precision precision_;
   ModelPart part_;
   std::vector<ParamSpec> param_specs_;
-  Arena params_, grads_, compute_, scratch_;
+  Arena params_, grads_, compute_, scratch_, recompute_;
   std::optional<GradWindow> window_;
   std::vector<Arena> acts_;  // one per slot
   std::vector<Slot> slots_;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The planner against the arenas (docs/cli.md, "pha plan"):
-#   1. for several layouts, every rank's planned bytes (pha plan: parameters, gradients, compute
-#      copies, optimizer, activations, scratch, communication buffers) equal what pha train's
-#      arenas allocate, rank by rank;
+#   1. for several layouts and recompute modes, every rank's planned bytes (pha plan: parameters,
+#      gradients, compute copies, optimizer, activations with the recompute buffer, scratch,
+#      communication buffers) equal what pha train's arenas allocate, rank by rank, and the
+#      activations shrink with train.recompute (full < selective < none);
 #   2. ZeRO shards the optimizer: per-rank optimizer bytes at dp 2 and 4 with ZeRO-1/2 are 1/dp of
 #      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO; ZeRO-2
 #      shards the gradients the same way (the step-long gradient bytes 1/dp, the reusable window
@@ -18,9 +19,10 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.batch_size=1
         --train.steps=1 --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
         --data.synthetic_tokens=20000 --parallel.timeout=120)
-check() {  # check DP TP PP ZERO(none|zero1|zero2)
-  local dp=$1 tp=$2 pp=$3 zero=$4 name="dp$1_tp$2_pp$3_$4"
-  local flags=(--dp "$dp" --tp "$tp" --pp "$pp" --train.grad_accum=$((4 / dp)))
+check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|full)]
+  local dp=$1 tp=$2 pp=$3 zero=$4 recompute=${5:-none}
+  local name="dp$1_tp$2_pp$3_$4" flags=(--dp "$dp" --tp "$tp" --pp "$pp" --train.grad_accum=$((4 / dp)))
+  [ "$recompute" != none ] && name+="_$recompute" && flags+=(--recompute "$recompute")
   [ "$zero" != none ] && flags+=("--$zero")
   "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
   mpirun -np $((dp * tp * pp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
@@ -35,8 +37,23 @@ check() {  # check DP TP PP ZERO(none|zero1|zero2)
   echo "$name: plan equals the allocated arenas on all $n ranks"
 }
 for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" \
-              "4 1 1 zero2" "2 2 1 zero1" "2 2 1 zero2" "2 1 2 zero2" "1 2 2 none"; do
+              "4 1 1 zero2" "2 2 1 zero1" "2 2 1 zero2" "2 1 2 zero2" "1 2 2 none" \
+              "1 1 1 none selective" "1 1 1 none full" "1 2 2 none selective" "1 2 2 none full" \
+              "2 1 2 zero2 selective"; do
   check $layout
+done
+activations() {  # activations NAME RANK: the allocated activation bytes
+  sed -n "s/^allocated rank $2 (.*): .* activations \([0-9]*\) .*/\1/p" "$work/$1.log"
+}
+for run_ranks in "dp1_tp1_pp1_none 1" "dp1_tp2_pp2_none 4"; do
+  read -r run ranks <<< "$run_ranks"
+  for rank in $(seq 0 $((ranks - 1))); do
+    none=$(activations "$run" "$rank") sel=$(activations "${run}_selective" "$rank")
+    full=$(activations "${run}_full" "$rank")
+    [ "$full" -lt "$sel" ] && [ "$sel" -lt "$none" ] \
+      || { echo "$run rank $rank: activations none $none selective $sel full $full do not shrink"; exit 1; }
+    echo "$run rank $rank: activations none $none, selective $sel, full $full bytes"
+  done
 done
 /usr/bin/python3 - "$work" <<'PY'
 import re, sys
