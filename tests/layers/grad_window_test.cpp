@@ -2,10 +2,11 @@
 // keeps its packed relative layout, a group and the one written with it never share bytes, kept
 // groups stand apart from the ring, the ring is twice the largest group; bad groupings are
 // refused. And a Model built with a window binds its gradients there, as planned.
+#include "layers/grad_window.h"
+
 #include <gtest/gtest.h>
 
 #include "core/cpu/cpu_backend.h"
-#include "layers/grad_window.h"
 #include "layers/model.h"
 
 namespace pha {
@@ -50,7 +51,8 @@ TEST(GradWindow, KeptGroupsStandApartFromTheRing) {
   const GradWindow w = plan_grad_window(t, {{5, 7}, {3, 5}, {1, 3}}, {0, 0, 0}, {e});
   for (const GradGroup& g : w.order) EXPECT_TRUE(disjoint(w.region(g), w.region(e)));
   EXPECT_EQ(w.region(e).first, 0u);
-  const size_t ring_largest = 250 * 4 + 64 - 250 * 4 % 64 + 64;  // p3 (28 -> 64) + p4 (1000 -> 1024)
+  const size_t ring_largest =
+      250 * 4 + 64 - 250 * 4 % 64 + 64;  // p3 (28 -> 64) + p4 (1000 -> 1024)
   EXPECT_EQ(w.bytes, w.region(e).second + 2 * ring_largest);
 }
 
