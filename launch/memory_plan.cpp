@@ -11,6 +11,7 @@
 #include "launch/distributed.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
+#include "launch/grad_window_reduce.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
 
@@ -44,14 +45,14 @@ double mib(size_t bytes) {
 }  // namespace
 
 size_t RankMemory::total() const {
-  return parameters + gradients + compute + optimizer + activations + scratch + comm;
+  return parameters + gradients + grad_window + compute + optimizer + activations + scratch + comm;
 }
 
 std::string RankMemory::fields() const {
   return fmt::format(
-      "parameters {} gradients {} compute {} optimizer {} activations {} scratch {} comm {} "
-      "total {}",
-      parameters, gradients, compute, optimizer, activations, scratch, comm, total());
+      "parameters {} gradients {} grad_window {} compute {} optimizer {} activations {} scratch "
+      "{} comm {} total {}",
+      parameters, gradients, grad_window, compute, optimizer, activations, scratch, comm, total());
 }
 
 size_t LayoutPlan::max_rank_bytes() const {
@@ -77,7 +78,9 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
   std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp ranks are alike
   for (int rank = 0; rank < layout.world_size(); ++rank) {
     const parallel::GridCoord coord = parallel::coord_of(layout, rank);
-    ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
+    ModelPart part = GradientSync::with_grad_window(
+        model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches)), plan.zero,
+        layout.dp);
     part.recompute = parse_recompute(cfg.train.recompute);
     auto it = tables.find({coord.tp, coord.pp});
     if (it == tables.end())
@@ -90,6 +93,10 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.rank = rank;
     r.coord = coord;
     r.parameters = r.gradients = t.param_bytes;
+    if (part.grad_window) {
+      r.gradients = GradWindowReduce::shard_table(t.params, layout.dp).total_bytes();
+      r.grad_window = t.grad_bytes;
+    }
     r.compute = t.compute.total_bytes();
     r.optimizer =
         AdamW::state_bytes(t.params, plan.zero ? ZeroShard{layout.dp, coord.dp}.ranges(t.params)
@@ -148,8 +155,9 @@ RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const Gr
   RankMemory r;
   const MemoryFigures m = model.memory();
   r.parameters = model.params().bytes();
-  r.gradients = model.grads().bytes();
-  r.compute = m.parameter_bytes - r.parameters - r.gradients;
+  r.gradients = sync.gradient_bytes(model);
+  r.grad_window = model.grad_window() ? model.grads().bytes() : 0;
+  r.compute = m.parameter_bytes - r.parameters - model.grads().bytes();
   r.optimizer = optimizer.state().bytes();
   r.activations = m.activation_bytes;
   r.scratch = m.scratch_bytes;
@@ -174,11 +182,13 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
   // pp: one activation forward and one gradient backward per micro-batch.
   const double pp = L.pp > 1 ? 2.0 * m * act_bytes : 0.0;
   // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
-  // ((dp-1)/dp); ZeRO-2's reduce-scatter plus all-gather is 2 (dp-1)/dp.
+  // ((dp-1)/dp); ZeRO-2 reduce-scatters every micro-batch's gradients group by group ((dp-1)/dp
+  // each: grad_window_reduce.h; twice that on NCCL) and all-gathers the parameters once.
   double params = 0;
   for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
   const double ring = static_cast<double>(L.dp - 1) / L.dp;
-  const double dp = params * ring * (plan.zero == 1 ? 3.0 : 2.0);
+  const double passes = plan.zero == 2 ? m + 1.0 : plan.zero == 1 ? 3.0 : 2.0;
+  const double dp = params * ring * passes;
   return compute * bubble + (tp + pp + dp) / bandwidth;
 }
 

@@ -25,7 +25,9 @@ struct RankMemory {
   int rank = 0;
   parallel::GridCoord coord;
   size_t parameters = 0;   // the master weights (padded to dp chunks)
-  size_t gradients = 0;    // the gradient arena (same size)
+  size_t gradients = 0;    // gradients kept for the step: the arena (same size), or ZeRO-2's
+                           // shard of this rank's chunk (1/dp)
+  size_t grad_window = 0;  // ZeRO-2: the reusable window backward writes into (grad_window.h)
   size_t compute = 0;      // bf16 compute copies of the matmul weights (mixed precision only)
   size_t optimizer = 0;    // AdamW's moments (this rank's ZeRO chunk under ZeRO)
   size_t activations = 0;  // every activation slot, and the recompute buffer
@@ -37,7 +39,8 @@ struct RankMemory {
   std::vector<std::pair<std::string, size_t>> activations_by_branch;
   size_t total() const;
   // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
-  // "parameters P gradients G compute C optimizer O activations A scratch S comm M total T".
+  // "parameters P gradients G grad_window W compute C optimizer O activations A scratch S comm M
+  // total T".
   std::string fields() const;
 };
 

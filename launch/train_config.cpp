@@ -93,8 +93,9 @@ OptionTable make_option_table(TrainConfig& c) {
         "ZeRO-1: each dp rank allocates and updates only its 1/dp chunk of AdamW's moments; the "
         "parameters are all-gathered after the update (gradients still all-reduced whole)");
   t.add("parallel.zero2", c.parallel.zero2,
-        "ZeRO-2: ZeRO-1, and the gradients are reduce-scattered (each dp rank averages only its "
-        "chunk, in place in the gradient buffer) instead of all-reduced");
+        "ZeRO-2: ZeRO-1, and each dp rank keeps only its 1/dp chunk of the gradients: backward "
+        "writes into a reusable window of two layers' size, and each layer's gradients are "
+        "averaged over dp as they complete (every micro-batch) and added to the chunk");
   t.add("parallel.overlap_grad_reduce", c.parallel.overlap_grad_reduce,
         "start each gradient bucket's dp average during the step's last backward, as soon as "
         "its gradients are complete (false: all after backward; the same numbers either way)");

@@ -52,6 +52,7 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.scratch = declare.scratch_table();
   t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
+  t.grad_bytes = m.part_.grad_window ? m.plan_window(t.params).bytes : t.param_bytes;
   t.slots = m.part_.slots;
   t.specs = declare.param_specs();
   return t;
@@ -70,7 +71,13 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   param_specs_ = declare.param_specs();
   const size_t param_bytes = declare.param_table().chunked_bytes(part_.flat_chunks);
   params_ = Arena(backend_, declare.param_table(), "parameters", param_bytes);
-  grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
+  if (part_.grad_window) {
+    window_ = plan_window(declare.param_table());
+    grads_ =
+        Arena(backend_, declare.param_table(), window_->offsets, "gradient window", window_->bytes);
+  } else {
+    grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
+  }
   compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
   recompute_ = Arena(backend_, declare.recompute_table(), "recompute buffer");
@@ -85,6 +92,30 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   host_targets_.assign(static_cast<size_t>(batch_ * seq_len_), -1);
   host_local_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
   counted_rows_ = batch_ * (seq_len_ - 1);
+}
+
+GradWindow Model::plan_window(const SizeTable& params) const {
+  // The order stage_backward reports groups in (see there); the tied embedding's copy on either
+  // end of a pipeline is kept whole: the two ends' halves are summed after the last backward.
+  const GradGroup head{head_params_.first, head_params_.second};
+  const GradGroup embedding{embedding_params_.first, embedding_params_.second};
+  const bool tied_here = cfg_.tie_embeddings && part_.has_head && part_.has_embedding;
+  const bool kept = cfg_.tie_embeddings && part_.has_head != part_.has_embedding;
+  std::vector<GradGroup> order;
+  std::vector<char> with_previous;
+  auto add = [&](GradGroup g, bool with_head = false) {
+    if (g.first == g.end) return;
+    order.push_back(g);
+    with_previous.push_back(with_head);
+  };
+  add(head);
+  if (tied_here) add(embedding, true);  // the head's half of the tied embedding's gradient
+  for (size_t l = block_params_.size(); l-- > 0;)
+    add({block_params_[l].first, block_params_[l].second});
+  if (!kept) add(embedding);
+  return plan_grad_window(
+      params, order, with_previous,
+      kept && embedding.first < embedding.end ? std::vector{embedding} : std::vector<GradGroup>{});
 }
 
 void Model::plan(Planner& p, Slot& slot) {
@@ -189,6 +220,9 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
     head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
                   slot.targets, 1.0 / static_cast<double>(counted_rows_), d_res_, tp);
     tell(head_params_);
+    // The window reduces the head's half of the tied embedding's gradient now (its place is
+    // reused by the blocks); the embedding's half is reported at the end.
+    if (window_ && cfg_.tie_embeddings && part_.has_embedding) tell(embedding_params_);
   }
   for (size_t l = slot.blocks.size(); l-- > 0;) {
     block_backward(backend_, slot.blocks[l], slot.x[l], rope_, d_res_, tp);
