@@ -35,7 +35,7 @@ double process_cpu_seconds() {
 }
 
 int main(int argc, char** argv) {
-  std::string preset = "tiny", block = "pha";
+  std::string preset = "tiny", block = "pha", recompute = "none";
   int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
   bool profile = false;
   po::options_description opts("pha_bench_model [options]");
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       "block", po::value(&block), "block variant")("seq", po::value(&seq_len), "T")(
       "batch", po::value(&batch), "B")("steps", po::value(&steps), "timed steps")(
       "threads", po::value(&threads), "OpenMP and OpenBLAS threads")(
+      "recompute", po::value(&recompute), "none | selective | full (train.recompute)")(
       "profile", po::bool_switch(&profile), "print a per-op table of the timed steps");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -59,7 +60,9 @@ int main(int argc, char** argv) {
   pha::CpuBackend cpu;
   pha::ProfilingBackend profiler(cpu);
   pha::Backend& backend = profile ? static_cast<pha::Backend&>(profiler) : cpu;
-  pha::Model model(backend, cfg, batch, seq_len);
+  pha::ModelPart part;
+  part.recompute = pha::parse_recompute(recompute);
+  pha::Model model(backend, cfg, batch, seq_len, {}, part);
   model.init_parameters(1);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
   for (size_t i = 0; i < tokens.size(); ++i)
@@ -85,17 +88,19 @@ int main(int argc, char** argv) {
   const double sgemm = pha::launch::measure_matmul_peak(cpu);
   const double fma_peak = pha::theoretical_fma_peak(static_cast<double>(threads));
   fmt::print(
-      "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"T\":{},\"B\":{},\"threads\":{},"
+      "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"recompute\":\"{}\",\"T\":{},\"B\":{}"
+      ",\"threads\":{},"
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},"
       "\"tokens_per_s\":{:.1f},"
-      "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"openblas_core\":\"{}\","
+      "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"activation_mib\":{:.1f},"
+      "\"openblas_core\":\"{}\","
       "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
       "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
-      preset, cfg.block.str(), seq_len, batch, threads, model.parameter_count(), seconds,
+      preset, cfg.block.str(), recompute, seq_len, batch, threads, model.parameter_count(), seconds,
       cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
-      openblas_get_corename(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,
-      flops_per_s / fma_peak);
+      static_cast<double>(mem.activation_bytes) / 1048576.0, openblas_get_corename(),
+      flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm, flops_per_s / fma_peak);
   if (profile) {
     fmt::print("\n{}\nmodel FLOP/s {:.1f} GFLOP/s = {:.1f}% of the measured sgemm {:.1f} GFLOP/s\n",
                pha::profile_table(profiler.stats(), steps, seconds), flops_per_s / 1e9,

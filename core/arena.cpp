@@ -54,13 +54,27 @@ size_t SizeTable::chunked_bytes(int chunks) const {
 }
 
 Arena::Arena(Backend& backend, const SizeTable& table, std::string label, size_t bytes)
-    : backend_(&backend), table_(table), label_(std::move(label)) {
-  bytes_ = table_.total_bytes();
-  PHA_REQUIRE(bytes == 0 || bytes >= bytes_,
-              "arena '{}': {} bytes asked for, but its tensors need {}", label_, bytes, bytes_);
-  bytes_ = std::max(bytes_, bytes);
+    : Arena(backend, table, table.byte_offsets(), std::move(label),
+            std::max(table.total_bytes(), bytes)) {
+  PHA_REQUIRE(bytes == 0 || bytes >= table_.total_bytes(),
+              "arena '{}': {} bytes asked for, but its tensors need {}", label_, bytes,
+              table_.total_bytes());
+}
+
+Arena::Arena(Backend& backend, const SizeTable& table, const std::vector<size_t>& offsets,
+             std::string label, size_t bytes)
+    : backend_(&backend), table_(table), label_(std::move(label)), bytes_(bytes) {
+  PHA_REQUIRE(offsets.size() == table_.size(), "arena '{}': {} offsets for {} tensors", label_,
+              offsets.size(), table_.size());
+  for (size_t i = 0; i < table_.size(); ++i) {
+    const TensorSpec& e = table_.entries()[i];
+    PHA_REQUIRE(
+        offsets[i] % dtype_size(e.dtype) == 0 &&
+            offsets[i] + static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype) <= bytes_,
+        "arena '{}': tensor '{}' at byte {} does not fit, aligned, in {} bytes", label_, e.name,
+        offsets[i], bytes_);
+  }
   base_ = bytes_ ? backend_->allocate(bytes_, label_) : nullptr;
-  const std::vector<size_t> offsets = table_.byte_offsets();
   tensors_.reserve(table_.size());
   for (size_t i = 0; i < table_.size(); ++i) {
     const TensorSpec& e = table_.entries()[i];

@@ -44,6 +44,10 @@ class Arena {
   // bytes: the allocation, at least table.total_bytes() (0: exactly that); the tail past the
   // last tensor stays zero.
   Arena(Backend& backend, const SizeTable& table, std::string label, size_t bytes = 0);
+  // Tensor i at byte offsets[i] of a `bytes` allocation instead of the table's packed layout:
+  // tensors may share memory (ZeRO-2's gradient window, layers/grad_window.h). Each must fit.
+  Arena(Backend& backend, const SizeTable& table, const std::vector<size_t>& offsets,
+        std::string label, size_t bytes);
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;

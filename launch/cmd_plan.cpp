@@ -21,15 +21,16 @@ struct PlanOptions {
 
 const char* kPlanHelp =
     "pha plan [pha train's options: --config FILE, --tp N, --pp N, --dp N, --cp N, --zero1, "
-    "--zero2, "
+    "--zero2, --recompute R, "
     "--section.key=value ...]\n"
     "         [--memory-per-rank SIZE --ranks N] [--peak-gflops G] [--bandwidth-gbs B]\n"
-    "Prints what every rank allocates (parameters, gradients, optimizer, activations by branch,\n"
-    "scratch, communication buffers) and the FLOPs of a step, from the size tables (nothing is\n"
+    "Prints what every rank allocates (parameters, gradients (1/dp with --zero2, plus its\n"
+    "reusable gradient window), optimizer, activations by branch, scratch, communication\n"
+    "buffers) and the FLOPs of a step, from the size tables (nothing is\n"
     "allocated). With --memory-per-rank (e.g. 2GiB) and --ranks, ranks every layout of N ranks\n"
-    "(dp x tp x pp x cp, ZeRO 0/1/2, same global batch) by the cost model and plans the fastest\n"
-    "that\n"
-    "fits. Cost model: compute at --peak-gflops per rank (default 100) stretched by the 1F1B\n"
+    "(dp x tp x pp x cp, ZeRO 0/1/2, recompute none/selective/full, same global batch) by the\n"
+    "cost model and plans the fastest that fits. Cost model: compute (recomputation's included) at\n"
+    "--peak-gflops per rank (default 100) stretched by the 1F1B\n"
     "bubble, plus tp, pp, dp and cp traffic at --bandwidth-gbs per rank (default 10); "
     "docs/cli.md.\n";
 
@@ -83,10 +84,11 @@ int suggest(const TrainConfig& cfg, const PlanOptions& o) {
   for (const Candidate& c : all) {
     const bool fits = c.plan.max_rank_bytes() <= budget;
     if (fits && !best) best = &c;
-    fmt::print("  {:<22} {:<7} modelled step {:.4f} s | most per rank {:.1f} MiB{}\n",
-               c.plan.layout.str(), c.plan.zero ? fmt::format("ZeRO-{}", c.plan.zero) : "-",
-               c.seconds, static_cast<double>(c.plan.max_rank_bytes()) / 1048576.0,
-               fits ? "" : " (does not fit)");
+    fmt::print(
+        "  {:<22} {:<7} recompute {:<9} modelled step {:.4f} s | most per rank {:.1f} MiB{}\n",
+        c.plan.layout.str(), c.plan.zero ? fmt::format("ZeRO-{}", c.plan.zero) : "-",
+        recompute_name(c.plan.recompute), c.seconds,
+        static_cast<double>(c.plan.max_rank_bytes()) / 1048576.0, fits ? "" : " (does not fit)");
   }
   if (!best) {
     size_t least = SIZE_MAX;
@@ -97,11 +99,13 @@ int suggest(const TrainConfig& cfg, const PlanOptions& o) {
         o.ranks, o.memory_per_rank, static_cast<double>(least) / 1048576.0);
   }
   const parallel::Layout& L = best->plan.layout;
-  fmt::print("suggested: --dp {} --tp {} --pp {}{}{} --train.grad_accum={}\n", L.dp, L.tp, L.pp,
-             L.cp > 1 ? fmt::format(" --cp {}", L.cp) : "",
+  fmt::print("suggested: --dp {} --tp {} --pp {}{}{} --recompute {} --train.grad_accum={}\n", L.dp,
+             L.tp, L.pp, L.cp > 1 ? fmt::format(" --cp {}", L.cp) : "",
              best->plan.zero ? fmt::format(" --zero{}", best->plan.zero) : "",
-             best->plan.micro_batches);
-  fmt::print("{}", format_plan(best->plan, cfg));
+             recompute_name(best->plan.recompute), best->plan.micro_batches);
+  TrainConfig chosen = cfg;
+  chosen.train.recompute = recompute_name(best->plan.recompute);
+  fmt::print("{}", format_plan(best->plan, chosen));
   return 0;
 }
 

@@ -13,5 +13,6 @@ int run_export(const std::vector<std::string>& args);
 int run_import(const std::vector<std::string>& args);
 int run_plan(const std::vector<std::string>& args);
 int run_sample(const std::vector<std::string>& args);
+int run_study(const std::vector<std::string>& args);
 
 }  // namespace pha::launch

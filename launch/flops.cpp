@@ -30,6 +30,26 @@ double forward_flops_per_token(const ModelConfig& c, int64_t T) {
   return static_cast<double>(c.n_layers) * per_layer + head;
 }
 
+double recompute_flops_per_token(const ModelConfig& c, int64_t T, Recompute mode) {
+  if (mode == Recompute::none) return 0;
+  const double d = static_cast<double>(c.d), dh = static_cast<double>(c.head_dim());
+  const double layers = static_cast<double>(c.n_layers);
+  const double head = 2.0 * static_cast<double>(c.vocab_padded()) * d;
+  if (mode == Recompute::full) {
+    const double ffn_out = c.block.serial ? 2.0 * d * static_cast<double>(c.d_ff) : 0.0;
+    return forward_flops_per_token(c, T) - head - layers * ffn_out;
+  }
+  const double qkv = 2.0 * d * dh * static_cast<double>(c.n_q + 2 * c.n_kv);
+  const double ffn_in = 2.0 * d * static_cast<double>(c.d_ff);
+  const double F = static_cast<double>(c.gss_f), H = static_cast<double>(c.gss_h);
+  const double gss_in = 2.0 * (F * d + H * d + F * H);
+  double per_layer = 0;
+  if (c.block.serial || c.block.attention) per_layer += qkv;
+  if (c.block.serial || c.block.ffn) per_layer += ffn_in;
+  if (!c.block.serial && c.block.gss) per_layer += gss_in;
+  return layers * per_layer;
+}
+
 double measure_matmul_peak(Backend& backend, int64_t n, int repeats, DType dtype) {
   SizeTable table;
   table.add("a", {n, n}, dtype);

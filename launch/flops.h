@@ -5,6 +5,7 @@
 
 #include "core/backend.h"
 #include "layers/model_config.h"
+#include "layers/planner.h"
 
 namespace pha::launch {
 
@@ -16,6 +17,12 @@ double forward_flops_per_token(const ModelConfig& cfg, int64_t seq_len);
 inline double train_flops_per_token(const ModelConfig& cfg, int64_t seq_len) {
   return 3.0 * forward_flops_per_token(cfg, seq_len);
 }
+
+// The forward FLOPs per token that recomputation adds to a training step (block_recompute):
+// selective: every block's Q/K/V, GSS input (Wu, Wz) and gate (Wg) and FFN input (W1)
+// projections; full: every block's whole forward but a serial block's FFN output projection
+// (norms, GELUs and the rest are not counted, as in forward_flops_per_token). 0 for none.
+double recompute_flops_per_token(const ModelConfig& cfg, int64_t seq_len, Recompute mode);
 
 // Best of `repeats` square matmuls of size n in `dtype` (a, b and c) on `backend`, after one
 // warm-up, in FLOP/s. The CUDA backend multiplies f32 in pure f32 (no TF32) and bf16 on the tensor

@@ -65,21 +65,29 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
       dist_(dist),
       zero_(zero_stage(zero, dist)),
       overlap_(overlap && zero_ != 2 && dist.grad_size() > 1 && overlap_is_safe(model, dist)),
-      // ZeRO-2 averages with its own reduce-scatter: the buckets only scale.
+      // ZeRO-2 scales and averages in its gradient window (window_): the buckets do nothing.
       buckets_(model.grads(), bucket_elements,
-               dist.grad_size() > 1 && zero_ != 2 ? &dist.grad : nullptr, grad_scale),
+               dist.grad_size() > 1 && zero_ != 2 ? &dist.grad : nullptr,
+               zero_ == 2 ? 1.0 : grad_scale),
       shard_{dist.grad_size(), dist.grad_rank()} {
   const SizeTable& table = model.params().table();
   if (zero_ > 0) {
     chunk_elements_ = shard_.chunk_elements(table);
     const size_t bytes =
         static_cast<size_t>(chunk_elements_ * shard_.count) * dtype_size(table.entries()[0].dtype);
-    PHA_REQUIRE(model.params().bytes() == bytes && model.grads().bytes() == bytes,
+    PHA_REQUIRE(model.params().bytes() == bytes && (zero_ == 2 || model.grads().bytes() == bytes),
                 "ZeRO needs the parameter and gradient arenas padded to {} dp chunks ({} bytes); "
                 "they hold {} and {} (ModelPart::flat_chunks)",
                 shard_.count, bytes, model.params().bytes(), model.grads().bytes());
   }
-  const std::vector<ElementRange> owned = owned_ranges(model, dist, zero_);
+  PHA_REQUIRE((zero_ == 2) == (model.grad_window() != nullptr),
+              "ZeRO stage {} needs a model {} a gradient window (GradientSync::with_grad_window)",
+              zero_, zero_ == 2 ? "with" : "without");
+  // ZeRO-2 reduces during backward whatever `overlap` says (the window must be emptied), but
+  // one group at a time where a dp reduction must not be in flight beside tp or pp collectives.
+  if (zero_ == 2)
+    window_ = std::make_unique<GradWindowReduce>(model, dist.grad, grad_scale,
+                                                 overlap_is_safe(model, dist));
   // Replicated parameters are identical on every tp rank: counted on tp rank 0 only. The tied
   // embedding's last-stage copy is the first stage's: counted there only.
   for (const ParamSpec& spec : model.param_specs()) {
@@ -87,10 +95,8 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
     if (spec.name == "embedding.weight" && tied_copy_on_both_ends(model, dist) &&
         !dist.first_stage())
       counts = false;
-    // ZeRO-2: only this rank's chunk holds averaged gradients; the dp sum adds the chunks.
-    const ElementRange all =
-        zero_ == 2 ? owned[norm_ranges_.size()] : ElementRange{0, spec.shape.numel()};
-    norm_ranges_.push_back(counts ? all : ElementRange{});
+    counted_.push_back(counts);
+    norm_ranges_.push_back(counts ? ElementRange{0, spec.shape.numel()} : ElementRange{});
   }
   staging_ =
       Arena(model.backend(), staging_table(model.config(), model.part(), dist.n_stages(), table),
@@ -113,13 +119,44 @@ GradsReadyHook GradientSync::last_backward_hook() {
   return [this](size_t first, size_t end) { buckets_.complete(first, end); };
 }
 
+GradsReadyHook GradientSync::every_backward_hook() {
+  return window_ ? window_->hook() : GradsReadyHook{};
+}
+
+ModelPart GradientSync::with_grad_window(ModelPart part, int zero, int dp) {
+  part.grad_window = zero == 2 && dp > 1;
+  return part;
+}
+
+size_t GradientSync::gradient_bytes(const Model& model) const {
+  return window_ ? window_->shard().bytes() : model.grads().bytes();
+}
+
+const Arena& GradientSync::gradient_shard() const {
+  PHA_REQUIRE(window_, "gradient_shard: only ZeRO-2 keeps a gradient shard");
+  return window_->shard();
+}
+
+const std::vector<Tensor>& GradientSync::owned_gradients() const {
+  PHA_REQUIRE(window_, "owned_gradients: only ZeRO-2 keeps a gradient shard");
+  return window_->owned_grads();
+}
+
 void GradientSync::reduce(Model& model) {
   buckets_.finish();
-  // ZeRO-2 sums the stages' tied copies before its reduce-scatter: their dp chunks do not line
-  // up (each stage's arena splits its own way), the whole tensors do.
-  if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
-  if (zero_ == 2)
-    dist_.grad.reduce_scatter(flat(model.grads()), chunk(model.grads()), ReduceOp::avg);
+  if (!window_) {
+    if (tied_copy_on_both_ends(model, dist_)) tied_embedding_sync(model);
+    return;
+  }
+  window_->finish();
+  // The tied embedding's copy on either end of the pipeline stayed whole in the window (kept):
+  // averaged over dp here, summed with the other end's, then this rank's chunk of it added.
+  for (const GradGroup& kept : model.grad_window()->kept) {
+    dist_.grad.all_reduce(model.grads().get("embedding.weight"), ReduceOp::avg);
+    tied_embedding_sync(model);
+    window_->add_kept(kept);
+  }
+  window_->end_reduction();
 }
 
 Tensor GradientSync::flat(const Arena& arena) const {
@@ -148,7 +185,14 @@ void GradientSync::tied_embedding_sync(Model& model) {
 }
 
 double GradientSync::global_sum_squares(Model& model) {
-  const double local = gradient_sum_squares(model.grads(), norm_ranges_);
+  double local = 0;
+  if (window_) {
+    const std::vector<Tensor>& owned = window_->owned_grads();
+    for (size_t i = 0; i < owned.size(); ++i)
+      if (counted_[i] && owned[i].numel() > 0) local += tensor_sum_squares(owned[i]);
+  } else {
+    local = gradient_sum_squares(model.grads(), norm_ranges_);
+  }
   const double stage = sum_over(dist_.tp, zero_ == 2 ? sum_over(dist_.grad, local) : local);
   return sum_over(dist_.pp, stage);
 }
@@ -161,14 +205,33 @@ double GradientSync::sum_over(parallel::Communicator& group, double value) {
   return value;
 }
 
+double GradientSync::clip(Model& model, double sum_squares, double max_norm) {
+  if (window_) return clip_by_global_norm(window_->shard()[0], sum_squares, max_norm);
+  return clip_by_global_norm(model.grads(), sum_squares, max_norm);
+}
+
+std::optional<std::string> GradientSync::first_nonfinite_gradient(const Model& model) const {
+  if (!window_) return first_nonfinite(model.grads());
+  const std::vector<Tensor>& owned = window_->owned_grads();
+  for (size_t i = 0; i < owned.size(); ++i)
+    if (owned[i].numel() > 0 && !all_finite(owned[i])) return model.param_specs()[i].name;
+  return std::nullopt;
+}
+
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
-  optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
+  if (window_)
+    optimizer.step(model.params(), window_->owned_grads(), model.param_specs(), step_number);
+  else
+    optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
   if (zero_ > 0) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
 }
 
 const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, bool squared) {
   PHA_REQUIRE(zero_ > 0, "gather_moment: without ZeRO every rank holds the whole moments");
-  const Arena& whole = model.grads();
+  if (window_ && moment_buffer_.bytes() == 0)
+    moment_buffer_ = Arena(backend_, model.params().table(), "ZeRO-2 checkpoint moment buffer",
+                           model.params().bytes());
+  const Arena& whole = window_ ? moment_buffer_ : model.grads();
   const std::vector<ElementRange>& owned = optimizer.owned();
   for (size_t i = 0; i < owned.size(); ++i) {
     if (owned[i].size() == 0) continue;

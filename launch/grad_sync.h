@@ -4,17 +4,23 @@
 // gradient shared by the first and last pipeline stage, the global gradient norm (each parameter
 // counted once), and ZeRO (parallelism.md, "ZeRO"): each dp rank owns one chunk of the flat
 // parameter arena (ZeroShard), keeps AdamW moments for it alone, updates it, and the parameters are
-// all-gathered in place. ZeRO-1 all-reduces the whole gradient; ZeRO-2 reduce-scatters it in place,
-// so each rank gets the average of its own chunk only.
+// all-gathered in place. ZeRO-1 all-reduces the whole gradient; ZeRO-2 keeps only its own chunk's
+// gradient for the step (the shard of grad_window_reduce.h): backward writes into the model's
+// gradient window, and each group is reduce-scattered over dp and its part added to the shard as
+// it completes, in every backward.
 //
 // The average can overlap backward: last_backward_hook(), given to the step's last backward on
 // this stage (run_pipeline_step), starts each bucket's reduction as soon as its gradients are
 // complete, and reduce() waits for them. Without the hook (or with overlap off) reduce() does it
 // all; both give bit-identical gradients.
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "launch/distributed.h"
 #include "launch/grad_buckets.h"
+#include "launch/grad_window_reduce.h"
 #include "optim/adamw.h"
 #include "optim/element_range.h"
 
@@ -26,7 +32,8 @@ class GradientSync {
   // grad_scale: every gradient is multiplied by it before the average (1 / micro-batches gives the
   // mean over the global batch; 1 leaves the scaling to the caller, before reduce()).
   // zero: 0 (every rank updates everything), 1 or 2 (the ZeRO stage; ignored with dp = 1).
-  // ZeRO-2 does not overlap backward: its reduce-scatter runs in reduce().
+  // ZeRO-2 needs a model built with ModelPart::grad_window (with_grad_window) and
+  // every_backward_hook() in every backward.
   GradientSync(Model& model, Distributed& dist, int zero, bool overlap = true,
                double grad_scale = 1.0, int64_t bucket_elements = 1 << 22);
   // Per parameter, the elements this rank's optimiser owns under ZeRO stage `zero` (all of them
@@ -37,6 +44,17 @@ class GradientSync {
   // For the step's last backward on this stage: starts each complete bucket's dp average. Empty
   // (nothing to start early) when overlap is off or dp = 1.
   GradsReadyHook last_backward_hook();
+  // For every backward of the step (ZeRO-2: moves each completed group out of the gradient
+  // window); empty otherwise.
+  GradsReadyHook every_backward_hook();
+  // The model part `part` with the gradient window ZeRO stage `zero` on `dp` ranks needs.
+  static ModelPart with_grad_window(ModelPart part, int zero, int dp);
+  // The gradient memory that lives for the whole step: the arena, or ZeRO-2's shard.
+  size_t gradient_bytes(const Model& model) const;
+  // ZeRO-2: the shard (one flat tensor of S elements) and, per parameter, the flat view of its
+  // owned elements in it.
+  const Arena& gradient_shard() const;
+  const std::vector<Tensor>& owned_gradients() const;
   // The communication buffers one rank allocates (the planner's figure): the norm's scalar and,
   // on the pipeline's two ends with a tied embedding, the other end's embedding gradient.
   static SizeTable staging_table(const ModelConfig& cfg, const ModelPart& part, int n_stages,
@@ -44,19 +62,28 @@ class GradientSync {
   const Arena& staging() const { return staging_; }
   // Scales the gradients by grad_scale, averages them over dp (waiting for the buckets the hook
   // started, starting the others), then sums the tied embedding's two copies (pp > 1); ZeRO-2
-  // instead sums the tied copies, then reduce-scatters (averages) this rank's chunk. Call once
+  // instead waits for the window's reductions still in flight, then averages the kept tied copy
+  // of E (pp > 1), sums it with the other end's and adds this rank's part to the shard. Call once
   // after every step's backward, also on a step that will be skipped: reductions the hook started
   // must complete.
   void reduce(Model& model);
   // Sum of squares of the whole model's gradient (every rank gets the same value).
   double global_sum_squares(Model& model);
+  // Scales this rank's gradients (all, or ZeRO-2's shard) to the global norm max_norm
+  // (clip_by_global_norm); returns the norm before.
+  double clip(Model& model, double sum_squares, double max_norm);
+  // The first of this rank's gradients holding a NaN or Inf (ZeRO-2: in its shard).
+  std::optional<std::string> first_nonfinite_gradient(const Model& model) const;
   // AdamW on this rank's share (all of it without ZeRO), then the parameters' all-gather.
   void step(Model& model, AdamW& optimizer, int64_t step_number);
   int zero() const { return zero_; }
   // ZeRO, collective over dp: the whole moment (squared: exp_avg_sq) assembled from every dp
   // rank's chunk in the gradient arena, laid out like the parameters (a checkpoint reads it
-  // there). Overwrites the gradients: call between a step and the next zero_grads.
+  // there). Overwrites the gradients: call between a step and the next zero_grads. ZeRO-2 has
+  // no whole gradient arena: it gathers into a buffer of the parameters' size, held until
+  // release_moment_buffer() (after the checkpoint has read it).
   const Arena& gather_moment(Model& model, const AdamW& optimizer, bool squared);
+  void release_moment_buffer() { moment_buffer_ = Arena(); }
 
  private:
   void tied_embedding_sync(Model& model);
@@ -71,8 +98,11 @@ class GradientSync {
   int zero_;
   bool overlap_;
   GradBuckets buckets_;
-  std::vector<ElementRange> norm_ranges_;  // the gradients this rank counts in the norm
-  ZeroShard shard_;                        // this rank's chunk (ZeRO)
+  std::unique_ptr<GradWindowReduce> window_;  // ZeRO-2
+  Arena moment_buffer_;                       // ZeRO-2, during a checkpoint
+  std::vector<char> counted_;                 // per parameter: counted in the norm here
+  std::vector<ElementRange> norm_ranges_;     // the gradients this rank counts in the norm
+  ZeroShard shard_;                           // this rank's chunk (ZeRO)
   int64_t chunk_elements_ = 0;
   Arena staging_;  // tied-embedding exchange, the norm's scalar
 };

@@ -11,6 +11,7 @@
 #include "launch/distributed.h"
 #include "launch/flops.h"
 #include "launch/grad_sync.h"
+#include "launch/grad_window_reduce.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
 
@@ -44,14 +45,14 @@ double mib(size_t bytes) {
 }  // namespace
 
 size_t RankMemory::total() const {
-  return parameters + gradients + compute + optimizer + activations + scratch + comm;
+  return parameters + gradients + grad_window + compute + optimizer + activations + scratch + comm;
 }
 
 std::string RankMemory::fields() const {
   return fmt::format(
-      "parameters {} gradients {} compute {} optimizer {} activations {} scratch {} comm {} "
-      "total {}",
-      parameters, gradients, compute, optimizer, activations, scratch, comm, total());
+      "parameters {} gradients {} grad_window {} compute {} optimizer {} activations {} scratch "
+      "{} comm {} total {}",
+      parameters, gradients, grad_window, compute, optimizer, activations, scratch, comm, total());
 }
 
 size_t LayoutPlan::max_rank_bytes() const {
@@ -82,7 +83,10 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
   std::map<std::pair<int, int>, PlannedTables> tables;  // by (tp, pp): dp, cp ranks are alike
   for (int rank = 0; rank < layout.world_size(); ++rank) {
     const parallel::GridCoord coord = parallel::coord_of(layout, rank);
-    const ModelPart part = model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches));
+    ModelPart part = GradientSync::with_grad_window(
+        model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches)), plan.zero,
+        grad_ranks);
+    part.recompute = parse_recompute(cfg.train.recompute);
     auto it = tables.find({coord.tp, coord.pp});
     if (it == tables.end())
       it = tables
@@ -94,25 +98,34 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.rank = rank;
     r.coord = coord;
     r.parameters = r.gradients = t.param_bytes;
+    if (part.grad_window) {
+      r.gradients = GradWindowReduce::shard_table(t.params, grad_ranks).total_bytes();
+      r.grad_window = t.grad_bytes;
+    }
     r.compute = t.compute.total_bytes();
     r.optimizer = AdamW::state_bytes(
         t.params, plan.zero
                       ? ZeroShard{grad_ranks, coord.cp + layout.cp * coord.dp}.ranges(t.params)
                       : std::vector<ElementRange>{});
-    r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots);
+    r.activations = t.acts.total_bytes() * static_cast<size_t>(t.slots) + t.recompute.total_bytes();
     std::map<std::string, size_t> by_branch;
     for (const TensorSpec& e : t.acts.entries())
       by_branch[branch_of(e.name)] += aligned_bytes(e) * static_cast<size_t>(t.slots);
     for (const char* b : {"attention", "gss", "ffn", "mixer", "block", "stream", "head", "inputs"})
       if (by_branch.count(b)) r.activations_by_branch.emplace_back(b, by_branch[b]);
+    // One layer's recomputed activations, shared by every layer and slot.
+    if (t.recompute.size())
+      r.activations_by_branch.emplace_back("recompute buffer", t.recompute.total_bytes());
     r.scratch = t.scratch.total_bytes();
     for (const TensorSpec& e : t.scratch.entries())
       if (e.name.rfind("cp.", 0) == 0) r.context_buffers += aligned_bytes(e);
     r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
     plan.ranks.push_back(std::move(r));
   }
-  plan.flops_per_step = train_flops_per_token(cfg.model, T) * static_cast<double>(B * T) *
-                        static_cast<double>(micro_batches * layout.dp);
+  const double tokens = static_cast<double>(B * T) * static_cast<double>(micro_batches * layout.dp);
+  plan.flops_per_step = train_flops_per_token(cfg.model, T) * tokens;
+  plan.recompute = parse_recompute(cfg.train.recompute);
+  plan.recompute_flops_per_step = recompute_flops_per_token(cfg.model, T, plan.recompute) * tokens;
   return plan;
 }
 
@@ -120,10 +133,13 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
   const parallel::Layout& L = plan.layout;
   std::string out = fmt::format(
       "plan: {}{} | {} micro-batches of {} x {} tokens per dp rank | {} | model FLOPs per step "
-      "{:.3e} ({:.3e} per rank)\n",
+      "{:.3e} ({:.3e} per rank) | recompute {}{}\n",
       L.str(), plan.zero ? fmt::format(" (ZeRO-{})", plan.zero) : "", plan.micro_batches,
       cfg.train.batch_size, cfg.train.seq_len, cfg.train.precision, plan.flops_per_step,
-      plan.flops_per_step / L.world_size());
+      plan.flops_per_step / L.world_size(), recompute_name(plan.recompute),
+      plan.recompute == Recompute::none
+          ? ""
+          : fmt::format(" (+{:.3e} FLOPs per step)", plan.recompute_flops_per_step));
   // Large layouts: one rank per (tp, pp) position (dp ranks differ by alignment bytes at most).
   const bool all = L.world_size() <= 16;
   for (const RankMemory& r : plan.ranks) {
@@ -151,8 +167,9 @@ RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const Gr
   RankMemory r;
   const MemoryFigures m = model.memory();
   r.parameters = model.params().bytes();
-  r.gradients = model.grads().bytes();
-  r.compute = m.parameter_bytes - r.parameters - r.gradients;
+  r.gradients = sync.gradient_bytes(model);
+  r.grad_window = model.grad_window() ? model.grads().bytes() : 0;
+  r.compute = m.parameter_bytes - r.parameters - model.grads().bytes();
   r.optimizer = optimizer.state().bytes();
   r.activations = m.activation_bytes;
   r.scratch = m.scratch_bytes;
@@ -164,7 +181,8 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
                              double bandwidth) {
   const parallel::Layout& L = plan.layout;
   const double m = static_cast<double>(plan.micro_batches);
-  const double compute = plan.flops_per_step / (L.world_size() * peak_flops);
+  const double compute =
+      (plan.flops_per_step + plan.recompute_flops_per_step) / (L.world_size() * peak_flops);
   const double bubble = (m + L.pp - 1) / m;  // 1F1B: (m + pp - 1) slots for m micro-batches
   const double act_bytes =
       static_cast<double>(cfg.train.batch_size * cfg.train.seq_len * cfg.model.d) *
@@ -184,11 +202,13 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
       static_cast<double>(dtype_size(Precision::parse(cfg.train.precision).act)) / L.tp;
   const double cp = L.cp > 1 ? 3.0 * layers * m * kv_bytes * (L.cp - 1) / L.cp : 0.0;
   // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
-  // ((dp-1)/dp); ZeRO-2's reduce-scatter plus all-gather is 2 (dp-1)/dp.
+  // ((dp-1)/dp); ZeRO-2 reduce-scatters every micro-batch's gradients group by group ((dp-1)/dp
+  // each: grad_window_reduce.h; twice that on NCCL) and all-gathers the parameters once.
   double params = 0;
   for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
   const double ring = static_cast<double>(L.dp * L.cp - 1) / (L.dp * L.cp);
-  const double dp = params * ring * (plan.zero == 1 ? 3.0 : 2.0);
+  const double passes = plan.zero == 2 ? m + 1.0 : plan.zero == 1 ? 3.0 : 2.0;
+  const double dp = params * ring * passes;
   return compute * bubble + (tp + pp + dp + cp) / bandwidth;
 }
 
@@ -212,11 +232,14 @@ std::vector<Candidate> rank_layouts(const TrainConfig& cfg, int ranks, double pe
         } catch (const Error&) {
           continue;
         }
-        for (int zero = 0; zero <= (dp * cp > 1 ? 2 : 0); ++zero) {
-          Candidate c{plan_layout(cfg, layout, zero, global / (B * dp)), 0};
-          c.seconds = modelled_step_seconds(c.plan, cfg, peak_flops, bandwidth);
-          out.push_back(std::move(c));
-        }
+        for (const Recompute recompute : {Recompute::none, Recompute::selective, Recompute::full})
+          for (int zero = 0; zero <= (dp * cp > 1 ? 2 : 0); ++zero) {
+            TrainConfig with = cfg;
+            with.train.recompute = recompute_name(recompute);
+            Candidate c{plan_layout(with, layout, zero, global / (B * dp)), 0};
+            c.seconds = modelled_step_seconds(c.plan, with, peak_flops, bandwidth);
+            out.push_back(std::move(c));
+          }
       }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     if (a.seconds != b.seconds) return a.seconds < b.seconds;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "launch/train_config.h"
+#include "layers/planner.h"
 #include "parallel/grid.h"
 
 namespace pha {
@@ -24,30 +25,36 @@ struct RankMemory {
   int rank = 0;
   parallel::GridCoord coord;
   size_t parameters = 0;   // the master weights (padded to dp chunks)
-  size_t gradients = 0;    // the gradient arena (same size)
+  size_t gradients = 0;    // gradients kept for the step: the arena (same size), or ZeRO-2's
+                           // shard of this rank's chunk (1/dp)
+  size_t grad_window = 0;  // ZeRO-2: the reusable window backward writes into (grad_window.h)
   size_t compute = 0;      // bf16 compute copies of the matmul weights (mixed precision only)
   size_t optimizer = 0;    // AdamW's moments (this rank's ZeRO chunk under ZeRO)
-  size_t activations = 0;  // every activation slot
+  size_t activations = 0;  // every activation slot, and the recompute buffer
   size_t scratch = 0;      // backward scratch
   size_t comm = 0;         // gradient-sync staging (norm scalar, tied-embedding exchange)
   // Activations of all slots by where they are named: attention, gss, ffn, mixer, block (norms,
-  // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE).
+  // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE); and
+  // the recompute buffer (train.recompute).
   std::vector<std::pair<std::string, size_t>> activations_by_branch;
   // Context parallelism's ring buffers (received K/V and zn, returned gradients, padded
   // products): part of scratch, shown on their own line.
   size_t context_buffers = 0;
   size_t total() const;
   // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
-  // "parameters P gradients G compute C optimizer O activations A scratch S comm M total T".
+  // "parameters P gradients G grad_window W compute C optimizer O activations A scratch S comm M
+  // total T".
   std::string fields() const;
 };
 
 struct LayoutPlan {
   parallel::Layout layout;
-  int zero = 0;                   // the ZeRO stage (0 with dp = 1)
-  int64_t micro_batches = 1;      // per dp rank and step
-  std::vector<RankMemory> ranks;  // every world rank, in rank order
-  double flops_per_step = 0;      // model FLOPs of one step, all ranks together
+  int zero = 0;                           // the ZeRO stage (0 with dp = 1)
+  int64_t micro_batches = 1;              // per dp rank and step
+  std::vector<RankMemory> ranks;          // every world rank, in rank order
+  double flops_per_step = 0;              // model FLOPs of one step, all ranks together
+  Recompute recompute = Recompute::none;  // train.recompute
+  double recompute_flops_per_step = 0;    // what recomputation adds, all ranks together
   size_t max_rank_bytes() const;
 };
 
@@ -63,13 +70,13 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg);
 RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const GradientSync& sync);
 
 // The cost model of docs/cli.md ("pha plan"): seconds of one step on `plan`'s layout, from the
-// FLOPs at `peak_flops` per rank, the 1F1B bubble, and the tp, dp and pp traffic at
-// `bandwidth` bytes/s per rank.
+// FLOPs (recomputation's included) at `peak_flops` per rank, the 1F1B bubble, and the tp, dp and pp
+// traffic at `bandwidth` bytes/s per rank.
 double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, double peak_flops,
                              double bandwidth);
 
-// Every layout of `ranks` ranks (dp x tp x pp, ZeRO 0/1/2) that fits the model and keeps the
-// global batch of `cfg`, with its modelled step time, fastest first.
+// Every layout of `ranks` ranks (dp x tp x pp, ZeRO 0/1/2, recompute none/selective/full) that
+// fits the model and keeps the global batch of `cfg`, with its modelled step time, fastest first.
 struct Candidate {
   LayoutPlan plan;
   double seconds = 0;

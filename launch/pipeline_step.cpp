@@ -9,7 +9,10 @@ namespace pha::launch {
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
                                  const std::function<void(int, int)>& on_forward,
-                                 const GradsReadyHook& last_backward_ready) {
+                                 const GradsReadyHook& last_backward_ready,
+                                 const GradsReadyHook& every_backward_ready) {
+  PHA_REQUIRE(!last_backward_ready || !every_backward_ready,
+              "run_pipeline_step: give a hook for the last backward or for every one, not both");
   using parallel::ActionKind;
   const int stage = dist.stage(), n_micro = dist.n_micro;
   const int slots = model.part().slots;
@@ -34,7 +37,10 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
         break;
       }
       case ActionKind::backward:
-        model.stage_backward(slot, i == last_backward ? last_backward_ready : GradsReadyHook{});
+        if (every_backward_ready)
+          model.stage_backward(slot, every_backward_ready);
+        else
+          model.stage_backward(slot, i == last_backward ? last_backward_ready : GradsReadyHook{});
         break;
       case ActionKind::recv_activation:
         dist.pp.recv(model.stage_input(slot), a.peer);

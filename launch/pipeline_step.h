@@ -17,9 +17,12 @@ struct PipelineResult {
 // right after micro-batch m's forward (e.g. to score recall from its logits). last_backward_ready
 // (optional) hears, during this stage's last backward of the step, of the parameters whose
 // gradients are complete (GradientSync::last_backward_hook starts their dp average there).
+// every_backward_ready (optional; not with last_backward_ready) hears of them in every backward
+// (GradientSync::every_backward_hook: ZeRO-2's gradient window).
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
                                  const std::function<void(int, int)>& on_forward,
-                                 const GradsReadyHook& last_backward_ready = {});
+                                 const GradsReadyHook& last_backward_ready = {},
+                                 const GradsReadyHook& every_backward_ready = {});
 
 }  // namespace pha::launch

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "layers/planner.h"
 #include "layers/precision.h"
 
 namespace po = boost::program_options;
@@ -81,6 +82,10 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("train.precision", s.precision,
         "fp32 | bf16 (bf16 weights and activations for compute, f32 master weights, optimiser "
         "state, reductions and loss; cuda only)");
+  t.add("train.recompute", s.recompute,
+        "none | selective | full: activations dropped after the forward and recomputed in "
+        "each block's backward (selective: norms, Q/K/V, GSS gates, FFN hidden layer; full: all "
+        "but the block inputs); the same losses and gradients, less activation memory");
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp * cp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
@@ -92,8 +97,9 @@ OptionTable make_option_table(TrainConfig& c) {
         "ZeRO-1: each dp rank allocates and updates only its 1/dp chunk of AdamW's moments; the "
         "parameters are all-gathered after the update (gradients still all-reduced whole)");
   t.add("parallel.zero2", c.parallel.zero2,
-        "ZeRO-2: ZeRO-1, and the gradients are reduce-scattered (each dp rank averages only its "
-        "chunk, in place in the gradient buffer) instead of all-reduced");
+        "ZeRO-2: ZeRO-1, and each dp rank keeps only its 1/dp chunk of the gradients: backward "
+        "writes into a reusable window of two layers' size, and each layer's gradients are "
+        "averaged over dp as they complete (every micro-batch) and added to the chunk");
   t.add("parallel.overlap_grad_reduce", c.parallel.overlap_grad_reduce,
         "start each gradient bucket's dp average during the step's last backward, as soon as "
         "its gradients are complete (false: all after backward; the same numbers either way)");
@@ -157,6 +163,7 @@ void TrainConfig::finalize() {
   PHA_REQUIRE(s.device == "cpu" || s.device == "cuda", "train.device = '{}': use cpu or cuda",
               s.device);
   Precision::parse(s.precision);
+  parse_recompute(s.recompute);
   PHA_REQUIRE(s.precision != "bf16" || s.device == "cuda",
               "train.precision = bf16 needs train.device = cuda: the CPU backend computes in fp32 "
               "(use --precision fp32)");
@@ -189,15 +196,17 @@ void TrainConfig::finalize() {
 }
 
 bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg) {
-  // --tp/--pp/--dp/--cp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision for
-  // --train.device/--train.precision.
+  // --tp/--pp/--dp/--cp/--zero1/--zero2 are short for --parallel.tp etc., --device/--precision/
+  // --recompute for --train.device/--train.precision/--train.recompute.
   std::vector<std::string> args;
   for (const std::string& a : raw_args) {
     bool shorthand = false;
-    for (const char* key : {"tp", "pp", "dp", "cp", "zero1", "zero2", "device", "precision"}) {
+    for (const char* key :
+         {"tp", "pp", "dp", "cp", "zero1", "zero2", "device", "precision", "recompute"}) {
       const std::string flag = std::string("--") + key;
       const std::string section =
-          flag == "--device" || flag == "--precision" ? "train" : "parallel";
+          flag == "--device" || flag == "--precision" || flag == "--recompute" ? "train"
+                                                                               : "parallel";
       if (a == flag || a.rfind(flag + "=", 0) == 0) {
         args.push_back("--" + section + "." + a.substr(2) +
                        (a == "--zero1" || a == "--zero2" ? "=true" : ""));
@@ -210,7 +219,7 @@ bool parse_train_args(const std::vector<std::string>& raw_args, TrainConfig& cfg
   po::options_description general(
       "pha train [--config FILE] [--section.key=value ...]\n"
       "  (--tp N, --pp N, --dp N, --cp N, --zero1 and --zero2 are short for --parallel.tp N, ...;\n"
-      "  --device D and --precision P for --train.device D and --train.precision P)");
+      "  --device D, --precision P and --recompute R for --train.device D, ...)");
   std::string config_file;
   general.add_options()("help,h", "print this help")(
       "config", po::value(&config_file),

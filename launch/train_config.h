@@ -36,6 +36,7 @@ struct TrainSettings {
   int64_t stop_after = 0;      // this process stops (checkpoint, status 75) after N steps; 0 = no
   std::string device = "cpu";  // cpu | cuda (one GPU per rank)
   std::string precision = "fp32";  // fp32 | bf16 (bf16 compute over f32 masters; cuda only)
+  std::string recompute = "none";  // none | selective | full (layers/planner.h, Recompute)
 };
 
 // The dp x tp x pp x cp layout (parallel.md, docs/parallelism.md); dp = 0 is inferred from the

@@ -64,6 +64,13 @@ AdamWConfig adamw_config(const TrainSettings& s) {
   return c;
 }
 
+// This rank's part of the model, with the run's recompute mode.
+ModelPart model_part_of(Distributed& dist, const TrainConfig& c) {
+  ModelPart part = dist.model_part(c.model);
+  part.recompute = parse_recompute(c.train.recompute);
+  return part;
+}
+
 // Everything a run holds; built collectively on every rank.
 struct Run {
   const TrainConfig& cfg;
@@ -102,7 +109,8 @@ struct Run {
                               static_cast<int>(c.parallel.pp), static_cast<int>(c.parallel.cp)},
              c.model, c.train.grad_accum, c.parallel.timeout_s, &backend),
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
-              dist.model_part(c.model)),
+              GradientSync::with_grad_window(model_part_of(dist, c), c.parallel.zero_stage(),
+                                             dist.grad_size())),
         optimizer(backend, model.params().table(), adamw_config(c.train),
                   GradientSync::owned_ranges(model, dist, c.parallel.zero_stage())),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
@@ -220,19 +228,19 @@ struct Run {
   // arenas really hold, in the same fields; the text on rank 0.
   std::string memory_lines() {
     const RankMemory mine = allocated_memory(model, optimizer, sync);
-    const uint64_t sizes[7] = {mine.parameters,  mine.gradients, mine.compute, mine.optimizer,
-                               mine.activations, mine.scratch,   mine.comm};
+    const uint64_t sizes[8] = {mine.parameters, mine.gradients,   mine.grad_window, mine.compute,
+                               mine.optimizer,  mine.activations, mine.scratch,     mine.comm};
     const int world = dist.grid.layout().world_size();
-    std::vector<uint64_t> all(rank0 ? 7 * static_cast<size_t>(world) : 0);
-    MPI_Gather(sizes, 7, MPI_UINT64_T, all.data(), 7, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    std::vector<uint64_t> all(rank0 ? 8 * static_cast<size_t>(world) : 0);
+    MPI_Gather(sizes, 8, MPI_UINT64_T, all.data(), 8, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     if (!rank0) return "";
     std::string out =
         format_plan(plan_layout(cfg, dist.grid.layout(), sync.zero(), cfg.train.grad_accum), cfg);
     for (int r = 0; r < world; ++r) {
-      const uint64_t* v = &all[7 * static_cast<size_t>(r)];
+      const uint64_t* v = &all[8 * static_cast<size_t>(r)];
       RankMemory m;
-      m.parameters = v[0], m.gradients = v[1], m.compute = v[2], m.optimizer = v[3];
-      m.activations = v[4], m.scratch = v[5], m.comm = v[6];
+      m.parameters = v[0], m.gradients = v[1], m.grad_window = v[2], m.compute = v[3];
+      m.optimizer = v[4], m.activations = v[5], m.scratch = v[6], m.comm = v[7];
       const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
       out += fmt::format("allocated rank {} (dp {} tp {} pp {}{}): {}\n", r, c.dp, c.tp, c.pp,
                          dist.grid.layout().cp > 1 ? fmt::format(" cp {}", c.cp) : "", m.fields());
@@ -314,6 +322,7 @@ struct Run {
                                   static_cast<int>(cfg.train.keep_every), gather),
                        "");
     }
+    sync.release_moment_buffer();  // ZeRO-2: the gathered moments are written or copied
     if (rank0) {
       // The time the training thread spent on this checkpoint (snapshot, waits, or the write).
       JsonRecord r;
@@ -364,7 +373,7 @@ int Run::loop() {
             score_recall(model, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
                          correct);
         },
-        sync.last_backward_hook());
+        sync.last_backward_hook(), sync.every_backward_hook());
     // This rank's compute: its thread's CPU time in forward and backward, less the time it spent
     // polling transfers and collectives (one OpenMP thread per rank: bench/context_parallel.sh).
     const double compute_cpu_s =
@@ -389,7 +398,7 @@ int Run::loop() {
       if (!std::isfinite(grad_norm))
         nonfinite = fmt::format("the gradient norm is {}; first non-finite gradient on rank {}: {}",
                                 grad_norm, dist.grid.rank(),
-                                first_nonfinite(model.grads()).value_or("(none here)"));
+                                sync.first_nonfinite_gradient(model).value_or("(none here)"));
     }
     StepStats stats;
     if (!nonfinite.empty()) {
@@ -403,7 +412,7 @@ int Run::loop() {
                    s.max_skipped_steps);
       stats.skipped = true;
     } else {
-      if (s.grad_clip > 0) grad_norm = clip_by_global_norm(model.grads(), sum_squares, s.grad_clip);
+      if (s.grad_clip > 0) grad_norm = sync.clip(model, sum_squares, s.grad_clip);
       optimizer.set_lr(schedule.lr(step));
       sync.step(model, optimizer, step);
       model.refresh_compute_weights();

@@ -11,6 +11,7 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   BlockLayer L;
   L.kind = c.block;
   L.eps = c.norm_eps;
+  L.recompute = plan.recompute();
   const bool serial = c.block.serial;
   L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d}, InitKind::ones,
                       0, ParamGroup::no_decay);
@@ -29,7 +30,10 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   L.n_branches = c.block.n_active();
   if (!serial) L.mixer = make_mixer(plan, prefix + "mixer.", s, L.n_branches);
   for (int i = 0; i < L.n_branches; ++i) {
-    L.branch_out[i] = plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
+    // A serial block's sub-layer outputs are never read by backward (recomputed_from).
+    const std::string name =
+        serial ? (i == 0 ? "attn_out" : "ffn_out") : fmt::format("branch{}", i);
+    L.branch_out[i] = plan.act(prefix + name, {B, T, c.d});
     L.d_branch[i] = plan.scratch(fmt::format("block.d_branch{}", i), {B, T, c.d});
   }
   L.d_h = plan.scratch("block.d_h", {B, T, c.d});
@@ -92,8 +96,53 @@ void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const T
       [&](const Tensor& h, const Tensor& out) { gss_forward(be, *L.gss, h, out); });
 }
 
+void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                     Communicator* tp) {
+  if (L.recompute == Recompute::none) return;
+  const bool full = L.recompute == Recompute::full;
+  be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
+  if (L.kind.serial) {
+    if (full) {
+      attention_forward(be, *L.attention, L.h, rope, L.branch_out[0]);
+      tp_all_reduce(tp, L.branch_out[0]);
+      be.add(x_in, L.branch_out[0], L.x_mid);
+    } else {
+      attention_project(be, *L.attention, L.h, rope);
+    }
+    be.rmsnorm_forward(L.x_mid, L.ffn_norm.value, L.h2, L.rstd2, L.eps);
+    ffn_hidden(be, *L.ffn, L.h2);
+    return;
+  }
+  // Full: each branch's output again (this rank's partial sum, as the mixer read it).
+  int i = 0;
+  if (L.attention) {
+    if (full)
+      attention_forward(be, *L.attention, L.h, rope, L.branch_out[i]);
+    else
+      attention_project(be, *L.attention, L.h, rope);
+    ++i;
+  }
+  if (L.gss) {
+    if (full) {
+      gss_forward(be, *L.gss, L.h, L.branch_out[i]);
+    } else {
+      gss_input(be, *L.gss, L.h);
+      gss_gate(be, *L.gss);
+    }
+    ++i;
+  }
+  if (L.ffn) {
+    if (full)
+      ffn_forward(be, *L.ffn, L.h, L.branch_out[i]);
+    else
+      ffn_hidden(be, *L.ffn, L.h);
+  }
+  if (full) mixer_compute_weights(be, *L.mixer);
+}
+
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                     const Tensor& d_res, Communicator* tp) {
+  block_recompute(be, L, x_in, rope, tp);
   if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res, tp);
   for (int b = 0; b < L.n_branches; ++b) zero(be, L.d_branch[b]);
   mixer_backward(be, *L.mixer, d_res, L.branch_out, L.d_branch, tp);

@@ -25,6 +25,7 @@ struct BlockLayer {
   Tensor d_h, d_branch[3];          // scratch [B, T, d]
   int n_branches = 0;
   double eps = 1e-5;
+  Recompute recompute = Recompute::none;  // what block_recompute refills before backward
 };
 
 BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s);
@@ -39,9 +40,16 @@ void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const T
 using BranchFn = std::function<void(const Tensor& h, const Tensor& out)>;
 void block_forward_with(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& x_out,
                         Communicator* tp, const BranchFn& attention, const BranchFn& gss);
+// Recomputes from x_in the activations the block's recompute mode dropped
+// (recomputed_from), bit-identical to the forward's: selective runs the norms, the Q/K/V
+// projections with RoPE, GSS's input path and gates and the FFN hidden layer; full runs the whole
+// forward but the residual sum (a serial block all-reduces its attention output again for x_mid;
+// a PHA block's recomputation needs no communication). Nothing to do under none.
+void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
+                     Communicator* tp);
 // On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=. A PHA block
 // reduces the mixing weights' gradient (n or n x d floats), GSS's [B, T, H] state gradient and
-// ONE [B, T, d] input gradient.
+// ONE [B, T, d] input gradient. Starts with block_recompute.
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                     const Tensor& d_res, Communicator* tp);
 

@@ -66,10 +66,14 @@ void gss_input(Backend& be, const GssLayer& L, const Tensor& h) {
                        L.eps);
 }
 
-void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
+void gss_gate(Backend& be, const GssLayer& L) {
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
   be.linear_forward(L.y, L.wg.compute, L.gate);
   be.mul(L.gate, L.u, L.gated);
+}
+
+void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
+  gss_gate(be, L);
   be.linear_forward(L.gated, L.wo.compute, out);
 }
 

@@ -34,6 +34,8 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 // y = conv + D zn and out = ((y Wg^T) * u) Wo^T.
 void gss_input(Backend& be, const GssLayer& L, const Tensor& h);
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
+// The first part of gss_output, what backward reads: y, gate and gated (recomputation).
+void gss_gate(Backend& be, const GssLayer& L);
 // Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
 // input gradient; `tp` reduces the state path's gradient (nullptr: one rank).
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,

@@ -25,8 +25,12 @@ Tensor as_matrix(const Tensor& alpha, int n) {
 }
 }  // namespace
 
-void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out) {
+void mixer_compute_weights(Backend& be, const MixerLayer& M) {
   be.mixer_weights_forward(as_matrix(M.alpha.value, M.n), M.w, M.normalize);
+}
+
+void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out) {
+  mixer_compute_weights(be, M);
   be.mixer_forward(branches, M.n, M.w, out);
 }
 

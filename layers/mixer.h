@@ -17,6 +17,8 @@ struct MixerLayer {
 };
 
 MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape& s, int n);
+// The weights w from alpha (the first half of mixer_forward; recomputation).
+void mixer_compute_weights(Backend& be, const MixerLayer& M);
 // out += sum_i w_i * branches[i]
 void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out);
 // dbranches[i] += w_i * dout; alpha.grad +=. Under tensor parallelism the branches are partial

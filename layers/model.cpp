@@ -46,7 +46,7 @@ Planner Model::declare_pass() {
   local_batch_ = cp.size > 1 ? 2 * batch_ : batch_;
   local_seq_ = cp.size > 1 ? seq_len_ / cp.chunks() : seq_len_;
   slots_.resize(static_cast<size_t>(part_.slots));
-  Planner declare(precision_, part_.tp);
+  Planner declare(precision_, part_.tp, part_.recompute);
   plan(declare, slots_[0]);
   return declare;
 }
@@ -60,7 +60,9 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.compute = declare.compute_table();
   t.acts = declare.act_table();
   t.scratch = declare.scratch_table();
+  t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
+  t.grad_bytes = m.part_.grad_window ? m.plan_window(t.params).bytes : t.param_bytes;
   t.slots = m.part_.slots;
   t.specs = declare.param_specs();
   return t;
@@ -81,12 +83,20 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   param_specs_ = declare.param_specs();
   const size_t param_bytes = declare.param_table().chunked_bytes(part_.flat_chunks);
   params_ = Arena(backend_, declare.param_table(), "parameters", param_bytes);
-  grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
+  if (part_.grad_window) {
+    window_ = plan_window(declare.param_table());
+    grads_ =
+        Arena(backend_, declare.param_table(), window_->offsets, "gradient window", window_->bytes);
+  } else {
+    grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
+  }
   compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
+  recompute_ = Arena(backend_, declare.recompute_table(), "recompute buffer");
   for (int s = 0; s < part_.slots; ++s) {
     acts_.emplace_back(backend_, declare.act_table(), fmt::format("activations (slot {})", s));
-    Planner bind(precision_, part_.tp, params_, grads_, compute_, acts_.back(), scratch_);
+    Planner bind(precision_, part_.tp, params_, grads_, compute_, acts_.back(), scratch_,
+                 part_.recompute, &recompute_);
     plan(bind, slots_[static_cast<size_t>(s)]);
   }
   if (cfg_.block.serial || cfg_.block.attention) rope_table_fill(backend_, rope_);
@@ -95,6 +105,30 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   host_local_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
   host_tokens_.resize(static_cast<size_t>(batch_ * seq_len_));
   counted_rows_ = batch_ * (seq_len_ - 1);
+}
+
+GradWindow Model::plan_window(const SizeTable& params) const {
+  // The order stage_backward reports groups in (see there); the tied embedding's copy on either
+  // end of a pipeline is kept whole: the two ends' halves are summed after the last backward.
+  const GradGroup head{head_params_.first, head_params_.second};
+  const GradGroup embedding{embedding_params_.first, embedding_params_.second};
+  const bool tied_here = cfg_.tie_embeddings && part_.has_head && part_.has_embedding;
+  const bool kept = cfg_.tie_embeddings && part_.has_head != part_.has_embedding;
+  std::vector<GradGroup> order;
+  std::vector<char> with_previous;
+  auto add = [&](GradGroup g, bool with_head = false) {
+    if (g.first == g.end) return;
+    order.push_back(g);
+    with_previous.push_back(with_head);
+  };
+  add(head);
+  if (tied_here) add(embedding, true);  // the head's half of the tied embedding's gradient
+  for (size_t l = block_params_.size(); l-- > 0;)
+    add({block_params_[l].first, block_params_[l].second});
+  if (!kept) add(embedding);
+  return plan_grad_window(
+      params, order, with_previous,
+      kept && embedding.first < embedding.end ? std::vector{embedding} : std::vector<GradGroup>{});
 }
 
 void Model::plan(Planner& p, Slot& slot) {
@@ -225,6 +259,9 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
     head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
                   slot.targets, scale, d_res_, tp);
     tell(head_params_);
+    // The window reduces the head's half of the tied embedding's gradient now (its place is
+    // reused by the blocks); the embedding's half is reported at the end.
+    if (window_ && cfg_.tie_embeddings && part_.has_embedding) tell(embedding_params_);
   }
   for (size_t l = slot.blocks.size(); l-- > 0;) {
     block_backward(backend_, slot.blocks[l], slot.x[l], rope_, d_res_, tp);
@@ -239,7 +276,7 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
 }
 
 MemoryFigures Model::memory() const {
-  size_t acts = 0;
+  size_t acts = recompute_.bytes();
   for (const Arena& a : acts_) acts += a.bytes();
   return MemoryFigures{params_.bytes() + grads_.bytes() + compute_.bytes(), acts, scratch_.bytes()};
 }

@@ -14,6 +14,7 @@
 
 #include "layers/block.h"
 #include "layers/embedding.h"
+#include "layers/grad_window.h"
 #include "layers/head.h"
 
 namespace pha {
@@ -25,9 +26,11 @@ namespace pha {
 using GradsReadyHook = std::function<void(size_t first, size_t end)>;
 
 struct MemoryFigures {
-  size_t parameter_bytes = 0;   // parameters + gradients (+ compute copies under mixed precision)
-  size_t activation_bytes = 0;  // forward activations kept for backward, all slots
-  size_t scratch_bytes = 0;     // backward temporaries shared by all layers
+  size_t parameter_bytes = 0;  // parameters + gradients (+ compute copies under mixed precision)
+  // Forward activations kept for backward, all slots, plus the recompute buffer (one layer's
+  // recomputed activations, shared by all layers and slots).
+  size_t activation_bytes = 0;
+  size_t scratch_bytes = 0;  // backward temporaries shared by all layers
 };
 
 // Which part of the model this rank computes.
@@ -45,13 +48,22 @@ struct ModelPart {
   // The parameter and gradient arenas are padded to this many equal chunks of whole elements
   // (the dp size: ZeRO all-gathers and reduce-scatters them in place, one chunk per dp rank).
   int flat_chunks = 1;
+  // ZeRO-2: gradients live in a reusable window (layers/grad_window.h), not one arena for the
+  // step; every backward then reports its groups as they complete (including the tied
+  // embedding's half from the head, with pp = 1), and someone must move them out (GradientSync).
+  bool grad_window = false;
+  // Which block activations are dropped after the forward and recomputed in the block's
+  // backward (planner.h); the pipeline needs nothing else: each slot keeps its block inputs.
+  Recompute recompute = Recompute::none;
 };
 
 // What a model part allocates, from its size tables (the declare pass alone: nothing is
 // allocated). `pha plan` and the trainer's memory lines read it.
 struct PlannedTables {
   SizeTable params, compute, acts, scratch;  // acts: one slot's
+  SizeTable recompute;                       // the recompute buffer (one for all slots)
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
+  size_t grad_bytes = 0;  // the gradient arena: param_bytes, or the window's (grad_window)
   int slots = 1;
   std::vector<ParamSpec> specs;
 };
@@ -86,7 +98,9 @@ class Model {
   // stage_grad() holds the gradient of the stage's input (unless this is the first stage).
   double stage_forward(int slot, const int32_t* tokens);
   // `ready` (optional) hears of each group of parameters whose gradients are complete: the head's
-  // (untied weight, final norm), each block's in reverse order, then the embedding's.
+  // (untied weight, final norm), each block's in reverse order, then the embedding's. With a
+  // gradient window and a tied embedding on one stage it also hears of the embedding right after
+  // the head (the head's half of its gradient; the embedding's half follows at the end).
   void stage_backward(int slot, const GradsReadyHook& ready = {});
   const Tensor& stage_input(int slot) const { return slots_[static_cast<size_t>(slot)].x.front(); }
   const Tensor& stage_output(int slot) const { return slots_[static_cast<size_t>(slot)].x.back(); }
@@ -100,7 +114,10 @@ class Model {
   int64_t seq_len() const { return seq_len_; }
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
   const Arena& params() const { return params_; }
+  // The gradients: one per parameter, or (part().grad_window) views into the window, valid for
+  // one group at a time (grad_window()).
   const Arena& grads() const { return grads_; }
+  const GradWindow* grad_window() const { return window_ ? &*window_ : nullptr; }
   const Precision& precision() const { return precision_; }
   // Forward activations of slot 0, in forward order (to name the first non-finite one).
   const Arena& activations() const { return acts_.front(); }
@@ -129,6 +146,8 @@ class Model {
         Precision precision, ModelPart part);
   // Validates, then runs the declare pass into `declare`.
   Planner declare_pass();
+  // The gradient window of the declared parameters (part_.grad_window).
+  GradWindow plan_window(const SizeTable& params) const;
   void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;
@@ -141,7 +160,8 @@ class Model {
   Precision precision_;
   ModelPart part_;
   std::vector<ParamSpec> param_specs_;
-  Arena params_, grads_, compute_, scratch_;
+  Arena params_, grads_, compute_, scratch_, recompute_;
+  std::optional<GradWindow> window_;
   std::vector<Arena> acts_;  // one per slot
   std::vector<Slot> slots_;
   // [first, end) of param_specs_ per local block, and the head's and the embedding's.

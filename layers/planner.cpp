@@ -19,14 +19,21 @@ int64_t ParamSpec::global_index(int64_t i) const {
 }
 
 Planner::Planner(Precision precision, TpPosition tp, const Arena& params, const Arena& grads,
-                 const Arena& compute, const Arena& acts, const Arena& scratch)
+                 const Arena& compute, const Arena& acts, const Arena& scratch, Recompute recompute,
+                 const Arena* recomputed)
     : precision_(precision),
       tp_(tp),
+      recompute_(recompute),
       params_(&params),
       grads_(&grads),
       compute_(&compute),
       acts_(&acts),
-      scratch_(&scratch) {}
+      scratch_(&scratch),
+      recomputed_(recomputed) {
+  PHA_REQUIRE(recompute == Recompute::none || recomputed != nullptr,
+              "binding with recompute = {} needs the recompute buffer's arena",
+              recompute_name(recompute));
+}
 
 Tensor Planner::bound(const Arena& arena, const std::string& name, const Shape& shape) const {
   const Tensor& t = arena.get(name);
@@ -62,21 +69,34 @@ Param Planner::param(const std::string& name, Shape shape, InitKind init, double
 }
 
 Tensor Planner::act(const std::string& name, Shape shape, DType dtype) {
+  if (recompute_ != Recompute::none && name.rfind("layers.", 0) == 0) {
+    // "layers.<l>.attn.q" -> "attn.q"
+    const size_t dot = name.find('.', 7);
+    PHA_REQUIRE(dot != std::string::npos, "activation '{}' has no name inside its block", name);
+    const std::string local = name.substr(dot + 1);
+    if (recompute_ >= recomputed_from(local))
+      return shared(recompute_table_, recomputed_, "recompute buffer", local, shape, dtype);
+  }
   if (binding()) return bound(*acts_, name, shape);
   act_table_.add(name, shape, dtype);
   return {};
 }
 
 Tensor Planner::scratch(const std::string& name, Shape shape, DType dtype) {
-  if (binding()) return bound(*scratch_, name, shape);
-  const auto& entries = scratch_table_.entries();
+  return shared(scratch_table_, scratch_, "scratch", name, shape, dtype);
+}
+
+Tensor Planner::shared(SizeTable& table, const Arena* arena, const std::string& what,
+                       const std::string& name, const Shape& shape, DType dtype) {
+  if (binding()) return bound(*arena, name, shape);
+  const auto& entries = table.entries();
   auto it = std::find_if(entries.begin(), entries.end(),
                          [&](const TensorSpec& e) { return e.name == name; });
   if (it == entries.end()) {
-    scratch_table_.add(name, shape, dtype);
+    table.add(name, shape, dtype);
   } else {
-    PHA_REQUIRE(it->shape == shape && it->dtype == dtype,
-                "scratch '{}' is asked for as {} and as {}", name, it->shape.str(), shape.str());
+    PHA_REQUIRE(it->shape == shape && it->dtype == dtype, "{} '{}' is asked for as {} and as {}",
+                what, name, it->shape.str(), shape.str());
   }
   return {};
 }

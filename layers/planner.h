@@ -52,6 +52,23 @@ struct TpPosition {
   int size = 1, rank = 0;
 };
 
+// Activation recomputation (docs/model.md, "Recomputation"): which forward activations of a block
+// are dropped after the forward and recomputed from the block's input in its backward.
+//   none:      every activation is kept;
+//   selective: the block input, and what is expensive to recompute or needs communication
+//              (attention output and log-sum-exp, GSS convolution and DSS kernel, the branch
+//              outputs the mixer reads, a serial block's x_mid) are kept; norms, projections, gates
+//              and the FFN hidden layer are recomputed;
+//   full:      only the block input is kept: the block's forward runs again in its backward.
+enum class Recompute : uint8_t { none, selective, full };
+// "none" | "selective" | "full"; anything else throws naming the choices.
+Recompute parse_recompute(const std::string& name);
+const char* recompute_name(Recompute mode);
+// The least mode under which a block activation is recomputed, by its name inside the block
+// ("attn.q", "gss.conv", "h", ...: the name after "layers.<l>."). Throws for a name without a
+// rule, so a new activation cannot silently escape the policy.
+Recompute recomputed_from(const std::string& block_local_name);
+
 struct Param {
   Tensor value, grad;  // the master and its gradient (Precision::param)
   // What matmuls read: the compute copy (Precision::act) of a matmul weight under mixed
@@ -63,16 +80,25 @@ class Planner {
  public:
   // Declare pass. `precision` gives the types of parameters and activations (all f32 by default;
   // all f64 for gradient checks of whole layers and models).
-  explicit Planner(Precision precision = {}, TpPosition tp = {}) : precision_(precision), tp_(tp) {}
+  // `recompute` moves the block activations it drops (recomputed_from) from the activation
+  // table to the recompute table.
+  explicit Planner(Precision precision = {}, TpPosition tp = {},
+                   Recompute recompute = Recompute::none)
+      : precision_(precision), tp_(tp), recompute_(recompute) {}
   // Bind pass over the arenas made from this planner's tables by the declare pass; `compute` is
-  // the arena of compute_table() (unused when it is empty).
+  // the arena of compute_table() (unused when it is empty), `recomputed` that of
+  // recompute_table() (needed when `recompute` is not none).
   Planner(Precision precision, TpPosition tp, const Arena& params, const Arena& grads,
-          const Arena& compute, const Arena& acts, const Arena& scratch);
+          const Arena& compute, const Arena& acts, const Arena& scratch,
+          Recompute recompute = Recompute::none, const Arena* recomputed = nullptr);
 
   // `shape` is the global shape; a split parameter gets this rank's block of it.
   Param param(const std::string& name, Shape shape, InitKind init, double stddev, ParamGroup group,
               TpSplit split = TpSplit::replicated);
-  // A forward activation kept for backward (one per layer and name).
+  // A forward activation kept for backward (one per layer and name). A block's activation
+  // ("layers.<l>.NAME") that the recompute mode drops lives instead in the recompute buffer under
+  // NAME: one per name for all layers (like scratch), overwritten by every layer's forward and
+  // refilled by the block's backward before use (block_recompute).
   Tensor act(const std::string& name, Shape shape) { return act(name, shape, precision_.act); }
   Tensor act(const std::string& name, Shape shape, DType dtype);
   // A row statistic kept for backward (rstd, mean, lse, losses): Precision::stat().
@@ -89,19 +115,26 @@ class Planner {
   const SizeTable& compute_table() const { return compute_table_; }
   const SizeTable& act_table() const { return act_table_; }
   const SizeTable& scratch_table() const { return scratch_table_; }
+  const SizeTable& recompute_table() const { return recompute_table_; }
+  Recompute recompute() const { return recompute_; }
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
 
  private:
   Tensor bound(const Arena& arena, const std::string& name, const Shape& shape) const;
+  // Declares or binds `name` in a table shared by all layers (scratch, recompute buffer).
+  Tensor shared(SizeTable& table, const Arena* arena, const std::string& what,
+                const std::string& name, const Shape& shape, DType dtype);
   Precision precision_;
   TpPosition tp_;
-  SizeTable param_table_, compute_table_, act_table_, scratch_table_;
+  Recompute recompute_ = Recompute::none;
+  SizeTable param_table_, compute_table_, act_table_, scratch_table_, recompute_table_;
   std::vector<ParamSpec> param_specs_;
   const Arena* params_ = nullptr;
   const Arena* grads_ = nullptr;
   const Arena* compute_ = nullptr;
   const Arena* acts_ = nullptr;
   const Arena* scratch_ = nullptr;
+  const Arena* recomputed_ = nullptr;
 };
 
 }  // namespace pha

@@ -142,12 +142,22 @@ void AdamW::require_matches(const char* what, const Arena& arena) const {
 
 void AdamW::step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
                  int64_t step_number) {
+  require_matches("gradient", grads);
+  std::vector<Tensor> owned_grads;
+  owned_grads.reserve(owned_.size());
+  for (size_t i = 0; i < owned_.size(); ++i) owned_grads.push_back(flat_part(grads[i], owned_[i]));
+  step(params, owned_grads, specs, step_number);
+}
+
+void AdamW::step(const Arena& params, const std::vector<Tensor>& owned_grads,
+                 const std::vector<ParamSpec>& specs, int64_t step_number) {
   PHA_REQUIRE(step_number >= 1, "AdamW: step number {} must be >= 1 (steps count from 1)",
               step_number);
   require_matches("parameter", params);
-  require_matches("gradient", grads);
   const size_t n = param_table_.size();
   PHA_REQUIRE(specs.size() == n, "AdamW: {} parameter specs for {} parameters", specs.size(), n);
+  PHA_REQUIRE(owned_grads.size() == n, "AdamW: {} gradients for {} parameters", owned_grads.size(),
+              n);
   for (size_t i = 0; i < n; ++i)
     PHA_REQUIRE(specs[i].name == param_table_.entries()[i].name,
                 "AdamW: parameter spec {} is '{}' but parameter {} is '{}'", i, specs[i].name, i,
@@ -162,19 +172,25 @@ void AdamW::step(const Arena& params, const Arena& grads, const std::vector<Para
                                1.0 - std::pow(config_.beta1, t),
                                1.0 - std::pow(config_.beta2, t)};
   // Every check before the first update, so a refused step changes nothing.
-  for (size_t i = 0; i < n; ++i)
-    PHA_REQUIRE(grads[i].device == params[i].device && state_[i].device == params[i].device,
+  for (size_t i = 0; i < n; ++i) {
+    if (owned_[i].size() == 0) continue;
+    const Tensor& g = owned_grads[i];
+    PHA_REQUIRE(g.numel() == owned_[i].size() && g.dtype == params[i].dtype,
+                "AdamW: the gradient of '{}' holds {} {} elements; it owns {} {}", specs[i].name,
+                g.numel(), dtype_name(g.dtype), owned_[i].size(), dtype_name(params[i].dtype));
+    PHA_REQUIRE(g.device == params[i].device && state_[i].device == params[i].device,
                 "AdamW: '{}' is on {} but its gradient on {} and its moments on {}; all three "
                 "must be on one device",
-                specs[i].name, device_name(params[i].device), device_name(grads[i].device),
+                specs[i].name, device_name(params[i].device), device_name(g.device),
                 device_name(state_[i].device));
+  }
   for (size_t i = 0; i < n; ++i) {
     const ElementRange r = owned_[i];
     if (r.size() == 0) continue;
     scalars.lr = group_lr(specs[i].group);
     scalars.weight_decay = group_weight_decay(specs[i].group);
-    // The owned elements of parameter and gradient, flat like their moments.
-    const Tensor param = flat_part(params[i], r), grad = flat_part(grads[i], r);
+    // The owned elements of the parameter, flat like their moments and gradient.
+    const Tensor param = flat_part(params[i], r), grad = owned_grads[i].view({r.size()});
     const Tensor m = state_[i].view({r.size()}), v = state_[n + i].view({r.size()});
     const ElementRange all{0, r.size()};
     if (param.device == Device::cuda)

@@ -48,6 +48,10 @@ class AdamW {
   // gradients are read there only.
   void step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
             int64_t step_number);
+  // The same with the owned elements' gradients given apart: owned_grads[i] is flat [owned
+  // size of tensor i] (ZeRO-2 keeps only these: launch/grad_window_reduce.h); unread where empty.
+  void step(const Arena& params, const std::vector<Tensor>& owned_grads,
+            const std::vector<ParamSpec>& specs, int64_t step_number);
 
   // Per tensor, the elements this optimiser owns.
   const std::vector<ElementRange>& owned() const { return owned_; }

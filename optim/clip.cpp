@@ -1,5 +1,6 @@
 #include "optim/clip.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "optim/cpu_kernels.h"
@@ -35,16 +36,36 @@ double gradient_sum_squares(const Arena& grads, const std::vector<ElementRange>&
   return total;
 }
 
-double clip_by_global_norm(const Arena& grads, double sum_squares, double max_norm) {
+namespace {
+// The clip factor for a global norm, or 1 (no clipping, or a non-finite norm).
+double clip_factor(double sum_squares, double max_norm) {
   PHA_REQUIRE(std::isfinite(max_norm) && max_norm > 0.0,
               "gradient clipping: max_norm = {} must be > 0", max_norm);
   PHA_REQUIRE(!(sum_squares < 0.0),
               "gradient clipping: the sum of squared gradients {} is negative", sum_squares);
   const double norm = std::sqrt(sum_squares);
-  if (!std::isfinite(norm)) return norm;
-  const double factor = max_norm / (norm + 1e-6);
+  return std::isfinite(norm) ? std::min(1.0, max_norm / (norm + 1e-6)) : 1.0;
+}
+}  // namespace
+
+double clip_by_global_norm(const Arena& grads, double sum_squares, double max_norm) {
+  const double factor = clip_factor(sum_squares, max_norm);
   if (factor < 1.0) scale_gradients(grads, factor);
-  return norm;
+  return std::sqrt(sum_squares);
+}
+
+double clip_by_global_norm(const Tensor& grads, double sum_squares, double max_norm) {
+  const double factor = clip_factor(sum_squares, max_norm);
+  if (factor < 1.0) scale_tensor(grads, factor);
+  return std::sqrt(sum_squares);
+}
+
+double tensor_sum_squares(const Tensor& t) {
+  return sum_squares_on(t, ElementRange{0, t.numel()});
+}
+
+bool all_finite(const Tensor& t) {
+  return all_finite_on(t);
 }
 
 void scale_gradients(const Arena& grads, double factor) {

@@ -22,6 +22,14 @@ double gradient_sum_squares(const Arena& grads, const std::vector<ElementRange>&
 // caller can skip the step and report first_nonfinite(grads).
 double clip_by_global_norm(const Arena& grads, double sum_squares, double max_norm);
 
+// The same on one flat gradient buffer (ZeRO-2's shard): every element scaled by the factor.
+double clip_by_global_norm(const Tensor& grads, double sum_squares, double max_norm);
+
+// Sum of t^2 over every element of one tensor (a flat slice of a shard), in double.
+double tensor_sum_squares(const Tensor& t);
+// True when t holds no NaN or Inf.
+bool all_finite(const Tensor& t);
+
 // grads *= factor, every tensor. Gradient accumulation: backward() adds the mean loss gradient of
 // each micro-batch, so after M micro-batches factor = 1 / M makes the mean over the global batch.
 void scale_gradients(const Arena& grads, double factor);

@@ -106,7 +106,27 @@ void Communicator::all_reduce(const Tensor& t, ReduceOp op) {
 PendingReduce Communicator::all_reduce_start(const Tensor& t, ReduceOp op) {
   require_data("all_reduce", "tensor", t);
   CallTimer timer(stats_[CommOp::all_reduce], t.bytes());
-  return PendingReduce(do_all_reduce_start(t, op));
+  return PendingReduce(do_all_reduce_start(t, op), CommOp::all_reduce);
+}
+
+PendingReduce Communicator::reduce_scatter_start(const Tensor& t,
+                                                 const std::vector<int64_t>& counts, ReduceOp op) {
+  require_data("reduce_scatter", "tensor", t);
+  int64_t total = 0;
+  for (int64_t c : counts) {
+    PHA_REQUIRE(c >= 0, "reduce_scatter on the {} group: part of {} elements", name(), c);
+    total += c;
+  }
+  PHA_REQUIRE(static_cast<int>(counts.size()) == size() && total == t.numel(),
+              "reduce_scatter on the {} group: {} parts of {} elements in all for {} ranks and {}",
+              name(), counts.size(), total, size(), t.describe());
+  CallTimer timer(stats_[CommOp::reduce_scatter], t.bytes());
+  return PendingReduce(do_reduce_scatter_start(t, counts, op), CommOp::reduce_scatter);
+}
+
+std::unique_ptr<PendingRequest> Communicator::do_reduce_scatter_start(
+    const Tensor& t, const std::vector<int64_t>& /*counts*/, ReduceOp op) {
+  return do_all_reduce_start(t, op);
 }
 
 void Communicator::wait(PendingReduce& pending) {
@@ -118,8 +138,8 @@ void Communicator::wait(PendingReduce& pending) {
   const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
   request->wait();
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  stats_[CommOp::all_reduce].seconds += elapsed.count();
-  stats_[CommOp::all_reduce].cpu_seconds += thread_cpu_seconds() - cpu_start;
+  stats_[pending.op_].seconds += elapsed.count();
+  stats_[pending.op_].cpu_seconds += thread_cpu_seconds() - cpu_start;
 }
 
 bool Communicator::progress(PendingReduce& pending) {

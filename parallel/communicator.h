@@ -11,12 +11,14 @@
 // cpu_seconds the calling thread's CPU time in it (a rank's compute time is its thread's CPU time
 // less this: bench/context_parallel.sh).
 // A non-blocking all-reduce (all_reduce_start + wait) counts as one all_reduce call: its bytes
-// when started, and the time spent inside both calls.
+// when started, and the time spent inside both calls; likewise reduce_scatter_start (as one
+// reduce_scatter of the whole tensor).
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -63,8 +65,8 @@ class PendingRequest {
   virtual bool progress() { return true; }
 };
 
-// A started all-reduce, completed by Communicator::wait. Until then the tensor must be neither
-// read nor written (on a device: by work queued after the start). Move-only.
+// A started all-reduce (or reduce-scatter), completed by Communicator::wait. Until then the tensor
+// must be neither read nor written (on a device: by work queued after the start). Move-only.
 class PendingReduce {
  public:
   PendingReduce() = default;
@@ -72,8 +74,10 @@ class PendingReduce {
 
  private:
   friend class Communicator;
-  explicit PendingReduce(std::unique_ptr<PendingRequest> request) : request_(std::move(request)) {}
+  PendingReduce(std::unique_ptr<PendingRequest> request, CommOp op)
+      : request_(std::move(request)), op_(op) {}
   std::unique_ptr<PendingRequest> request_;
+  CommOp op_ = CommOp::all_reduce;  // the counter wait() adds its time to
 };
 
 // A started send or receive (send_start, recv_start), completed by Communicator::wait. Until
@@ -108,6 +112,12 @@ class Communicator {
   // waited for before the job ends.
   PendingReduce all_reduce_start(const Tensor& t, ReduceOp op);
   void wait(PendingReduce& pending);
+  // Non-blocking reduce-scatter of unequal parts, in place: t holds size() consecutive parts,
+  // part r of counts[r] elements (some may be empty); once wait() returns, this rank's part of t
+  // holds op over every rank's same part, and the other parts are undefined. Same rules as
+  // all_reduce_start.
+  PendingReduce reduce_scatter_start(const Tensor& t, const std::vector<int64_t>& counts,
+                                     ReduceOp op);
   // Advances a started all-reduce without blocking (MPI_Test); true when it needs no more polls.
   // Polling between computations is what makes the reduction overlap them on MPI.
   bool progress(PendingReduce& pending);
@@ -142,6 +152,9 @@ class Communicator {
   virtual void do_all_reduce(const Tensor& t, ReduceOp op) = 0;
   virtual std::unique_ptr<PendingRequest> do_all_reduce_start(const Tensor& t, ReduceOp op) = 0;
   virtual void do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
+  // Default: an all-reduce of the whole tensor (every part gets its result: twice the traffic).
+  virtual std::unique_ptr<PendingRequest> do_reduce_scatter_start(
+      const Tensor& t, const std::vector<int64_t>& counts, ReduceOp op);
   virtual void do_all_gather(const Tensor& in, const Tensor& out) = 0;
   virtual void do_broadcast(const Tensor& t, int root) = 0;
   virtual void do_send(const Tensor& t, int dst) = 0;

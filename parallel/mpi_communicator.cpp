@@ -129,6 +129,51 @@ class MpiCommunicator::PendingAllReduce final : public PendingRequest {
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
+// MPI_Ireduce_scatter in place leaves this rank's part at the start of t: wait() moves it to the
+// part's own place, then divides for avg. The counts must live until the operation completes.
+class MpiCommunicator::PendingReduceScatter final : public PendingRequest {
+ public:
+  PendingReduceScatter(const MpiCommunicator& comm, const Tensor& t,
+                       const std::vector<int64_t>& counts, ReduceOp op)
+      : comm_(comm), t_(t), op_(op) {
+    for (size_t r = 0; r < counts.size(); ++r) {
+      counts_.push_back(mpi_count("reduce_scatter", counts[r]));
+      if (static_cast<int>(r) < comm_.rank_) offset_ += counts[r];
+    }
+    mpi_count("reduce_scatter", t.numel());
+    comm_.check(
+        MPI_Ireduce_scatter(MPI_IN_PLACE, t.data, counts_.data(), mpi_type("reduce_scatter", t),
+                            mpi_op("reduce_scatter", t.dtype, op), comm_.comm_, &request_),
+        "MPI_Ireduce_scatter");
+  }
+  void wait() override {
+    comm_.poll(request_, MPI_STATUS_IGNORE, "reduce_scatter");
+    const int64_t mine = counts_[static_cast<size_t>(comm_.rank_)];
+    const size_t element = dtype_size(t_.dtype);
+    char* part = static_cast<char*>(t_.data) + static_cast<size_t>(offset_) * element;
+    if (offset_ > 0 && mine > 0) std::memmove(part, t_.data, static_cast<size_t>(mine) * element);
+    finish_avg(Tensor(part, t_.dtype, t_.device, Shape{mine}), op_, comm_.size_);
+  }
+  bool progress() override {
+    int done = 0;
+    comm_.check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+
+ private:
+  const MpiCommunicator& comm_;
+  Tensor t_;
+  ReduceOp op_;
+  std::vector<int> counts_;
+  int64_t offset_ = 0;  // this rank's part, in elements
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+std::unique_ptr<PendingRequest> MpiCommunicator::do_reduce_scatter_start(
+    const Tensor& t, const std::vector<int64_t>& counts, ReduceOp op) {
+  return std::make_unique<PendingReduceScatter>(*this, t, counts, op);
+}
+
 void MpiCommunicator::do_all_reduce(const Tensor& t, ReduceOp op) {
   PendingAllReduce(*this, t, op).wait();
 }

@@ -43,6 +43,9 @@ class MpiCommunicator final : public Communicator {
  protected:
   void do_all_reduce(const Tensor& t, ReduceOp op) override;
   std::unique_ptr<PendingRequest> do_all_reduce_start(const Tensor& t, ReduceOp op) override;
+  std::unique_ptr<PendingRequest> do_reduce_scatter_start(const Tensor& t,
+                                                          const std::vector<int64_t>& counts,
+                                                          ReduceOp op) override;
   void do_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override;
   void do_all_gather(const Tensor& in, const Tensor& out) override;
   void do_broadcast(const Tensor& t, int root) override;
@@ -53,8 +56,9 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<PendingRequest> do_recv_start(const Tensor& t, int src, int tag) override;
 
  private:
-  class PendingAllReduce;     // an MPI_Iallreduce in flight
-  class PendingPointToPoint;  // an MPI_Isend or MPI_Irecv in flight
+  class PendingAllReduce;      // an MPI_Iallreduce in flight
+  class PendingReduceScatter;  // an MPI_Ireduce_scatter in flight
+  class PendingPointToPoint;   // an MPI_Isend or MPI_Irecv in flight
 
   void check(int rc, const char* call) const;
   // Polls `request` with MPI_Test until it completes; aborts the job after the timeout. (Not

@@ -242,6 +242,56 @@ TEST_F(MpiCollectives, StartedAllReducesCompleteInAnyWaitOrder) {
   });
 }
 
+// Non-blocking reduce-scatter of unequal parts (ZeRO-2's gradient window): odd part sizes, an
+// empty part, a part large enough for the rendezvous path; two in flight, waited out of order;
+// each rank's part holds the average (f32) or sum (f64) of every rank's same part, in place.
+TEST_F(MpiCollectives, StartedReduceScattersOfUnequalPartsLandInEachRanksPart) {
+  on_both_groups([](MpiCommunicator& comm) {
+    comm.reset_stats();
+    const int n = comm.size();
+    std::vector<int64_t> counts_a, counts_b;
+    for (int r = 0; r < n; ++r) {
+      counts_a.push_back(r == 1 ? 0 : 7 + 13 * r);
+      counts_b.push_back(r == 0 ? 65537 : 3 * r + 1);
+    }
+    auto total = [](const std::vector<int64_t>& c) {
+      int64_t t = 0;
+      for (int64_t v : c) t += v;
+      return t;
+    };
+    const int64_t na = total(counts_a), nb = total(counts_b);
+    test::Owned<float> a = rank_data<float>(na, comm.rank(), 11);
+    test::Owned<double> b = rank_data<double>(nb, comm.rank(), 12);
+    std::vector<double> want_a(static_cast<size_t>(na), 0.0), want_b(static_cast<size_t>(nb), 0.0);
+    for (int r = 0; r < n; ++r) {
+      const test::Owned<float> ta = rank_data<float>(na, r, 11);
+      const test::Owned<double> tb = rank_data<double>(nb, r, 12);
+      for (size_t i = 0; i < want_a.size(); ++i) want_a[i] += ta.data[i] / n;
+      for (size_t i = 0; i < want_b.size(); ++i) want_b[i] += tb.data[i];
+    }
+    PendingReduce pa = comm.reduce_scatter_start(a, counts_a, ReduceOp::avg);
+    PendingReduce pb = comm.reduce_scatter_start(b, counts_b, ReduceOp::sum);
+    comm.wait(pb);
+    comm.wait(pa);
+    // This rank's part of each.
+    auto mine = [&](const auto& data, const std::vector<int64_t>& counts, const auto& want) {
+      int64_t begin = 0;
+      for (int r = 0; r < comm.rank(); ++r) begin += counts[static_cast<size_t>(r)];
+      const int64_t count = counts[static_cast<size_t>(comm.rank())];
+      using T = typename std::decay_t<decltype(data)>::value_type;
+      expect_close(std::vector<T>(data.begin() + begin, data.begin() + begin + count),
+                   std::vector<double>(want.begin() + begin, want.begin() + begin + count));
+    };
+    mine(a.data, counts_a, want_a);
+    mine(b.data, counts_b, want_b);
+    EXPECT_EQ(comm.stats()[CommOp::reduce_scatter].calls, 2);
+    EXPECT_EQ(comm.stats()[CommOp::reduce_scatter].bytes, na * 4 + nb * 8);
+    std::vector<int64_t> wrong = counts_a;
+    wrong[0] += 1;
+    test::expect_error([&] { comm.reduce_scatter_start(a, wrong, ReduceOp::sum); }, "parts of");
+  });
+}
+
 TEST_F(MpiCollectives, CountersCountCallsAndBytesExactly) {
   world.reset_stats();
   tp.reset_stats();

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The planner against the arenas (docs/cli.md, "pha plan"):
-#   1. for several layouts (context parallelism among them), every rank's planned bytes (pha plan: parameters, gradients, compute
-#      copies, optimizer, activations, scratch, communication buffers) equal what pha train's
-#      arenas allocate, rank by rank;
+#   1. for several layouts and recompute modes, every rank's planned bytes (pha plan: parameters,
+#      gradients, compute copies, optimizer, activations with the recompute buffer, scratch,
+#      communication buffers) equal what pha train's arenas allocate, rank by rank, and the
+#      activations shrink with train.recompute (full < selective < none);
 #   2. ZeRO shards the optimizer: per-rank optimizer bytes at dp 2 and 4 with ZeRO-1/2 are 1/dp of
-#      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO;
+#      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO; ZeRO-2
+#      shards the gradients the same way (the step-long gradient bytes 1/dp, the reusable window
+#      reported apart, smaller than one rank's gradients), ZeRO-0/1 keep them whole;
 #   3. --memory-per-rank suggests a layout that fits, and refuses a budget nothing fits.
 #   memory_plan.sh PHA
 set -euo pipefail
@@ -16,10 +19,11 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.batch_size=1
         --train.steps=1 --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
         --data.synthetic_tokens=20000 --parallel.timeout=120)
-check() {  # check DP TP PP ZERO(none|zero1|zero2) [CP]
-  local dp=$1 tp=$2 pp=$3 zero=$4 cp=${5:-1} name="dp$1_tp$2_pp$3_$4"
+check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|full)] [CP]
+  local dp=$1 tp=$2 pp=$3 zero=$4 recompute=${5:-none} cp=${6:-1}
+  local name="dp$1_tp$2_pp$3_$4" flags=(--dp "$dp" --tp "$tp" --pp "$pp" --cp "$cp" --train.grad_accum=$((4 / dp)))
+  [ "$recompute" != none ] && name+="_$recompute" && flags+=(--recompute "$recompute")
   [ "$cp" -gt 1 ] && name+="_cp$cp"
-  local flags=(--dp "$dp" --tp "$tp" --pp "$pp" --cp "$cp" --train.grad_accum=$((4 / dp)))
   [ "$zero" != none ] && flags+=("--$zero")
   "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
   mpirun -np $((dp * tp * pp * cp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
@@ -33,31 +37,58 @@ check() {  # check DP TP PP ZERO(none|zero1|zero2) [CP]
   [ "$n" -eq $((dp * tp * pp * cp)) ] || { echo "$name: $n allocated lines"; exit 1; }
   echo "$name: plan equals the allocated arenas on all $n ranks"
 }
-for layout in "1 1 1 none" "2 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" "4 1 1 zero2" \
-              "2 2 1 zero1" "2 1 2 zero2" "1 2 2 none" "1 1 1 none 2" "1 2 1 zero1 2" \
-              "2 1 1 zero2 2"; do
+for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" \
+              "4 1 1 zero2" "2 2 1 zero1" "2 2 1 zero2" "2 1 2 zero2" "1 2 2 none" \
+              "1 1 1 none selective" "1 1 1 none full" "1 2 2 none selective" "1 2 2 none full" \
+              "2 1 2 zero2 selective" "1 1 1 none none 2" "1 2 1 zero1 none 2" \
+              "2 1 1 zero2 none 2"; do
   check $layout
+done
+activations() {  # activations NAME RANK: the allocated activation bytes
+  sed -n "s/^allocated rank $2 (.*): .* activations \([0-9]*\) .*/\1/p" "$work/$1.log"
+}
+for run_ranks in "dp1_tp1_pp1_none 1" "dp1_tp2_pp2_none 4"; do
+  read -r run ranks <<< "$run_ranks"
+  for rank in $(seq 0 $((ranks - 1))); do
+    none=$(activations "$run" "$rank") sel=$(activations "${run}_selective" "$rank")
+    full=$(activations "${run}_full" "$rank")
+    [ "$full" -lt "$sel" ] && [ "$sel" -lt "$none" ] \
+      || { echo "$run rank $rank: activations none $none selective $sel full $full do not shrink"; exit 1; }
+    echo "$run rank $rank: activations none $none, selective $sel, full $full bytes"
+  done
 done
 /usr/bin/python3 - "$work" <<'PY'
 import re, sys
 w = sys.argv[1]
-def optimizer(name, rank=0):
+def field(name, key, rank=0):
     for line in open(f"{w}/{name}.log"):
-        m = re.match(rf"allocated rank {rank} \(.*\): .* optimizer (\d+) ", line)
+        m = re.match(rf"allocated rank {rank} \(.*\): .* {key} (\d+) ", line)
         if m:
             return int(m.group(1))
     raise SystemExit(f"{name}: no allocated line for rank {rank}")
-one = optimizer("dp1_tp1_pp1_none")
 failed = False
-for name, dp in [("dp2_tp1_pp1_none", 1), ("dp2_tp1_pp1_zero1", 2), ("dp4_tp1_pp1_zero1", 4),
-                 ("dp2_tp1_pp1_zero2", 2), ("dp4_tp1_pp1_zero2", 4)]:
+def expect(name, key, rank, want_dp):
+    global failed
+    ratio = field(name, key, rank) / field("dp1_tp1_pp1_none", key)
+    ok = abs(ratio * want_dp - 1) <= 0.005
+    failed |= not ok
+    if rank == 0 or not ok:
+        print(f"{name} rank {rank}: {key} {ratio:.4f} of one rank's (want 1/{want_dp})"
+              f"{'' if ok else '  FAILED'}")
+# (layout, optimizer sharded over, gradients sharded over)
+for name, opt_dp, grad_dp in [("dp2_tp1_pp1_none", 1, 1), ("dp4_tp1_pp1_none", 1, 1),
+                              ("dp2_tp1_pp1_zero1", 2, 1), ("dp4_tp1_pp1_zero1", 4, 1),
+                              ("dp2_tp1_pp1_zero2", 2, 2), ("dp4_tp1_pp1_zero2", 4, 4)]:
     for rank in range(int(name[2])):
-        ratio = optimizer(name, rank) / one
-        ok = abs(ratio * dp - 1) <= 0.005
+        expect(name, "optimizer", rank, opt_dp)
+        expect(name, "gradients", rank, grad_dp)
+        window = field(name, "grad_window", rank)
+        whole = field("dp1_tp1_pp1_none", "gradients")
+        ok = (window == 0) if grad_dp == 1 else (0 < window < whole)
         failed |= not ok
         if rank == 0 or not ok:
-            print(f"{name} rank {rank}: optimizer {ratio:.4f} of one rank's (want 1/{dp})"
-                  f"{'' if ok else '  FAILED'}")
+            print(f"{name} rank {rank}: gradient window {window / whole:.4f} of one rank's "
+                  f"gradients{'' if ok else '  FAILED'}")
 sys.exit(1 if failed else 0)
 PY
 # 3. Suggestions.

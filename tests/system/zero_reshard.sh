@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ZeRO checkpoints keep global, layout-independent moments (checkpoint.md): a checkpoint written
 # at dp 2 with ZeRO-1 after step 3 resumes at dp 1 (no ZeRO) and at dp 4 with ZeRO-2, and a ZeRO-2
-# checkpoint at dp 4 resumes at dp 2 with ZeRO-1; the losses of steps 4..6 must match the
+# checkpoint at dp 4 resumes at dp 2 with ZeRO-1 and with ZeRO-2 and at dp 1; the losses of steps 4..6 must match the
 # uninterrupted one-rank run within 1e-5 relative. Same-layout ZeRO-2 resume is bit-exact.
 #   zero_reshard.sh PHA
 set -euo pipefail
@@ -35,6 +35,8 @@ resume dp1_from_z1dp2 "$work/z1dp2" 1
 resume z2dp4_from_z1dp2 "$work/z1dp2" 4 --zero2
 resume z1dp2_from_z2dp4 "$work/z2dp4" 2 --zero1
 resume z2dp4_from_z2dp4 "$work/z2dp4" 4 --zero2
+resume dp1_from_z2dp4 "$work/z2dp4" 1
+resume z2dp2_from_z2dp4 "$work/z2dp4" 2 --zero2
 train "$work/z2dp4_straight" 4 --zero2
 /usr/bin/python3 - "$work" <<'PY'
 import json, sys
@@ -48,7 +50,8 @@ def losses(d):
     return out
 ref = losses("straight")
 failed = False
-for name in ["dp1_from_z1dp2", "z2dp4_from_z1dp2", "z1dp2_from_z2dp4"]:
+for name in ["dp1_from_z1dp2", "z2dp4_from_z1dp2", "z1dp2_from_z2dp4", "dp1_from_z2dp4",
+             "z2dp2_from_z2dp4"]:
     got = losses(name)
     assert sorted(got) == list(range(1, 7)), (name, sorted(got))
     err = max(abs(got[s] - ref[s]) / abs(ref[s]) for s in range(4, 7))
