@@ -29,7 +29,8 @@ const char* kPlanHelp =
     "buffers) and the FLOPs of a step, from the size tables (nothing is\n"
     "allocated). With --memory-per-rank (e.g. 2GiB) and --ranks, ranks every layout of N ranks\n"
     "(dp x tp x pp x cp, ZeRO 0/1/2, recompute none/selective/full, same global batch) by the\n"
-    "cost model and plans the fastest that fits. Cost model: compute (recomputation's included) at\n"
+    "cost model and plans the fastest that fits. Cost model: compute (recomputation's included) "
+    "at\n"
     "--peak-gflops per rank (default 100) stretched by the 1F1B\n"
     "bubble, plus tp, pp, dp and cp traffic at --bandwidth-gbs per rank (default 10); "
     "docs/cli.md.\n";
