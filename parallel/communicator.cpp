@@ -132,14 +132,16 @@ std::unique_ptr<PendingRequest> Communicator::do_reduce_scatter_start(
 void Communicator::wait(PendingReduce& pending) {
   PHA_REQUIRE(pending.pending(),
               "wait on the {} group: no all-reduce is pending here (waited for already?)", name());
+  complete(std::move(pending.request_), pending.op_);
+}
+
+void Communicator::complete(std::unique_ptr<PendingRequest> request, CommOp op) {
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = thread_cpu_seconds();
-  // Released even when wait() throws: a failed request is not waited for twice.
-  const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
   request->wait();
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  stats_[pending.op_].seconds += elapsed.count();
-  stats_[pending.op_].cpu_seconds += thread_cpu_seconds() - cpu_start;
+  stats_[op].seconds += elapsed.count();
+  stats_[op].cpu_seconds += thread_cpu_seconds() - cpu_start;
 }
 
 bool Communicator::progress(PendingReduce& pending) {
@@ -209,13 +211,7 @@ PendingTransfer Communicator::recv_start(const Tensor& t, int src, int tag) {
 void Communicator::wait(PendingTransfer& pending) {
   PHA_REQUIRE(pending.pending(),
               "wait on the {} group: no transfer is pending here (waited for already?)", name());
-  const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = thread_cpu_seconds();
-  const std::unique_ptr<PendingRequest> request = std::move(pending.request_);
-  request->wait();
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  stats_[pending.op_].seconds += elapsed.count();
-  stats_[pending.op_].cpu_seconds += thread_cpu_seconds() - cpu_start;
+  complete(std::move(pending.request_), pending.op_);
 }
 
 bool Communicator::progress(PendingTransfer& pending) {

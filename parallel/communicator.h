@@ -170,6 +170,9 @@ class Communicator {
  private:
   void require_peer(const char* what, int peer) const;
   void require_tag(int tag) const;
+  // Waits for a started operation (released even when the wait throws, so a failed request is
+  // not waited for twice) and adds the wall and CPU time to `op`'s counter.
+  void complete(std::unique_ptr<PendingRequest> request, CommOp op);
   CommStats stats_;
 };
 
