@@ -97,7 +97,7 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
       r.gradients = GradWindowReduce::shard_table(t.params, layout.dp).total_bytes();
       r.grad_window = t.grad_bytes;
     }
-    r.compute = t.compute.total_bytes();
+    r.compute = t.compute_bytes;
     r.optimizer =
         AdamW::state_bytes(t.params, plan.zero ? ZeroShard{layout.dp, coord.dp}.ranges(t.params)
                                                : std::vector<ElementRange>{});
