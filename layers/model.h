@@ -65,7 +65,7 @@ struct PlannedTables {
   SizeTable params, compute, acts, scratch;  // acts: one slot's
   SizeTable recompute;                       // the recompute buffer (one for all slots)
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
-  size_t grad_bytes = 0;  // the gradient arena: param_bytes, or the window's (grad_window)
+  size_t grad_bytes = 0;     // the gradient arena: param_bytes, or the window's (grad_window)
   size_t compute_bytes = 0;  // the compute arena: compute's, or chunked (compute_in_chunks)
   int slots = 1;
   std::vector<ParamSpec> specs;
@@ -89,9 +89,7 @@ class Model {
   // The compute copies (empty without mixed precision), and whether they are laid out like the
   // parameter arena in dp chunks (ModelPart::compute_in_chunks with compute copies).
   const Arena& compute_copies() const { return compute_; }
-  bool compute_in_chunks() const {
-    return part_.compute_in_chunks && precision_.compute_copies();
-  }
+  bool compute_in_chunks() const { return part_.compute_in_chunks && precision_.compute_copies(); }
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
   // (b, t < T-1).

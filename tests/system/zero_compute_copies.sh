@@ -2,8 +2,8 @@
 # ZeRO with compute copies on the CPU (--precision fp32-copies: the bf16 code path with f32
 # copies, docs/parallelism.md "ZeRO", "bf16"): on every layout the run with copies must give the
 # same per-step losses and final weights as the fp32 run of the same layout, bit for bit; a
-# checkpoint written with copies at dp 2 ZeRO-1 resumes at dp 4 ZeRO-2 (copies) bit-identical
-# to the plain run resumed the same way.
+# checkpoint written with copies at dp 2 ZeRO-1 resumes at dp 4 ZeRO-2 and at dp 1 (copies)
+# bit-identical to the fp32 run resumed the same way.
 #   zero_compute_copies.sh PHA
 set -euo pipefail
 pha=$1
@@ -33,20 +33,24 @@ for run in "z1_dp2 2 1 1 --zero1" "z2_dp4 4 1 1 --zero2" "z1_dp2tp2 2 2 1 --zero
   train "$1_copies" "${@:2}" --precision fp32-copies
   pairs+=("$1")
 done
-# Resume with resharding: stop at step 2 at dp 2 ZeRO-1, go on at dp 4 ZeRO-2.
+# Resume with resharding: stop at step 2 at dp 2 ZeRO-1, go on at dp 4 ZeRO-2 and at dp 1.
 for p in fp32 fp32-copies; do
   train "stop_$p" 2 1 1 --zero1 --precision "$p" --train.stop_after=2 --train.ckpt_every=2
-  mkdir -p "$work/resumed_$p"
-  cp "$work/stop_$p/metrics.jsonl" "$work/resumed_$p/metrics.jsonl"
-  train "resumed_$p" 4 1 1 --zero2 --precision "$p" \
-    --train.resume="$work/stop_$p/checkpoints/step_00000002"
+  for to in "dp4 4 --zero2" "dp1 1"; do
+    set -- $to
+    mkdir -p "$work/resumed_$1_$p"
+    cp "$work/stop_$p/metrics.jsonl" "$work/resumed_$1_$p/metrics.jsonl"
+    train "resumed_$1_$p" "$2" 1 1 "${@:3}" --precision "$p" \
+      --train.resume="$work/stop_$p/checkpoints/step_00000002"
+  done
 done
 grep -q "fp32-copies precision" "$work/z1_dp2_copies.log" ||
   { echo "the copies run does not say it ran with fp32-copies"; exit 1; }
-/usr/bin/python3 - "$work" "${pairs[@]}" resumed <<'PY'
+/usr/bin/python3 - "$work" "${pairs[@]}" resumed_dp4 resumed_dp1 <<'PY'
 import json, sys
 import h5py, numpy as np
 work, names = sys.argv[1], sys.argv[2:]
+pairs = [n for n in names if not n.startswith("resumed_")]
 
 def losses(d):
     return [json.loads(l)["loss"] for l in open(f"{work}/{d}/metrics.jsonl")
@@ -58,7 +62,7 @@ def weights(d):
 
 failed = False
 for n in names:
-    a, b = (f"{n}_fp32", f"{n}_copies") if n != "resumed" else ("resumed_fp32", "resumed_fp32-copies")
+    a, b = (f"{n}_fp32", f"{n}_copies" if n in pairs else f"{n}_fp32-copies")
     la, lb = losses(a), losses(b)
     wa, wb = weights(a), weights(b)
     same_w = wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
