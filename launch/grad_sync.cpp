@@ -72,6 +72,7 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
       shard_{dist.grad_size(), dist.grad_rank()} {
   const SizeTable& table = model.params().table();
   if (zero_ > 0) {
+    owned_ = shard_.ranges(table);
     chunk_elements_ = shard_.chunk_elements(table);
     const size_t bytes =
         static_cast<size_t>(chunk_elements_ * shard_.count) * dtype_size(table.entries()[0].dtype);
@@ -125,6 +126,7 @@ GradsReadyHook GradientSync::every_backward_hook() {
 
 ModelPart GradientSync::with_grad_window(ModelPart part, int zero, int dp) {
   part.grad_window = zero == 2 && dp > 1;
+  part.compute_in_chunks = zero > 0 && dp > 1;
   return part;
 }
 
@@ -223,7 +225,37 @@ void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
     optimizer.step(model.params(), window_->owned_grads(), model.param_specs(), step_number);
   else
     optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
-  if (zero_ > 0) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
+  if (zero_ == 0) {
+    model.refresh_compute_weights();
+  } else if (!model.compute_in_chunks()) {
+    dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
+    model.refresh_compute_weights();
+  } else {
+    // Only this rank's chunk of the masters is current: it becomes its chunk of the copies
+    // (a cast), the copies are gathered, and the small parameters are shared whole.
+    const Arena& copies = model.compute_copies();
+    backend_.copy(chunk(model.params()), chunk(copies));
+    dist_.grad.all_gather(chunk(copies), flat(copies));
+    share_small_masters(model);
+  }
+}
+
+void GradientSync::share_small_masters(Model& model) {
+  // Each rank's owned elements, -0 elsewhere, summed over dp: x + (-0) == x for every x, so each
+  // element arrives bit for bit from its owner.
+  const Arena& params = model.params();
+  for (size_t i = 0; i < params.tensors().size(); ++i) {
+    const Tensor& p = params[i];
+    if (model.compute_copies().contains(params.table().entries()[i].name)) continue;
+    const ElementRange mine = owned_[i];
+    if (mine.begin > 0) backend_.fill(flat_slice(p, 0, mine.begin), -0.0);
+    if (mine.end < p.numel()) backend_.fill(flat_slice(p, mine.end, p.numel() - mine.end), -0.0);
+    dist_.grad.all_reduce(p, ReduceOp::sum);
+  }
+}
+
+void GradientSync::gather_masters(Model& model) {
+  if (model.compute_in_chunks()) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
 }
 
 const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, bool squared) {

@@ -74,8 +74,17 @@ class GradientSync {
   double clip(Model& model, double sum_squares, double max_norm);
   // The first of this rank's gradients holding a NaN or Inf (ZeRO-2: in its shard).
   std::optional<std::string> first_nonfinite_gradient(const Model& model) const;
-  // AdamW on this rank's share (all of it without ZeRO), then the parameters' all-gather.
+  // AdamW on this rank's share (all of it without ZeRO), then the parameters' all-gather and the
+  // compute copies' refresh. ZeRO with compute copies (Model::compute_in_chunks) instead casts
+  // this rank's chunk of the masters into its chunk of the copies, all-gathers the copies (bf16
+  // on a GPU: half the bytes) and shares the small parameters without copies (norm gains, D,
+  // alpha, the DSS lambda and C, the mixing weights: all-reduced whole). The matmul masters
+  // outside this rank's chunk then stay stale until gather_masters().
   void step(Model& model, AdamW& optimizer, int64_t step_number);
+  // Collective over dp: makes every master whole again where step() left them stale (ZeRO with
+  // compute copies; nothing otherwise). Before anything reads the masters: a checkpoint, the
+  // weights export.
+  void gather_masters(Model& model);
   int zero() const { return zero_; }
   // ZeRO, collective over dp: the whole moment (squared: exp_avg_sq) assembled from every dp
   // rank's chunk in the gradient arena, laid out like the parameters (a checkpoint reads it
@@ -87,6 +96,8 @@ class GradientSync {
 
  private:
   void tied_embedding_sync(Model& model);
+  // ZeRO with compute copies: every parameter without a compute copy made whole from the owners.
+  void share_small_masters(Model& model);
   // Sum of a host scalar over `group` (through a device scalar: the group may be NCCL).
   double sum_over(parallel::Communicator& group, double value);
   // The whole arena as one flat tensor [dp chunks], and this rank's chunk of it.
@@ -103,6 +114,7 @@ class GradientSync {
   std::vector<char> counted_;                 // per parameter: counted in the norm here
   std::vector<ElementRange> norm_ranges_;     // the gradients this rank counts in the norm
   ZeroShard shard_;                           // this rank's chunk (ZeRO)
+  std::vector<ElementRange> owned_;           // per parameter, its elements in the chunk (ZeRO)
   int64_t chunk_elements_ = 0;
   Arena staging_;  // tied-embedding exchange, the norm's scalar
 };

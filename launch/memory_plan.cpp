@@ -102,7 +102,7 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
       r.gradients = GradWindowReduce::shard_table(t.params, grad_ranks).total_bytes();
       r.grad_window = t.grad_bytes;
     }
-    r.compute = t.compute.total_bytes();
+    r.compute = t.compute_bytes;
     r.optimizer = AdamW::state_bytes(
         t.params, plan.zero
                       ? ZeroShard{grad_ranks, coord.cp + layout.cp * coord.dp}.ranges(t.params)

@@ -81,7 +81,8 @@ OptionTable make_option_table(TrainConfig& c) {
         "cpu | cuda (one GPU per rank: the rank's node-local index among the visible GPUs)");
   t.add("train.precision", s.precision,
         "fp32 | bf16 (bf16 weights and activations for compute, f32 master weights, optimiser "
-        "state, reductions and loss; cuda only)");
+        "state, reductions and loss; cuda only) | fp32-copies (a test mode: f32 with separate f32 "
+        "compute copies of the matmul weights, the bf16 code path on the CPU)");
   t.add("train.recompute", s.recompute,
         "none | selective | full: activations dropped after the forward and recomputed in "
         "each block's backward (selective: norms, Q/K/V, GSS gates, FFN hidden layer; full: all "

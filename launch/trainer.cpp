@@ -305,6 +305,7 @@ struct Run {
     double waited = 0;
     if (writer) waited = join_checkpoint();
     const ckpt::TrainingState state = state_after(step, next_sample);
+    sync.gather_masters(model);
     ckpt::MomentGather gather;
     if (sync.zero())
       gather = [this](bool squared) -> const Arena& {
@@ -414,8 +415,7 @@ int Run::loop() {
     } else {
       if (s.grad_clip > 0) grad_norm = sync.clip(model, sum_squares, s.grad_clip);
       optimizer.set_lr(schedule.lr(step));
-      sync.step(model, optimizer, step);
-      model.refresh_compute_weights();
+      sync.step(model, optimizer, step);  // refreshes the compute copies
     }
     const int64_t all_answers = dist.world.all_reduce_scalar(answers, ReduceOp::sum);
     const int64_t all_correct = dist.world.all_reduce_scalar(correct, ReduceOp::sum);
@@ -499,6 +499,7 @@ int Run::loop() {
   join_checkpoint();  // none is in flight (the last step's was joined); HDF5 is free again
   const auto& L = dist.grid.layout();
   const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();
+  sync.gather_masters(model);
   save_weights(weights, model, config_ini, dist.grid.comm(parallel::GroupKind::world),
                dist.grid.coord());
   if (rank0) {

@@ -20,7 +20,9 @@ void local_token_ids(const EmbeddingLayer& E, const int32_t* tokens, int64_t n, 
 
 void embedding_forward(Backend& be, const EmbeddingLayer& E, const Tensor& local_tokens,
                        const Tensor& x0, Communicator* tp) {
-  be.embedding_forward(local_tokens, E.weight.value, x0);
+  // The compute copy (the master without mixed precision): the same rows as the master's cast
+  // to the activations' type, and under ZeRO only the copies are whole on every rank.
+  be.embedding_forward(local_tokens, E.weight.compute, x0);
   tp_all_reduce(tp, x0);
 }
 

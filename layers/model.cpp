@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include "core/rope_table.h"
 #include "layers/init.h"
@@ -63,6 +64,8 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
   t.grad_bytes = m.part_.grad_window ? m.plan_window(t.params).bytes : t.param_bytes;
+  t.compute_bytes = m.compute_in_chunks() ? m.chunked_compute_layout(t.params, t.compute).bytes
+                                          : t.compute.total_bytes();
   t.slots = m.part_.slots;
   t.specs = declare.param_specs();
   return t;
@@ -90,7 +93,14 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   } else {
     grads_ = Arena(backend_, declare.param_table(), "gradients", param_bytes);
   }
-  compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
+  if (compute_in_chunks()) {
+    const ComputeLayout layout =
+        chunked_compute_layout(declare.param_table(), declare.compute_table());
+    compute_ = Arena(backend_, declare.compute_table(), layout.offsets,
+                     "compute copies of the matmul weights (in dp chunks)", layout.bytes);
+  } else {
+    compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
+  }
   scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
   recompute_ = Arena(backend_, declare.recompute_table(), "recompute buffer");
   for (int s = 0; s < part_.slots; ++s) {
@@ -129,6 +139,21 @@ GradWindow Model::plan_window(const SizeTable& params) const {
   return plan_grad_window(
       params, order, with_previous,
       kept && embedding.first < embedding.end ? std::vector{embedding} : std::vector<GradGroup>{});
+}
+
+Model::ComputeLayout Model::chunked_compute_layout(const SizeTable& params,
+                                                   const SizeTable& compute) const {
+  const size_t param_size = dtype_size(params.entries().front().dtype);
+  const size_t act_size = dtype_size(precision_.act);
+  const std::vector<size_t> param_offsets = params.byte_offsets();
+  std::unordered_map<std::string, size_t> element_offset;
+  for (size_t i = 0; i < params.size(); ++i)
+    element_offset[params.entries()[i].name] = param_offsets[i] / param_size;
+  ComputeLayout layout;
+  for (const TensorSpec& e : compute.entries())
+    layout.offsets.push_back(element_offset.at(e.name) * act_size);
+  layout.bytes = params.chunked_bytes(part_.flat_chunks) / param_size * act_size;
+  return layout;
 }
 
 void Model::plan(Planner& p, Slot& slot) {

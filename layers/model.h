@@ -52,6 +52,12 @@ struct ModelPart {
   // step; every backward then reports its groups as they complete (including the tied
   // embedding's half from the head, with pp = 1), and someone must move them out (GradientSync).
   bool grad_window = false;
+  // ZeRO with compute copies (Precision::compute_copies; ignored without): the compute arena is
+  // laid out like the parameter arena, element for element in the compute type, padded to
+  // flat_chunks chunks, so that each dp rank converts its chunk of the masters into its chunk of
+  // the copies and the copies are all-gathered in place (bf16: half the bytes of the masters).
+  // The masters outside a rank's chunk then go stale between gathers (GradientSync).
+  bool compute_in_chunks = false;
   // Which block activations are dropped after the forward and recomputed in the block's
   // backward (planner.h); the pipeline needs nothing else: each slot keeps its block inputs.
   Recompute recompute = Recompute::none;
@@ -63,7 +69,8 @@ struct PlannedTables {
   SizeTable params, compute, acts, scratch;  // acts: one slot's
   SizeTable recompute;                       // the recompute buffer (one for all slots)
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
-  size_t grad_bytes = 0;  // the gradient arena: param_bytes, or the window's (grad_window)
+  size_t grad_bytes = 0;     // the gradient arena: param_bytes, or the window's (grad_window)
+  size_t compute_bytes = 0;  // the compute arena: compute's, or chunked (compute_in_chunks)
   int slots = 1;
   std::vector<ParamSpec> specs;
 };
@@ -84,6 +91,10 @@ class Model {
   // Rewrites the compute copies of the matmul weights from the masters: after anything changes
   // params() (an optimiser step; init_parameters, ckpt::load and load_weights call it themselves).
   void refresh_compute_weights();
+  // The compute copies (empty without mixed precision), and whether they are laid out like the
+  // parameter arena in dp chunks (ModelPart::compute_in_chunks with compute copies).
+  const Arena& compute_copies() const { return compute_; }
+  bool compute_in_chunks() const { return part_.compute_in_chunks && precision_.compute_copies(); }
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
   // (b, t < T-1) (under context parallelism summed over the cp ranks: every one returns it).
@@ -148,6 +159,13 @@ class Model {
   Planner declare_pass();
   // The gradient window of the declared parameters (part_.grad_window).
   GradWindow plan_window(const SizeTable& params) const;
+  // compute_in_chunks: each compute copy at its master's element offset in the compute type;
+  // the allocation is the chunk-padded parameter arena's elements in that type.
+  struct ComputeLayout {
+    std::vector<size_t> offsets;
+    size_t bytes = 0;
+  };
+  ComputeLayout chunked_compute_layout(const SizeTable& params, const SizeTable& compute) const;
   void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;

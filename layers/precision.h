@@ -29,9 +29,11 @@ struct Precision {
   // Row statistics: f64 with f64 activations, else f32.
   DType stat() const { return act == DType::f64 ? DType::f64 : DType::f32; }
   bool compute_copies() const { return separate_copies || act != param; }
-  // The --precision values: "fp32" (everything f32) or "bf16" (bf16 compute, f32 master).
+  // The --precision values: "fp32" (everything f32), "bf16" (bf16 compute, f32 master) or
+  // "fp32-copies" (a test mode: f32 with separate compute copies, so the CPU runs the
+  // mixed-precision code path — refresh, ZeRO's gathers — bit-identical to fp32).
   static Precision parse(const std::string& name);
-  std::string str() const;  // "fp32", "bf16", "f64"
+  std::string str() const;  // "fp32", "fp32-copies", "bf16", "f64"
 };
 
 }  // namespace pha

@@ -123,6 +123,10 @@ TEST(Precision, ParsesTheCommandLineNames) {
   EXPECT_EQ(Precision::parse("bf16").param, DType::f32);
   EXPECT_EQ(Precision::parse("bf16").stat(), DType::f32);
   EXPECT_EQ(Precision(DType::f64).stat(), DType::f64);
+  EXPECT_TRUE(Precision::parse("fp32-copies").compute_copies());
+  EXPECT_EQ(Precision::parse("fp32-copies").act, DType::f32);
+  EXPECT_EQ(Precision::parse("fp32-copies").str(), "fp32-copies");
+  EXPECT_FALSE(Precision::parse("fp32").compute_copies());
   EXPECT_THROW(Precision::parse("fp16"), Error);
 }
 

@@ -8,6 +8,8 @@
 #      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO; ZeRO-2
 #      shards the gradients the same way (the step-long gradient bytes 1/dp, the reusable window
 #      reported apart, smaller than one rank's gradients), ZeRO-0/1 keep them whole;
+#      with compute copies (--precision fp32-copies) under ZeRO the compute arena is the
+#      chunk-padded parameter arena in the compute type (GradientSync::step gathers it);
 #   3. --memory-per-rank suggests a layout that fits, and refuses a budget nothing fits.
 #   memory_plan.sh PHA
 set -euo pipefail
@@ -19,11 +21,12 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.batch_size=1
         --train.steps=1 --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
         --data.synthetic_tokens=20000 --parallel.timeout=120)
-check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|full)] [CP]
-  local dp=$1 tp=$2 pp=$3 zero=$4 recompute=${5:-none} cp=${6:-1}
+check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|full)] [CP] [PRECISION]
+  local dp=$1 tp=$2 pp=$3 zero=$4 recompute=${5:-none} cp=${6:-1} precision=${7:-fp32}
   local name="dp$1_tp$2_pp$3_$4" flags=(--dp "$dp" --tp "$tp" --pp "$pp" --cp "$cp" --train.grad_accum=$((4 / dp)))
   [ "$recompute" != none ] && name+="_$recompute" && flags+=(--recompute "$recompute")
   [ "$cp" -gt 1 ] && name+="_cp$cp"
+  [ "$precision" != fp32 ] && name+="_$precision" && flags+=(--precision "$precision")
   [ "$zero" != none ] && flags+=("--$zero")
   "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
   mpirun -np $((dp * tp * pp * cp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
@@ -41,7 +44,8 @@ for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1"
               "4 1 1 zero2" "2 2 1 zero1" "2 2 1 zero2" "2 1 2 zero2" "1 2 2 none" \
               "1 1 1 none selective" "1 1 1 none full" "1 2 2 none selective" "1 2 2 none full" \
               "2 1 2 zero2 selective" "1 1 1 none none 2" "1 2 1 zero1 none 2" \
-              "2 1 1 zero2 none 2"; do
+              "2 1 1 zero2 none 2" "1 1 1 none none 1 fp32-copies" "2 1 1 zero1 none 1 fp32-copies" \
+              "2 2 1 zero2 none 1 fp32-copies" "2 1 1 zero1 none 2 fp32-copies"; do
   check $layout
 done
 activations() {  # activations NAME RANK: the allocated activation bytes
