@@ -10,7 +10,6 @@ namespace pha::launch {
 
 struct PipelineResult {
   double loss_sum = 0;  // sum over micro-batches of their mean loss (last stage only)
-  int64_t recall_answers = 0, recall_correct = 0;  // last stage, tp = 1, when scored
 };
 
 // tokens_of(m): host tokens [B*T] of micro-batch m. on_forward(m, loss) runs on the last stage

@@ -343,8 +343,7 @@ int Run::loop() {
   const int dp = dist.grid.layout().dp;
   std::vector<std::vector<int32_t>> micro_tokens(static_cast<size_t>(s.grad_accum),
                                                  std::vector<int32_t>(static_cast<size_t>(B * T)));
-  const bool score = train_data.synthetic() && dist.last_stage() && dist.grid.layout().tp == 1 &&
-                     dist.grid.layout().cp == 1;
+  const bool score = train_data.synthetic() && dist.last_stage();
   // Every cp rank returns the whole micro-batch's loss: cp rank 0 reports it.
   const bool reporter = dist.last_stage() && dist.tp_rank() == 0 && dist.cp_rank() == 0;
   int64_t skipped = 0;
@@ -371,7 +370,7 @@ int Run::loop() {
         model, dist, [&](int m) { return micro_tokens[static_cast<size_t>(m)].data(); },
         [&](int m, int slot) {
           if (score)
-            score_recall(model, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
+            score_recall(model, dist, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
                          correct);
         },
         sync.last_backward_hook(), sync.every_backward_hook());

@@ -28,6 +28,17 @@ struct ContextSplit {
   // The cp rank and slot holding chunk i.
   int owner(int chunk) const { return chunk < size ? chunk : 2 * size - 1 - chunk; }
   int slot_of(int chunk) const { return chunk < size ? 0 : 1; }
+  // The sequence and global position of row `row` of this rank's micro-batch of B sequences of
+  // T tokens: rows [2 B, C] slot-major as above (cp = 1: [B, T], row b T + p).
+  struct RowPosition {
+    int64_t sequence, position;
+  };
+  RowPosition row_position(int64_t row, int64_t B, int64_t T) const {
+    if (size == 1) return {row / T, row % T};
+    const int64_t C = T / chunks();
+    const int slot = static_cast<int>(row / (B * C));
+    return {(row / C) % B, chunk(slot) * C + row % C};
+  }
 };
 
 // Whether some query of chunk qi sees some key of chunk ki (chunks of C positions), under the

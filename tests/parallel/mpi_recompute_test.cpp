@@ -1,8 +1,11 @@
-// Activation recomputation under tensor and pipeline parallelism: one training step's losses
-// and gradients (every rank's whole gradient arena) with train.recompute = selective and full are
-// bit-identical to none's, on tp 2 (the serial block's full recomputation all-reduces again) and
-// on pp 2 with 3 micro-batches under 1F1B (each micro-batch's blocks recomputed inside its
-// backward, the recompute buffer shared by the slots in flight), for PHA and serial blocks.
+// Activation recomputation under tensor, pipeline and context parallelism: one training step's
+// losses and gradients (every rank's whole gradient arena) with train.recompute = selective and
+// full are bit-identical to none's, on tp 2 (the serial block's full recomputation all-reduces
+// again), on pp 2 with 3 micro-batches under 1F1B (each micro-batch's blocks recomputed inside its
+// backward, the recompute buffer shared by the slots in flight), and on cp 2 and cp 2 x pp 2 (the
+// recomputed forward runs ring attention's and the split convolution's exchanges again; full
+// causal and a window that skips chunk pairs), for PHA and serial blocks. The binary is built
+// for 2 and for 4 ranks (PHA_TEST_RANKS) and runs the layouts of its world size.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -19,19 +22,24 @@
 namespace pha::launch {
 namespace {
 
-constexpr int64_t kBatch = 2, kSeq = 9;
+constexpr int64_t kBatch = 2;
 
 struct Case {
   int dp, tp, pp, micro;
   std::string block;
+  int cp = 1;
+  int64_t window = 0;  // model.attn_window
+  // Odd chunks: 9 positions, or 2 cp chunks of 3 under context parallelism.
+  int64_t seq() const { return cp > 1 ? 6 * cp : 9; }
+  int ranks() const { return dp * tp * pp * cp; }
 };
 
 void PrintTo(const Case& c, std::ostream* out) {
-  *out << c.block << " on dp " << c.dp << " x tp " << c.tp << " x pp " << c.pp << ", " << c.micro
-       << " micro-batches";
+  *out << c.block << " on dp " << c.dp << " x tp " << c.tp << " x pp " << c.pp << " x cp " << c.cp
+       << ", " << c.micro << " micro-batches, window " << c.window;
 }
 
-ModelConfig model_for(const std::string& block) {
+ModelConfig model_for(const Case& cs) {
   ModelConfig c = test::sized_model({.d = 32,
                                      .n_q = 4,
                                      .n_kv = 2,
@@ -41,8 +49,9 @@ ModelConfig model_for(const std::string& block) {
                                      .dss_n = 6,
                                      .n_layers = 4,
                                      .vocab = 90});
-  c.max_seq_len = kSeq;
-  c.block = BlockKind::parse(block);
+  c.max_seq_len = cs.seq();
+  c.block = BlockKind::parse(cs.block);
+  c.attn_window = cs.window;
   return c;
 }
 
@@ -51,14 +60,15 @@ struct Outcome {
   std::vector<char> grads;
 };
 
-Outcome one_step(Distributed& dist, CpuBackend& be, const ModelConfig& cfg, Recompute mode) {
+Outcome one_step(Distributed& dist, CpuBackend& be, const ModelConfig& cfg, int64_t seq,
+                 Recompute mode) {
   ModelPart part = dist.model_part(cfg);
   part.recompute = mode;
-  Model model(be, cfg, kBatch, kSeq, DType::f32, part);
+  Model model(be, cfg, kBatch, seq, DType::f32, part);
   model.init_parameters(5);
   std::vector<std::vector<int32_t>> tokens;
   for (int m = 0; m < dist.n_micro; ++m)
-    tokens.push_back(test::random_tokens(Shape{kBatch * kSeq}, static_cast<int32_t>(cfg.vocab),
+    tokens.push_back(test::random_tokens(Shape{kBatch * seq}, static_cast<int32_t>(cfg.vocab),
                                          40 + static_cast<uint64_t>(dist.dp_rank() * 10 + m))
                          .data);
   model.zero_grads();
@@ -77,23 +87,23 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   for (char& ch : block)
     if (ch == '+') ch = '_';
   return block + "_dp" + std::to_string(c.dp) + "_tp" + std::to_string(c.tp) + "_pp" +
-         std::to_string(c.pp) + "_micro" + std::to_string(c.micro);
+         std::to_string(c.pp) + "_cp" + std::to_string(c.cp) + "_micro" + std::to_string(c.micro) +
+         (c.window ? "_window" + std::to_string(c.window) : "");
 }
 
-class Recompute2Ranks : public ::testing::TestWithParam<Case> {};
+class RecomputeParallel : public ::testing::TestWithParam<Case> {};
 
-TEST_P(Recompute2Ranks, BitIdenticalToNoneOnEveryRank) {
+TEST_P(RecomputeParallel, BitIdenticalToNoneOnEveryRank) {
   const Case c = GetParam();
   int world = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  if (world != c.dp * c.tp * c.pp)
-    GTEST_SKIP() << "the layout needs " << c.dp * c.tp * c.pp << " ranks, the world has " << world;
+  ASSERT_EQ(world, c.ranks()) << "run this binary on " << c.ranks() << " ranks";
   CpuBackend be;
-  const ModelConfig cfg = model_for(c.block);
-  Distributed dist(parallel::Layout{c.dp, c.tp, c.pp}, cfg, c.micro, 60, &be);
-  const Outcome none = one_step(dist, be, cfg, Recompute::none);
+  const ModelConfig cfg = model_for(c);
+  Distributed dist(parallel::Layout{c.dp, c.tp, c.pp, c.cp}, cfg, c.micro, 60, &be);
+  const Outcome none = one_step(dist, be, cfg, c.seq(), Recompute::none);
   for (Recompute mode : {Recompute::selective, Recompute::full}) {
-    const Outcome got = one_step(dist, be, cfg, mode);
+    const Outcome got = one_step(dist, be, cfg, c.seq(), mode);
     const char* name = recompute_name(mode);
     EXPECT_EQ(std::memcmp(&got.loss_sum, &none.loss_sum, sizeof(double)), 0)
         << name << ": loss " << got.loss_sum << " vs " << none.loss_sum;
@@ -109,12 +119,21 @@ TEST_P(Recompute2Ranks, BitIdenticalToNoneOnEveryRank) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, Recompute2Ranks,
-                         ::testing::Values(Case{1, 2, 1, 1, "pha"}, Case{1, 2, 1, 1, "serial"},
-                                           Case{1, 1, 2, 3, "pha"}, Case{1, 1, 2, 3, "serial"},
-                                           Case{1, 1, 2, 3, "gss+ffn"},
-                                           Case{2, 1, 1, 2, "attention+gss"}),
+#if PHA_TEST_RANKS == 2
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, RecomputeParallel,
+    ::testing::Values(Case{1, 2, 1, 1, "pha"}, Case{1, 2, 1, 1, "serial"}, Case{1, 1, 2, 3, "pha"},
+                      Case{1, 1, 2, 3, "serial"}, Case{1, 1, 2, 3, "gss+ffn"},
+                      Case{2, 1, 1, 2, "attention+gss"}, Case{1, 1, 1, 2, "pha", 2},
+                      Case{1, 1, 1, 1, "serial", 2}, Case{1, 1, 1, 2, "pha", 2, 4}),
+    case_name);
+#elif PHA_TEST_RANKS == 4
+// cp 2 x pp 2 under 1F1B; cp 2 x tp 2 with a window of one chunk.
+INSTANTIATE_TEST_SUITE_P(Layouts, RecomputeParallel,
+                         ::testing::Values(Case{1, 1, 2, 3, "pha", 2},
+                                           Case{1, 2, 1, 1, "pha", 2, 3}),
                          case_name);
+#endif
 
 }  // namespace
 }  // namespace pha::launch
