@@ -228,8 +228,9 @@ struct Run {
   // arenas really hold, in the same fields; the text on rank 0.
   std::string memory_lines() {
     const RankMemory mine = allocated_memory(model, optimizer, sync);
-    const uint64_t sizes[8] = {mine.parameters, mine.gradients,   mine.grad_window, mine.compute,
-                               mine.optimizer,  mine.activations, mine.scratch,     mine.comm};
+    const uint64_t sizes[8] = {mine.parameters, mine.gradients,   mine.grad_window,
+                               mine.compute,    mine.optimizer,   mine.activations,
+                               mine.scratch,    mine.comm_buffers};
     const int world = dist.grid.layout().world_size();
     std::vector<uint64_t> all(rank0 ? 8 * static_cast<size_t>(world) : 0);
     MPI_Gather(sizes, 8, MPI_UINT64_T, all.data(), 8, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -240,10 +241,10 @@ struct Run {
       const uint64_t* v = &all[8 * static_cast<size_t>(r)];
       RankMemory m;
       m.parameters = v[0], m.gradients = v[1], m.grad_window = v[2], m.compute = v[3];
-      m.optimizer = v[4], m.activations = v[5], m.scratch = v[6], m.comm = v[7];
+      m.optimizer = v[4], m.activations = v[5], m.scratch = v[6], m.comm_buffers = v[7];
       const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
-      out += fmt::format("allocated rank {} (dp {} tp {} pp {}): {}\n", r, c.dp, c.tp, c.pp,
-                         m.fields());
+      out += fmt::format("allocated rank {} (dp {} tp {} pp {}): {} arenas {}\n", r, c.dp, c.tp,
+                         c.pp, m.arena_fields(), m.arena_total());
     }
     return out;
   }

@@ -60,6 +60,7 @@ struct PlannedTables {
   SizeTable recompute;                       // the recompute buffer (one for all slots)
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
   size_t grad_bytes = 0;  // the gradient arena: param_bytes, or the window's (grad_window)
+  std::optional<GradWindow> window;  // part.grad_window: the window the model would bind
   int slots = 1;
   std::vector<ParamSpec> specs;
 };
