@@ -75,7 +75,11 @@ size_t comm_in_flight_bytes(const TrainConfig& cfg, const ModelPart& part,
       dp = std::max(dp, MpiCommunicator::all_reduce_copies * (end - begin));
     }
   } else if (layout.dp > 1) {
-    dp = MpiCommunicator::all_reduce_copies * t.param_bytes;  // the gradient arena, in buckets
+    // The gradient arena's buckets (GradientSync's), parallel.grad_buckets_in_flight at once.
+    dp = MpiCommunicator::all_reduce_copies *
+         GradBuckets::max_in_flight_bytes(t.param_bytes, dtype_size(t.params.entries().at(0).dtype),
+                                          GradBuckets::kBucketElements,
+                                          cfg.parallel.grad_buckets_in_flight);
   }
   size_t tp = 0;
   if (part.tp.size > 1) {

@@ -56,11 +56,12 @@ struct RankMemory {
 // What this rank's collectives hold beyond its arenas at their peak, by the rule of
 // MpiCommunicator::all_reduce_copies / reduce_scatter_copies (Open MPI's temporaries per operation
 // in flight; none on the GPU, where NCCL works in its own fixed buffers): the dp average's
-// buckets (all of them can be in flight at the end of the last backward: the whole gradient
-// arena), or ZeRO-2's window places in flight at once (GradWindowReduce::max_in_flight_bytes;
-// after them, the tied embedding's blocking all-reduce), plus one tp all-reduce of the largest
-// activation the layers all-reduce (blocking, during the backward the dp reductions overlap).
-// Pipeline sends and receives move arena tensors in place: nothing.
+// buckets (parallel.grad_buckets_in_flight of them; with no limit all can be in flight at the end
+// of the last backward: the whole gradient arena), or ZeRO-2's window places in flight at once
+// (GradWindowReduce::max_in_flight_bytes; after them, the tied embedding's blocking all-reduce),
+// plus one tp all-reduce of the largest activation the layers all-reduce (blocking, during the
+// backward the dp reductions overlap). Pipeline sends and receives move arena tensors in place:
+// nothing.
 size_t comm_in_flight_bytes(const TrainConfig& cfg, const ModelPart& part,
                             const parallel::Layout& layout, int zero, const PlannedTables& t);
 

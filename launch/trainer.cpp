@@ -120,7 +120,8 @@ struct Run {
                  synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
         sync(model, dist, c.parallel.zero_stage(), c.parallel.overlap_grad_reduce,
-             1.0 / static_cast<double>(c.train.grad_accum)),
+             1.0 / static_cast<double>(c.train.grad_accum), GradBuckets::kBucketElements,
+             c.parallel.grad_buckets_in_flight),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
