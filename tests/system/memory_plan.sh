@@ -39,8 +39,10 @@ check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|ful
   diff <(grep '^plan rank' "$work/$name.plan") <(grep '^plan rank' "$work/$name.log") \
     || { echo "$name: the trainer's plan differs from pha plan's"; exit 1; }
   local n
-  n=$(grep -c '^allocated rank' "$work/$name.log")
+  n=$(grep -c '^allocated rank .* arenas [0-9]*$' "$work/$name.log")
   [ "$n" -eq $((dp * tp * pp)) ] || { echo "$name: $n allocated lines"; exit 1; }
+  n=$(grep -c '^plan rank .* comm_in_flight [0-9]* comm [0-9]* total [0-9]* (' "$work/$name.plan")
+  [ "$n" -eq $((dp * tp * pp)) ] || { echo "$name: $n plan lines"; exit 1; }
   echo "$name: plan equals the allocated arenas on all $n ranks"
 }
 for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" \
