@@ -15,7 +15,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 common=(--model.preset=small --train.seq_len=256 --train.batch_size=1 --train.steps=1
         --train.warmup=0 --train.eval_every=0 --train.eval_batches=1
         --data.synthetic_tokens=100000 --parallel.timeout=600)
-echo "| dp | ZeRO | parameters | gradients | gradient window | optimizer | activations | scratch | comm | total (plan) | total (allocated) |"
+echo "| dp | ZeRO | parameters | gradients | gradient window | optimizer | activations | scratch | comm buffers | total (plan) | total (allocated) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for dp in 1 2 4; do
   for zero in none zero1 zero2; do
@@ -35,8 +35,8 @@ def fields(path, prefix):
 p, a = fields(plan, "plan"), fields(log, "allocated")
 mib = lambda b: f"{b / 1048576:.1f}"
 print(f"| {dp} | {zero} | {mib(a['parameters'])} | {mib(a['gradients'])} | {mib(a['grad_window'])} "
-      f"| {mib(a['optimizer'])} | {mib(a['activations'])} | {mib(a['scratch'])} | {mib(a['comm'])} "
-      f"| {mib(p['total'])} | {mib(a['total'])} |")
+      f"| {mib(a['optimizer'])} | {mib(a['activations'])} | {mib(a['scratch'])} | {mib(a['comm_buffers'])} "
+      f"| {mib(p['total'] - p['comm_in_flight'])} | {mib(a['arenas'])} |")
 with open(ratios, "a") as f:
     f.write(f"{dp} {zero} {a['optimizer']} {a['gradients']} {a['grad_window']}\n")
 PY

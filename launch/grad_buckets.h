@@ -30,10 +30,19 @@ namespace pha::launch {
 
 class GradBuckets {
  public:
+  static constexpr int64_t kBucketElements = int64_t{1} << 22;  // GradientSync's bucket size
+
   // grads: the gradient arena (one dtype throughout). dp: the group to average over, or null to
-  // only scale (dp = 1). scale: the factor applied to every gradient first.
-  GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::Communicator* dp,
-              double scale);
+  // only scale (dp = 1). scale: the factor applied to every gradient first. max_in_flight: the
+  // most reductions in flight at once (0: no limit); starting one more first waits for the
+  // oldest, which bounds the MPI library's temporaries (one copy of each bucket in flight:
+  // MpiCommunicator::all_reduce_copies) to max_in_flight buckets.
+  GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::Communicator* dp, double scale,
+              int64_t max_in_flight = 0);
+  // The bytes of the buckets a gradient arena of `arena_bytes` (elements of `element` bytes) can
+  // have in flight at once: the max_in_flight largest (all of them with no limit).
+  static size_t max_in_flight_bytes(size_t arena_bytes, size_t element, int64_t bucket_elements,
+                                    int64_t max_in_flight);
   ~GradBuckets();  // stops the progress thread
   GradBuckets(const GradBuckets&) = delete;
   GradBuckets& operator=(const GradBuckets&) = delete;
@@ -65,7 +74,9 @@ class GradBuckets {
   std::vector<char> complete_;       // per parameter: gradient complete this step
   size_t complete_from_;             // parameters [complete_from_, n) are all complete
   int64_t unstarted_;                // buckets [0, unstarted_) are not started yet
+  int64_t max_in_flight_;
   std::vector<parallel::PendingReduce> pending_;  // guarded by mutex_ (the thread polls them)
+  std::vector<char> done_;  // per pending_: completed (polled done, or waited for)
   std::mutex mutex_;
   std::condition_variable started_;  // a reduction was started, or stop_
   bool stop_ = false;

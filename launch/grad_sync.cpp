@@ -60,7 +60,7 @@ std::vector<ElementRange> GradientSync::owned_ranges(const Model& model, const D
 }
 
 GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overlap,
-                           double grad_scale, int64_t bucket_elements)
+                           double grad_scale, int64_t bucket_elements, int64_t buckets_in_flight)
     : backend_(model.backend()),
       dist_(dist),
       zero_(zero_stage(zero, dist)),
@@ -68,7 +68,7 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
       // ZeRO-2 scales and averages in its gradient window (window_): the buckets do nothing.
       buckets_(model.grads(), bucket_elements,
                dist.grad_size() > 1 && zero_ != 2 ? &dist.grad : nullptr,
-               zero_ == 2 ? 1.0 : grad_scale),
+               zero_ == 2 ? 1.0 : grad_scale, buckets_in_flight),
       shard_{dist.grad_size(), dist.grad_rank()} {
   const SizeTable& table = model.params().table();
   if (zero_ > 0) {

@@ -34,8 +34,11 @@ class GradientSync {
   // zero: 0 (every rank updates everything), 1 or 2 (the ZeRO stage; ignored with dp = 1).
   // ZeRO-2 needs a model built with ModelPart::grad_window (with_grad_window) and
   // every_backward_hook() in every backward.
+  // buckets_in_flight: the most dp bucket reductions in flight at once (0: no limit;
+  // GradBuckets).
   GradientSync(Model& model, Distributed& dist, int zero, bool overlap = true,
-               double grad_scale = 1.0, int64_t bucket_elements = 1 << 22);
+               double grad_scale = 1.0, int64_t bucket_elements = GradBuckets::kBucketElements,
+               int64_t buckets_in_flight = 0);
   // Per parameter, the elements this rank's optimiser owns under ZeRO stage `zero` (all of them
   // without ZeRO or with dp = 1): give them to the AdamW the rank steps with.
   static std::vector<ElementRange> owned_ranges(const Model& model, const Distributed& dist,

@@ -26,6 +26,30 @@ SizeTable GradWindowReduce::shard_table(const SizeTable& params, int dp) {
   return table;
 }
 
+size_t GradWindowReduce::max_in_flight_bytes(const GradWindow& window, bool overlap_on) {
+  const size_t n = window.order.size();
+  std::vector<std::pair<size_t, size_t>> in_flight;  // their regions
+  size_t most = 0;
+  auto prepare = [&](const GradGroup& g) {
+    const auto region = window.region(g);
+    std::erase_if(in_flight, [&](const auto& r) { return overlap(region, r); });
+  };
+  // Two backwards: the second starts with the first one's last groups still in flight.
+  for (size_t k = 0; k < 2 * n; ++k) {
+    in_flight.push_back(window.region(window.order[k % n]));
+    size_t bytes = 0;
+    for (const auto& [begin, end] : in_flight) bytes += end - begin;
+    most = std::max(most, bytes);
+    if (!overlap_on) in_flight.clear();
+    const size_t next = (k + 1) % n;
+    if (!window.with_previous[next]) {
+      prepare(window.order[next]);
+      if (window.with_previous[(next + 1) % n]) prepare(window.order[(next + 1) % n]);
+    }
+  }
+  return most;
+}
+
 GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, double scale,
                                    bool overlap)
     : model_(model),

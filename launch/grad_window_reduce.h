@@ -39,6 +39,10 @@ class GradWindowReduce {
 
   // The table of the shard buffer (the planner's figure): one flat tensor of S elements.
   static SizeTable shard_table(const SizeTable& params, int dp);
+  // The most window bytes whose reductions can be in flight at once (the planner's bound for
+  // MPI's temporaries): the places of the groups started and not yet waited for, as completed()
+  // and prepare() start and wait for them over backwards in a row, if none completes early.
+  static size_t max_in_flight_bytes(const GradWindow& window, bool overlap = true);
   // For every backward of the step (run_pipeline_step's every_backward_ready).
   GradsReadyHook hook();
   // After the step's last backward: waits for the reductions in flight and adds them.

@@ -14,6 +14,7 @@
 #include "launch/grad_window_reduce.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
+#include "parallel/mpi_communicator.h"
 
 namespace pha::launch {
 
@@ -45,14 +46,55 @@ double mib(size_t bytes) {
 }  // namespace
 
 size_t RankMemory::total() const {
-  return parameters + gradients + grad_window + compute + optimizer + activations + scratch + comm;
+  return parameters + gradients + grad_window + compute + optimizer + activations + scratch +
+         comm();
+}
+
+std::string RankMemory::arena_fields() const {
+  return fmt::format(
+      "parameters {} gradients {} grad_window {} compute {} optimizer {} activations {} scratch "
+      "{} comm_buffers {}",
+      parameters, gradients, grad_window, compute, optimizer, activations, scratch, comm_buffers);
 }
 
 std::string RankMemory::fields() const {
-  return fmt::format(
-      "parameters {} gradients {} grad_window {} compute {} optimizer {} activations {} scratch "
-      "{} comm {} total {}",
-      parameters, gradients, grad_window, compute, optimizer, activations, scratch, comm, total());
+  return fmt::format("{} comm_in_flight {} comm {} total {}", arena_fields(), comm_in_flight,
+                     comm(), total());
+}
+
+size_t comm_in_flight_bytes(const TrainConfig& cfg, const ModelPart& part,
+                            const parallel::Layout& layout, int zero, const PlannedTables& t) {
+  if (cfg.train.device != "cpu") return 0;
+  using parallel::MpiCommunicator;
+  size_t dp = 0;
+  if (layout.dp * layout.cp > 1 && zero == 2) {
+    PHA_REQUIRE(t.window, "plan: ZeRO-2 needs the model part's gradient window");
+    dp = MpiCommunicator::reduce_scatter_copies * GradWindowReduce::max_in_flight_bytes(*t.window);
+    for (const GradGroup& kept : t.window->kept) {
+      const auto [begin, end] = t.window->region(kept);
+      dp = std::max(dp, MpiCommunicator::all_reduce_copies * (end - begin));
+    }
+  } else if (layout.dp * layout.cp > 1) {
+    // The gradient arena's buckets (GradientSync's), parallel.grad_buckets_in_flight at once.
+    dp = MpiCommunicator::all_reduce_copies *
+         GradBuckets::max_in_flight_bytes(t.param_bytes, dtype_size(t.params.entries().at(0).dtype),
+                                          GradBuckets::kBucketElements,
+                                          cfg.parallel.grad_buckets_in_flight);
+  }
+  size_t tp = 0;
+  if (part.tp.size > 1) {
+    // [B, T, d] block outputs and input gradients, and GSS's [B, T, H] d_y (layers/*.cpp).
+    const Precision precision = Precision::parse(cfg.train.precision);
+    const size_t element = dtype_size(precision.act);
+    // Under cp each rank holds T / cp positions of each sequence.
+    tp = static_cast<size_t>(cfg.train.batch_size * (cfg.train.seq_len / layout.cp) * cfg.model.d) *
+         element;
+    for (const TensorSpec& e : t.scratch.entries())
+      if (e.name.size() >= 7 && e.name.compare(e.name.size() - 7, 7, "gss.d_y") == 0)
+        tp = std::max(tp, aligned_bytes(e));
+    tp *= MpiCommunicator::all_reduce_copies;
+  }
+  return dp + tp;
 }
 
 size_t LayoutPlan::max_rank_bytes() const {
@@ -119,7 +161,9 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     r.scratch = t.scratch.total_bytes();
     for (const TensorSpec& e : t.scratch.entries())
       if (e.name.rfind("cp.", 0) == 0) r.context_buffers += aligned_bytes(e);
-    r.comm = GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
+    r.comm_buffers =
+        GradientSync::staging_table(cfg.model, part, layout.pp, t.params).total_bytes();
+    r.comm_in_flight = comm_in_flight_bytes(cfg, part, layout, plan.zero, t);
     plan.ranks.push_back(std::move(r));
   }
   const double tokens = static_cast<double>(B * T) * static_cast<double>(micro_batches * layout.dp);
@@ -157,8 +201,9 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
   }
   if (!all) out += "  (dp ranks > 0 hold the same as dp rank 0, up to alignment bytes)\n";
   out += fmt::format(
-      "  most per rank: {:.1f} MiB; not counted: the backend's op workspaces (FFT buffers, "
-      "attention score rows: grown in the first step) and MPI's own buffers\n",
+      "  most per rank: {:.1f} MiB (comm_in_flight: MPI's temporaries of the collectives in "
+      "flight at once, modelled, not an arena); not counted: the backend's op workspaces (FFT "
+      "buffers, attention score rows: grown in the first step) and MPI's fixed buffers\n",
       mib(plan.max_rank_bytes()));
   return out;
 }
@@ -173,7 +218,7 @@ RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const Gr
   r.optimizer = optimizer.state().bytes();
   r.activations = m.activation_bytes;
   r.scratch = m.scratch_bytes;
-  r.comm = sync.staging().bytes();
+  r.comm_buffers = sync.staging().bytes();
   return r;
 }
 

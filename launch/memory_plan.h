@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "launch/train_config.h"
+#include "layers/model.h"
 #include "layers/planner.h"
 #include "parallel/grid.h"
 
@@ -24,15 +25,18 @@ class GradientSync;
 struct RankMemory {
   int rank = 0;
   parallel::GridCoord coord;
-  size_t parameters = 0;   // the master weights (padded to dp chunks)
-  size_t gradients = 0;    // gradients kept for the step: the arena (same size), or ZeRO-2's
-                           // shard of this rank's chunk (1/dp)
-  size_t grad_window = 0;  // ZeRO-2: the reusable window backward writes into (grad_window.h)
-  size_t compute = 0;      // bf16 compute copies of the matmul weights (mixed precision only)
-  size_t optimizer = 0;    // AdamW's moments (this rank's ZeRO chunk under ZeRO)
-  size_t activations = 0;  // every activation slot, and the recompute buffer
-  size_t scratch = 0;      // backward scratch
-  size_t comm = 0;         // gradient-sync staging (norm scalar, tied-embedding exchange)
+  size_t parameters = 0;    // the master weights (padded to dp chunks)
+  size_t gradients = 0;     // gradients kept for the step: the arena (same size), or ZeRO-2's
+                            // shard of this rank's chunk (1/dp)
+  size_t grad_window = 0;   // ZeRO-2: the reusable window backward writes into (grad_window.h)
+  size_t compute = 0;       // bf16 compute copies of the matmul weights (mixed precision only)
+  size_t optimizer = 0;     // AdamW's moments (this rank's ZeRO chunk under ZeRO)
+  size_t activations = 0;   // every activation slot, and the recompute buffer
+  size_t scratch = 0;       // backward scratch
+  size_t comm_buffers = 0;  // gradient-sync staging (norm scalar, tied-embedding exchange)
+  // Modelled, not an arena (0 in allocated_memory): the MPI library's temporaries of the
+  // collectives this rank can have in flight at once (comm_in_flight_bytes).
+  size_t comm_in_flight = 0;
   // Activations of all slots by where they are named: attention, gss, ffn, mixer, block (norms,
   // branch outputs), stream (the residual stream x.l), head, inputs (tokens, targets, RoPE); and
   // the recompute buffer (train.recompute).
@@ -40,12 +44,29 @@ struct RankMemory {
   // Context parallelism's ring buffers (received K/V and zn, returned gradients, padded
   // products): part of scratch, shown on their own line.
   size_t context_buffers = 0;
-  size_t total() const;
-  // The arena sizes, space-separated, the same in `pha plan` and the trainer's lines:
-  // "parameters P gradients G grad_window W compute C optimizer O activations A scratch S comm M
-  // total T".
+  // Communication at its peak: the staging arena and the temporaries in flight.
+  size_t comm() const { return comm_buffers + comm_in_flight; }
+  size_t total() const;  // every field, comm_in_flight included
+  size_t arena_total() const { return total() - comm_in_flight; }
+  // The arena sizes, space-separated, the same in `pha plan` and the trainer's "allocated" lines:
+  // "parameters P gradients G grad_window W compute C optimizer O activations A scratch S
+  // comm_buffers B".
+  std::string arena_fields() const;
+  // The plan's line: the arena fields, then " comm_in_flight F comm M total T" (M = B + F).
   std::string fields() const;
 };
+
+// What this rank's collectives hold beyond its arenas at their peak, by the rule of
+// MpiCommunicator::all_reduce_copies / reduce_scatter_copies (Open MPI's temporaries per operation
+// in flight; none on the GPU, where NCCL works in its own fixed buffers): the dp average's
+// buckets (parallel.grad_buckets_in_flight of them; with no limit all can be in flight at the end
+// of the last backward: the whole gradient arena), or ZeRO-2's window places in flight at once
+// (GradWindowReduce::max_in_flight_bytes; after them, the tied embedding's blocking all-reduce),
+// plus one tp all-reduce of the largest activation the layers all-reduce (blocking, during the
+// backward the dp reductions overlap). Pipeline sends and receives move arena tensors in place:
+// nothing.
+size_t comm_in_flight_bytes(const TrainConfig& cfg, const ModelPart& part,
+                            const parallel::Layout& layout, int zero, const PlannedTables& t);
 
 struct LayoutPlan {
   parallel::Layout layout;

@@ -104,6 +104,10 @@ OptionTable make_option_table(TrainConfig& c) {
   t.add("parallel.overlap_grad_reduce", c.parallel.overlap_grad_reduce,
         "start each gradient bucket's dp average during the step's last backward, as soon as "
         "its gradients are complete (false: all after backward; the same numbers either way)");
+  t.add("parallel.grad_buckets_in_flight", c.parallel.grad_buckets_in_flight,
+        "the most dp gradient buckets (16 MiB of f32) reducing at once; one more first waits for "
+        "the oldest. Bounds MPI's temporaries (a copy of each bucket in flight; pha plan's "
+        "comm_in_flight). 0: no limit (all can be in flight at the end of backward)");
   t.add("parallel.timeout", c.parallel.timeout_s,
         "seconds a collective may take before the job aborts naming it");
   t.add("data.train", c.data.train, "training token shard, or 'synthetic'");

@@ -48,8 +48,9 @@ struct ParallelSettings {
   bool zero2 = false;  // ZeRO-2: ZeRO-1, and gradients reduce-scattered instead of all-reduced
   // 0, 1 or 2 (zero2 wins over zero1).
   int zero_stage() const { return zero2 ? 2 : zero1 ? 1 : 0; }
-  bool overlap_grad_reduce = true;  // start the dp gradient average during the last backward
-  double timeout_s = 300;           // a collective taking longer aborts the job, naming it
+  bool overlap_grad_reduce = true;     // start the dp gradient average during the last backward
+  int64_t grad_buckets_in_flight = 2;  // the most dp bucket reductions in flight (0: no limit)
+  double timeout_s = 300;              // a collective taking longer aborts the job, naming it
 };
 
 struct DataSettings {

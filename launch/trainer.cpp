@@ -120,7 +120,8 @@ struct Run {
                  synthetic_options(c.data)),
         sampler(train_data.view(), static_cast<uint64_t>(c.train.seq_len), c.train.seed),
         sync(model, dist, c.parallel.zero_stage(), c.parallel.overlap_grad_reduce,
-             1.0 / static_cast<double>(c.train.grad_accum)),
+             1.0 / static_cast<double>(c.train.grad_accum), GradBuckets::kBucketElements,
+             c.parallel.grad_buckets_in_flight),
         rank0(dist.grid.rank() == 0) {
     model.init_parameters(c.train.seed);
     MPI_Comm world_comm = dist.grid.comm(parallel::GroupKind::world);
@@ -228,8 +229,9 @@ struct Run {
   // arenas really hold, in the same fields; the text on rank 0.
   std::string memory_lines() {
     const RankMemory mine = allocated_memory(model, optimizer, sync);
-    const uint64_t sizes[8] = {mine.parameters, mine.gradients,   mine.grad_window, mine.compute,
-                               mine.optimizer,  mine.activations, mine.scratch,     mine.comm};
+    const uint64_t sizes[8] = {mine.parameters, mine.gradients,   mine.grad_window,
+                               mine.compute,    mine.optimizer,   mine.activations,
+                               mine.scratch,    mine.comm_buffers};
     const int world = dist.grid.layout().world_size();
     std::vector<uint64_t> all(rank0 ? 8 * static_cast<size_t>(world) : 0);
     MPI_Gather(sizes, 8, MPI_UINT64_T, all.data(), 8, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -240,10 +242,11 @@ struct Run {
       const uint64_t* v = &all[8 * static_cast<size_t>(r)];
       RankMemory m;
       m.parameters = v[0], m.gradients = v[1], m.grad_window = v[2], m.compute = v[3];
-      m.optimizer = v[4], m.activations = v[5], m.scratch = v[6], m.comm = v[7];
+      m.optimizer = v[4], m.activations = v[5], m.scratch = v[6], m.comm_buffers = v[7];
       const parallel::GridCoord c = parallel::coord_of(dist.grid.layout(), r);
-      out += fmt::format("allocated rank {} (dp {} tp {} pp {}{}): {}\n", r, c.dp, c.tp, c.pp,
-                         dist.grid.layout().cp > 1 ? fmt::format(" cp {}", c.cp) : "", m.fields());
+      out += fmt::format("allocated rank {} (dp {} tp {} pp {}{}): {} arenas {}\n", r, c.dp, c.tp,
+                         c.pp, dist.grid.layout().cp > 1 ? fmt::format(" cp {}", c.cp) : "",
+                         m.arena_fields(), m.arena_total());
     }
     return out;
   }

@@ -63,7 +63,8 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.scratch = declare.scratch_table();
   t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
-  t.grad_bytes = m.part_.grad_window ? m.plan_window(t.params).bytes : t.param_bytes;
+  if (m.part_.grad_window) t.window = m.plan_window(t.params);
+  t.grad_bytes = t.window ? t.window->bytes : t.param_bytes;
   t.compute_bytes = m.compute_in_chunks() ? m.chunked_compute_layout(t.params, t.compute).bytes
                                           : t.compute.total_bytes();
   t.slots = m.part_.slots;

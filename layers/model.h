@@ -71,6 +71,7 @@ struct PlannedTables {
   size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
   size_t grad_bytes = 0;     // the gradient arena: param_bytes, or the window's (grad_window)
   size_t compute_bytes = 0;  // the compute arena: compute's, or chunked (compute_in_chunks)
+  std::optional<GradWindow> window;  // part.grad_window: the window the model would bind
   int slots = 1;
   std::vector<ParamSpec> specs;
 };

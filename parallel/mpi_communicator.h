@@ -22,6 +22,17 @@ class MpiCommunicator final : public Communicator {
  public:
   static constexpr double default_timeout_s = 300;
 
+  // The host memory Open MPI (4.1, coll/libnbc: every call here is non-blocking) allocates per
+  // operation in flight, in copies of the operation's whole message, for as long as it is in
+  // flight (the planner's comm_in_flight, docs/cli.md "pha plan"). In place, MPI_Iallreduce runs
+  // the binomial algorithm in one temporary of the message (malloc(span)); MPI_Ireduce_scatter
+  // reduces the whole message up a binomial tree in two (malloc(2 span)); all-gather, broadcast,
+  // send and receive work in the caller's buffers. The ranks that receive in the tree write all
+  // of it (group rank 0 always; at 2 ranks both); the planner counts it on every rank.
+  // tests/parallel/mpi_temporaries_test.cpp measures it.
+  static constexpr int all_reduce_copies = 1;
+  static constexpr int reduce_scatter_copies = 2;
+
   // Does not own comm (RankGrid or the caller frees it); sets its error handler to
   // MPI_ERRORS_RETURN. `name` names the group in messages ("tp", "dp", ...).
   MpiCommunicator(MPI_Comm comm, std::string name, double timeout_s = default_timeout_s);

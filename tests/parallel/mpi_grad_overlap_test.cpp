@@ -40,7 +40,8 @@ void PrintTo(const Case& c, std::ostream* out) {
        << " micro-batches";
 }
 
-enum class Path { overlapped, blocking, previous };
+// capped: overlapped with at most one bucket reduction in flight (parallel.grad_buckets_in_flight).
+enum class Path { overlapped, capped, blocking, previous };
 
 struct Outcome {
   std::vector<float> grads, params;        // the whole arenas, padding included
@@ -101,8 +102,8 @@ Outcome one_step(Distributed& dist, CpuBackend& be, Path path) {
   AdamWConfig adamw;
   adamw.lr = 1e-2;
   AdamW optimizer(be, model.params().table(), adamw);
-  GradientSync sync(model, dist, /*zero=*/0, path == Path::overlapped,
-                    1.0 / static_cast<double>(dist.n_micro), kBucket);
+  GradientSync sync(model, dist, /*zero=*/0, path == Path::overlapped || path == Path::capped,
+                    1.0 / static_cast<double>(dist.n_micro), kBucket, path == Path::capped ? 1 : 0);
   // Each dp rank sees its own micro-batches.
   std::vector<std::vector<int32_t>> tokens;
   for (int m = 0; m < dist.n_micro; ++m)
@@ -158,6 +159,10 @@ TEST_P(GradOverlap, BitIdenticalToBlockingAndPreviousOnEveryDpRank) {
   const Outcome overlapped = one_step(dist, be, Path::overlapped);
   const Outcome blocking = one_step(dist, be, Path::blocking);
   const Outcome previous = one_step(dist, be, Path::previous);
+  const Outcome capped = one_step(dist, be, Path::capped);
+  expect_identical(capped.grads, blocking.grads, "gradients, one bucket in flight vs blocking");
+  expect_identical(capped.params, blocking.params, "parameters, one bucket in flight vs blocking");
+  EXPECT_GT(capped.reductions_during_backward, 0);
 
   expect_identical(overlapped.grads, blocking.grads, "gradients, overlapped vs blocking");
   expect_identical(overlapped.grads, previous.grads, "gradients, overlapped vs previous");

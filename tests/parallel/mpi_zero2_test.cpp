@@ -169,5 +169,26 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Zero2,
                                            Case{2, 1, 2, 1, false}),
                          case_name);
 
+// The planner's bound on the window places reducing at once (GradWindowReduce::
+// max_in_flight_bytes): four equal groups in a ring of two places keep both places in flight
+// (each group's place is waited for only when the group two later reuses it); without overlap
+// one; a kept group is not in the ring.
+TEST(GradWindowInFlight, BothRingPlacesWithOverlapOneWithout) {
+  SizeTable t;
+  for (int i = 0; i < 5; ++i) t.add(fmt::format("p{}", i), {160});  // 640 bytes each
+  const GradWindow w =
+      plan_grad_window(t, {{4, 5}, {3, 4}, {2, 3}, {1, 2}}, {0, 0, 0, 0}, {{0, 1}});
+  EXPECT_EQ(GradWindowReduce::max_in_flight_bytes(w), 2 * 640u);
+  EXPECT_EQ(GradWindowReduce::max_in_flight_bytes(w, /*overlap=*/false), 640u);
+  // Unequal groups: a large one and the smaller ones that fit beside it in the ring.
+  SizeTable u;
+  for (int64_t n : {16, 480, 16, 16, 160}) u.add(fmt::format("q{}", u.size()), {n});
+  const GradWindow v =
+      plan_grad_window(u, {{4, 5}, {3, 4}, {2, 3}, {1, 2}, {0, 1}}, {0, 0, 0, 0, 0}, {});
+  const size_t most = GradWindowReduce::max_in_flight_bytes(v);
+  EXPECT_LE(most, v.bytes);
+  EXPECT_GE(most, 1920u + 640u);  // the largest group's place and the one before it
+}
+
 }  // namespace
 }  // namespace pha::launch

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The planner against the arenas (docs/cli.md, "pha plan"):
-#   1. for several layouts and recompute modes, every rank's planned bytes (pha plan: parameters,
-#      gradients, compute copies, optimizer, activations with the recompute buffer, scratch,
-#      communication buffers) equal what pha train's arenas allocate, rank by rank, and the
+#   1. for several layouts and recompute modes, every rank's planned arena bytes (pha plan:
+#      parameters, gradients, compute copies, optimizer, activations with the recompute buffer,
+#      scratch, communication buffers; not comm_in_flight, MPI's temporaries, which
+#      bench/plan_vs_rss.sh checks) equal what pha train's arenas allocate, rank by rank, the
+#      trainer prints pha plan's lines at start, and the
 #      activations shrink with train.recompute (full < selective < none);
 #   2. ZeRO shards the optimizer: per-rank optimizer bytes at dp 2 and 4 with ZeRO-1/2 are 1/dp of
 #      one rank's (within 0.5%: alignment padding), and equal one rank's without ZeRO; ZeRO-2
@@ -31,13 +33,20 @@ check() {  # check DP TP PP ZERO(none|zero1|zero2) [RECOMPUTE(none|selective|ful
   "$pha" plan "${common[@]}" "${flags[@]}" > "$work/$name.plan"
   mpirun -np $((dp * tp * pp * cp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
     "${flags[@]}" --run.dir="$work/$name" > "$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
-  # "plan rank R (...): FIELDS (X MiB)" against "allocated rank R (...): FIELDS"
-  diff <(sed -n 's/^plan rank \([0-9]*\) ([^)]*): \(.*\) ([0-9.]* MiB)$/\1 \2/p' "$work/$name.plan") \
-       <(sed -n 's/^allocated rank \([0-9]*\) ([^)]*): \(.*\)$/\1 \2/p' "$work/$name.log") \
+  # "plan rank R (...): ARENA_FIELDS comm_in_flight F comm M total T (X MiB)" against "allocated
+  # rank R (...): ARENA_FIELDS arenas A": the arenas alone (comm_in_flight is MPI's temporaries,
+  # modelled, not allocated by pha)
+  diff <(sed -n 's/^plan rank \([0-9]*\) ([^)]*): \(.*\) comm_in_flight [0-9]* comm [0-9]* total [0-9]* ([0-9.]* MiB)$/\1 \2/p' "$work/$name.plan") \
+       <(sed -n 's/^allocated rank \([0-9]*\) ([^)]*): \(.*\) arenas [0-9]*$/\1 \2/p' "$work/$name.log") \
     || { echo "$name: the plan differs from the allocation"; exit 1; }
+  # The trainer prints the same plan at start.
+  diff <(grep '^plan rank' "$work/$name.plan") <(grep '^plan rank' "$work/$name.log") \
+    || { echo "$name: the trainer's plan differs from pha plan's"; exit 1; }
   local n
-  n=$(grep -c '^allocated rank' "$work/$name.log")
+  n=$(grep -c '^allocated rank .* arenas [0-9]*$' "$work/$name.log")
   [ "$n" -eq $((dp * tp * pp * cp)) ] || { echo "$name: $n allocated lines"; exit 1; }
+  n=$(grep -c '^plan rank .* comm_in_flight [0-9]* comm [0-9]* total [0-9]* (' "$work/$name.plan")
+  [ "$n" -eq $((dp * tp * pp * cp)) ] || { echo "$name: $n plan lines"; exit 1; }
   echo "$name: plan equals the allocated arenas on all $n ranks"
 }
 for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1" "2 1 1 zero2" \
