@@ -1,7 +1,5 @@
 #include "launch/grad_buckets.h"
 
-#include <mpi.h>
-
 #include <algorithm>
 
 #include "optim/clip.h"
@@ -41,20 +39,7 @@ GradBuckets::GradBuckets(const Arena& grads, int64_t bucket_elements, parallel::
   complete_.assign(grads.tensors().size(), 0);
   complete_from_ = complete_.size();
   unstarted_ = bucket_count_;
-  int initialised = 0, level = MPI_THREAD_SINGLE;
-  MPI_Initialized(&initialised);
-  if (initialised) MPI_Query_thread(&level);
-  if (dp_ && level == MPI_THREAD_MULTIPLE) progress_ = std::thread([this] { progress_loop(); });
-}
-
-GradBuckets::~GradBuckets() {
-  if (!progress_.joinable()) return;
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  started_.notify_one();
-  progress_.join();
+  poller_.start(dp_ != nullptr);
 }
 
 bool GradBuckets::poll_pending() {
@@ -66,26 +51,6 @@ bool GradBuckets::poll_pending() {
   return all_done;
 }
 
-void GradBuckets::progress_loop() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stop_) {
-    // A failing poll is left to wait(), which reports it with the operation and the group.
-    bool idle = true;
-    try {
-      idle = poll_pending();
-    } catch (const std::exception&) {
-      idle = true;
-    }
-    if (idle) {
-      started_.wait(lock);
-    } else {
-      lock.unlock();
-      std::this_thread::sleep_for(kPollInterval);
-      lock.lock();
-    }
-  }
-}
-
 void GradBuckets::complete(size_t first, size_t end) {
   PHA_REQUIRE(first <= end && end <= complete_.size(),
               "gradient buckets: parameters [{}, {}) are not in the table of {}", first, end,
@@ -95,12 +60,12 @@ void GradBuckets::complete(size_t first, size_t end) {
   while (complete_from_ > 0 && complete_[complete_from_ - 1]) --complete_from_;
   // Everything from the end of the last incomplete parameter on is final (padding included).
   const int64_t final_from = complete_from_ == 0 ? 0 : tensor_end_[complete_from_ - 1];
-  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::lock_guard<std::mutex> lock(poller_.mutex());
   const int64_t before = unstarted_;
   while (unstarted_ > 0 && (unstarted_ - 1) * bucket_elements_ >= final_from) start(--unstarted_);
   if (!dp_) return;
-  if (progress_.joinable()) {
-    if (unstarted_ != before) started_.notify_one();
+  if (poller_.running()) {
+    if (unstarted_ != before) poller_.notify();
   } else {
     poll_pending();  // after each layer's backward
   }
@@ -108,7 +73,7 @@ void GradBuckets::complete(size_t first, size_t end) {
 
 void GradBuckets::finish() {
   // Holding the lock keeps the progress thread off the requests while they are waited for.
-  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::lock_guard<std::mutex> lock(poller_.mutex());
   while (unstarted_ > 0) start(--unstarted_);
   for (parallel::PendingReduce& p : pending_)
     if (p.pending()) dp_->wait(p);

@@ -10,20 +10,17 @@
 //
 // Progress: MPI moves a non-blocking reduction only inside MPI calls, so a started bucket would
 // otherwise wait for finish(). With MPI_THREAD_MULTIPLE a progress thread polls the pending
-// reductions (Communicator::progress, i.e. MPI_Test) every kPollInterval while any is in flight,
-// so they advance during backward's computation; without it complete() polls them after each
-// layer's backward. Either way the reductions and their results are the same.
+// reductions (Communicator::progress, i.e. MPI_Test) every ProgressPoller::kPollInterval while any
+// is in flight, so they advance during backward's computation; without it complete() polls them
+// after each layer's backward. Either way the reductions and their results are the same.
 //
 // Backward completes parameters from the end of the table (the head, the blocks in reverse, then
 // the embedding), so the complete part of the arena is a suffix; buckets start from the last one
 // as the suffix covers them.
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/arena.h"
+#include "launch/progress_poller.h"
 #include "parallel/communicator.h"
 
 namespace pha::launch {
@@ -43,7 +40,6 @@ class GradBuckets {
   // have in flight at once: the max_in_flight largest (all of them with no limit).
   static size_t max_in_flight_bytes(size_t arena_bytes, size_t element, int64_t bucket_elements,
                                     int64_t max_in_flight);
-  ~GradBuckets();  // stops the progress thread
   GradBuckets(const GradBuckets&) = delete;
   GradBuckets& operator=(const GradBuckets&) = delete;
 
@@ -55,15 +51,13 @@ class GradBuckets {
   void finish();
 
   int64_t bucket_count() const { return bucket_count_; }
-  bool progress_thread() const { return progress_.joinable(); }
-
-  static constexpr std::chrono::microseconds kPollInterval{100};
+  bool progress_thread() const { return poller_.running(); }
 
  private:
-  void start(int64_t bucket);  // with mutex_ held
-  // Polls every pending reduction once; true when none needs more polls. With mutex_ held.
+  void start(int64_t bucket);  // with poller_.mutex() held
+  // Polls every pending reduction once; true when none needs more polls. With the poller's mutex
+  // held.
   bool poll_pending();
-  void progress_loop();
 
   Tensor flat_;  // the whole arena [elements]
   int64_t bucket_elements_;
@@ -75,12 +69,10 @@ class GradBuckets {
   size_t complete_from_;             // parameters [complete_from_, n) are all complete
   int64_t unstarted_;                // buckets [0, unstarted_) are not started yet
   int64_t max_in_flight_;
-  std::vector<parallel::PendingReduce> pending_;  // guarded by mutex_ (the thread polls them)
+  std::vector<parallel::PendingReduce> pending_;  // guarded by poller_.mutex() (it polls them)
   std::vector<char> done_;  // per pending_: completed (polled done, or waited for)
-  std::mutex mutex_;
-  std::condition_variable started_;  // a reduction was started, or stop_
-  bool stop_ = false;
-  std::thread progress_;  // only where MPI provides MPI_THREAD_MULTIPLE
+  // Last: its thread starts after, and stops before, everything it polls.
+  ProgressPoller poller_{[this] { return poll_pending(); }};
 };
 
 }  // namespace pha::launch

@@ -1,7 +1,5 @@
 #include "launch/grad_window_reduce.h"
 
-#include <mpi.h>
-
 #include <algorithm>
 
 namespace pha::launch {
@@ -75,21 +73,7 @@ GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, dou
             ? flat_slice(shard, 0, 0)
             : flat_slice(shard, first + owned_[i].begin - chunk_begin, owned_[i].size()));
   }
-  int initialised = 0, level = MPI_THREAD_SINGLE;
-  MPI_Initialized(&initialised);
-  if (initialised) MPI_Query_thread(&level);
-  if (overlap_ && backend_.device() == Device::cpu && level == MPI_THREAD_MULTIPLE)
-    progress_ = std::thread([this] { progress_loop(); });
-}
-
-GradWindowReduce::~GradWindowReduce() {
-  if (!progress_.joinable()) return;
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  started_.notify_one();
-  progress_.join();
+  poller_.start(overlap_ && backend_.device() == Device::cpu);
 }
 
 bool GradWindowReduce::poll_in_flight() {
@@ -97,26 +81,6 @@ bool GradWindowReduce::poll_in_flight() {
   for (InFlight& f : in_flight_)
     if (!dp_.progress(f.request)) all_done = false;
   return all_done;
-}
-
-void GradWindowReduce::progress_loop() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stop_) {
-    // A failing poll is left to wait(), which reports it with the operation and the group.
-    bool idle = true;
-    try {
-      idle = poll_in_flight();
-    } catch (const std::exception&) {
-      idle = true;
-    }
-    if (idle) {
-      started_.wait(lock);
-    } else {
-      lock.unlock();
-      std::this_thread::sleep_for(GradBuckets::kPollInterval);
-      lock.lock();
-    }
-  }
 }
 
 GradsReadyHook GradWindowReduce::hook() {
@@ -156,7 +120,7 @@ void GradWindowReduce::completed(size_t first, size_t end) {
               "gradient window: backward completed parameters [{}, {}) where [{}, {}) was due",
               first, end, window_.order[next_].first, window_.order[next_].end);
   // Held throughout: the progress thread stays off the requests while they start and are waited.
-  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::lock_guard<std::mutex> lock(poller_.mutex());
   in_flight_.push_back(
       {group, dp_.reduce_scatter_start(place(group), parts(group), parallel::ReduceOp::avg)});
   if (!overlap_) finish_in_flight();
@@ -167,8 +131,8 @@ void GradWindowReduce::completed(size_t first, size_t end) {
     prepare(window_.order[next_]);
     if (window_.with_previous[(next_ + 1) % n]) prepare(window_.order[(next_ + 1) % n]);
   }
-  if (progress_.joinable())
-    started_.notify_one();
+  if (poller_.running())
+    poller_.notify();
   else
     poll_in_flight();  // MPI advances them only inside MPI calls: at least between the layers
 }
@@ -197,7 +161,7 @@ void GradWindowReduce::finish_in_flight() {
 }
 
 void GradWindowReduce::finish() {
-  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::lock_guard<std::mutex> lock(poller_.mutex());
   finish_in_flight();
   PHA_REQUIRE(next_ == 0, "gradient window: the step ended after {} of the {} groups of a backward",
               next_, window_.order.size());

@@ -10,19 +10,17 @@
 // accumulates the micro-batches.
 //
 // MPI moves a non-blocking reduction only inside MPI calls: as GradBuckets does, a progress thread
-// polls the reductions in flight every GradBuckets::kPollInterval where MPI provides
+// polls the reductions in flight every ProgressPoller::kPollInterval where MPI provides
 // MPI_THREAD_MULTIPLE; without it they are polled after each group's backward.
 //
 // On MPI the reduce-scatter is MPI_Ireduce_scatter; NCCL has no unequal-part reduce-scatter and
 // the NCCL communicator all-reduces the place instead (Communicator::reduce_scatter_start's
 // default: the same memory, twice the traffic).
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "launch/distributed.h"
 #include "launch/grad_buckets.h"
+#include "launch/progress_poller.h"
 #include "optim/element_range.h"
 
 namespace pha::launch {
@@ -33,7 +31,6 @@ class GradWindowReduce {
   // (1 / micro-batches). overlap false: each group's reduction is waited for as soon as it is
   // started (NCCL without ordered launches while tp or pp collectives run: grad_sync.cpp).
   GradWindowReduce(Model& model, parallel::Communicator& dp, double scale, bool overlap = true);
-  ~GradWindowReduce();  // stops the progress thread
   GradWindowReduce(const GradWindowReduce&) = delete;
   GradWindowReduce& operator=(const GradWindowReduce&) = delete;
 
@@ -64,15 +61,15 @@ class GradWindowReduce {
     parallel::PendingReduce request;
   };
   void completed(size_t first, size_t end);
-  // Waits for every reduction in flight and adds it. With mutex_ held.
+  // Waits for every reduction in flight and adds it. With poller_.mutex() held.
   void finish_in_flight();
-  // Polls every reduction in flight once; true when none needs more polls. With mutex_ held.
+  // Polls every reduction in flight once; true when none needs more polls. With poller_.mutex()
+  // held.
   bool poll_in_flight();
-  void progress_loop();
   // Adds the group's owned part of the window, times scale_, to the shard.
   void add(const GradGroup& group);
   // Waits for (and adds) every reduction whose place overlaps `group`'s, then zeroes its place.
-  // With mutex_ held.
+  // With poller_.mutex() held.
   void prepare(const GradGroup& group);
   Tensor place(const GradGroup& group) const;
   // Per dp rank, the elements of the group's place in its chunk.
@@ -91,11 +88,10 @@ class GradWindowReduce {
   std::vector<Tensor> owned_grads_;
   size_t next_ = 0;                  // the index in window_.order of the next group to complete
   bool shard_is_stale_ = true;       // holds the last step's sum: zero it before the first add
-  std::vector<InFlight> in_flight_;  // guarded by mutex_ (the progress thread polls them)
-  std::mutex mutex_;
-  std::condition_variable started_;  // a reduction was started, or stop_
-  bool stop_ = false;
-  std::thread progress_;  // on the CPU where MPI provides MPI_THREAD_MULTIPLE (as GradBuckets)
+  std::vector<InFlight> in_flight_;  // guarded by poller_.mutex() (its thread polls them)
+  // Last: its thread (on the CPU, where MPI provides MPI_THREAD_MULTIPLE) starts after, and stops
+  // before, everything it polls.
+  ProgressPoller poller_{[this] { return poll_in_flight(); }};
 };
 
 }  // namespace pha::launch
