@@ -78,6 +78,12 @@ void MpiCommunicator::check(int rc, const char* call) const {
   if (rc != MPI_SUCCESS) check_mpi(rc, fmt::format("{} on the {} group", call, name_));
 }
 
+bool MpiCommunicator::test(MPI_Request& request, MPI_Status* status) const {
+  int done = 0;
+  check(MPI_Test(&request, &done, status), "MPI_Test");
+  return done != 0;
+}
+
 void MpiCommunicator::poll(MPI_Request& request, MPI_Status* status,
                            const std::string& operation) const {
   // MPI progresses a non-blocking operation only inside MPI_Test, so poll without pause (yielding
@@ -116,11 +122,7 @@ class MpiCommunicator::PendingAllReduce final : public PendingRequest {
     comm_.poll(request_, MPI_STATUS_IGNORE, "all_reduce");
     finish_avg(t_, op_, comm_.size_);
   }
-  bool progress() override {
-    int done = 0;
-    comm_.check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    return done != 0;
-  }
+  bool progress() override { return comm_.test(request_); }
 
  private:
   const MpiCommunicator& comm_;
@@ -154,11 +156,7 @@ class MpiCommunicator::PendingReduceScatter final : public PendingRequest {
     if (offset_ > 0 && mine > 0) std::memmove(part, t_.data, static_cast<size_t>(mine) * element);
     finish_avg(Tensor(part, t_.dtype, t_.device, Shape{mine}), op_, comm_.size_);
   }
-  bool progress() override {
-    int done = 0;
-    comm_.check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    return done != 0;
-  }
+  bool progress() override { return comm_.test(request_); }
 
  private:
   const MpiCommunicator& comm_;
@@ -252,9 +250,7 @@ class MpiCommunicator::PendingPointToPoint final : public PendingRequest {
                             comm_.name_, received, t_.describe()));
   }
   bool progress() override {
-    int done = 0;
-    if (!done_) comm_.check(MPI_Test(&request_, &done, &status_), "MPI_Test");
-    done_ = done_ || done != 0;
+    done_ = done_ || comm_.test(request_, &status_);
     return done_;
   }
 

@@ -75,6 +75,8 @@ class MpiCommunicator final : public Communicator {
   // Polls `request` with MPI_Test until it completes; aborts the job after the timeout. (Not
   // named wait: that would hide Communicator::wait.)
   void poll(MPI_Request& request, MPI_Status* status, const std::string& operation) const;
+  // MPI_Test once (checked): true when the request is complete.
+  bool test(MPI_Request& request, MPI_Status* status = MPI_STATUS_IGNORE) const;
 
   MPI_Comm comm_;
   std::string name_;
