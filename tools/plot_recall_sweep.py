@@ -50,6 +50,7 @@ def main():
                 ax.plot([d * shift] * len(seeds), seeds, "o", color=COLORS[block], ms=4)
         ax.axhline(1 / int(values), ls="--", color="grey", lw=1, label=f"chance 1/{values}")
         ax.set_xscale("log", base=2)
+        ax.set_xlim(min(widths) / 1.3, max(widths) * 1.3)
         ax.set_xticks(widths, [str(d) for d in widths])
         ax.minorticks_off()
         span = f"{min(4, pairs)}-{pairs}" if pairs > 4 else str(pairs)
