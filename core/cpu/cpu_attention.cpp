@@ -109,10 +109,13 @@ int64_t tile_cols(int64_t rows) {
 }
 
 // Per column r: the key rows [lo[r], hi[r]] of k (indices into seq_k) that row r sees; lo > hi
-// for the padding columns.
+// for the padding columns. Returns the key rows every row of the tile sees (empty: first > last):
+// a block inside them needs no mask (the padding columns' results are never read).
 template <typename T, typename Int>
-void visible_keys(const Dims& d, const Tile& tile, int64_t window, int64_t cols, Int* lo, Int* hi) {
+std::pair<int64_t, int64_t> visible_keys(const Dims& d, const Tile& tile, int64_t window,
+                                         int64_t cols, Int* lo, Int* hi) {
   const int64_t rows = tile.rows(d);
+  int64_t all_first = 0, all_last = std::numeric_limits<int64_t>::max();
   for (int64_t r = 0; r < cols; ++r) {
     if (r >= rows) {
       lo[r] = 1;
@@ -122,19 +125,38 @@ void visible_keys(const Dims& d, const Tile& tile, int64_t window, int64_t cols,
     const int64_t t = d.q_pos + tile.position(d, r);  // global position of the query
     lo[r] = static_cast<Int>(attention_first_key(t, window) - d.k_pos);
     hi[r] = static_cast<Int>(t - d.k_pos);
+    all_first = std::max<int64_t>(all_first, lo[r]);
+    all_last = std::min<int64_t>(all_last, hi[r]);
   }
+  return {all_first, all_last};
 }
 
-// dst[i * cols + r] = scale * src[tile.q_at(r) + i] for the tile's rows, 0 in the padding columns.
+// dst[i * cols + r] = scale * src[tile.q_at(r) + i] for the tile's rows, 0 in the padding columns:
+// blocks of width x width go through registers (whole-register loads of the rows, transposed by
+// shuffles), as element-wise strided stores would cost about as much as a block GEMM.
 template <typename T>
 void load_transposed(const Dims& d, const Tile& tile, const T* src, T scale, int64_t cols, T* dst) {
-  const int64_t rows = tile.rows(d);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = src + tile.q_at(d, r);
-    for (int64_t i = 0; i < d.d_h; ++i) dst[i * cols + r] = scale * row[i];
-  }
-  for (int64_t i = 0; i < d.d_h; ++i)
-    for (int64_t r = rows; r < cols; ++r) dst[i * cols + r] = T(0);
+  using S = simd::Simd<T>;
+  using Vec = typename S::Vec;
+  constexpr int64_t w = S::width;
+  const int64_t rows = tile.rows(d), dh = d.d_h;
+  for (int64_t r0 = 0; r0 < cols; r0 += w)
+    for (int64_t i0 = 0; i0 < dh; i0 += w) {
+      const int64_t width = std::min(w, dh - i0);
+      Vec block[w];
+      for (int64_t u = 0; u < w; ++u) {
+        block[u] = Vec{};
+        if (r0 + u >= rows) continue;
+        const T* row = src + tile.q_at(d, r0 + u) + i0;
+        if (width == w) {
+          block[u] = S::load(row) * scale;
+        } else {
+          for (int64_t e = 0; e < width; ++e) block[u][e] = row[e] * scale;
+        }
+      }
+      S::transpose(block);
+      for (int64_t e = 0; e < width; ++e) S::store(dst + (i0 + e) * cols + r0, block[e]);
+    }
 }
 
 int64_t forward_scratch(const Dims& d, int64_t cols) {
@@ -159,7 +181,7 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, c
   Int* lo = reinterpret_cast<Int*>(sum + cols);  // [cols] first and last key seen, as Int
   Int* hi = lo + cols;
   load_transposed(d, tile, q, attention_scale<T>(dh), cols, qt);
-  visible_keys<T>(d, tile, window, cols, lo, hi);
+  const auto [all_first, all_last] = visible_keys<T>(d, tile, window, cols, lo, hi);
   std::fill(ot, ot + dh * cols, T(0));
   std::fill(mx, mx + cols, -std::numeric_limits<T>::infinity());
   std::fill(sum, sum + cols, T(0));
@@ -169,31 +191,43 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, c
   for (int64_t k0 = tile.first_block(d, window); k0 < key_end; k0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, key_end - k0);
     tile_gemm(n, cols, dh, kb + k0 * kv_row, kv_row, 1, qt, cols, st, cols, false);
-    for (int64_t c = 0; c < cols; c += w) {
-      const IVec first = S::load(lo + c), last = S::load(hi + c);
-      auto visible = [&](int64_t j) {
-        const IVec key = S::splat_int(static_cast<Int>(k0 + j));
-        return (first <= key) & (key <= last);
-      };
-      Vec block_max = S::minus_infinity();
-      for (int64_t j = 0; j < n; ++j) {
-        const Vec s = S::load(st + j * cols + c);
-        block_max = visible(j) & (s > block_max) ? s : block_max;
+    // The softmax step, with the mask only where some row of the tile misses some key.
+    auto softmax = [&](auto masked) {
+      for (int64_t c = 0; c < cols; c += w) {
+        const IVec first = S::load(lo + c), last = S::load(hi + c);
+        auto visible = [&](int64_t j) {
+          if constexpr (decltype(masked)::value) {
+            const IVec key = S::splat_int(static_cast<Int>(k0 + j));
+            return (first <= key) & (key <= last);
+          } else {
+            return S::splat_int(-1);
+          }
+        };
+        Vec block_max = S::minus_infinity();
+        for (int64_t j = 0; j < n; ++j) {
+          const Vec s = S::load(st + j * cols + c);
+          block_max = visible(j) & (s > block_max) ? s : block_max;
+        }
+        const Vec old_max = S::load(mx + c), new_max = S::max(old_max, block_max);
+        // A column that has seen no key yet keeps max -inf: shift by 0 (its exps are masked).
+        const Vec shift = new_max == S::minus_infinity() ? Vec{} : new_max;
+        const Vec rescale = simd::exp(old_max - shift);  // ~0 on the column's first visible block
+        Vec total = S::load(sum + c) * rescale;
+        for (int64_t i = 0; i < dh; ++i)
+          S::store(ot + i * cols + c, S::load(ot + i * cols + c) * rescale);
+        for (int64_t j = 0; j < n; ++j) {
+          const Vec p = visible(j) ? simd::exp(S::load(st + j * cols + c) - shift) : Vec{};
+          S::store(st + j * cols + c, p);
+          total += p;
+        }
+        S::store(mx + c, new_max);
+        S::store(sum + c, total);
       }
-      const Vec old_max = S::load(mx + c), new_max = S::max(old_max, block_max);
-      // A column that has seen no key yet keeps max -inf: shift by 0 there (its exps are masked).
-      const Vec shift = new_max == S::minus_infinity() ? Vec{} : new_max;
-      const Vec rescale = simd::exp(old_max - shift);  // ~0 on the column's first visible block
-      Vec total = S::load(sum + c) * rescale;
-      for (int64_t i = 0; i < dh; ++i)
-        S::store(ot + i * cols + c, S::load(ot + i * cols + c) * rescale);
-      for (int64_t j = 0; j < n; ++j) {
-        const Vec p = visible(j) ? simd::exp(S::load(st + j * cols + c) - shift) : Vec{};
-        S::store(st + j * cols + c, p);
-        total += p;
-      }
-      S::store(mx + c, new_max);
-      S::store(sum + c, total);
+    };
+    if (k0 >= all_first && k0 + n - 1 <= all_last) {
+      softmax(std::false_type{});
+    } else {
+      softmax(std::true_type{});
     }
     // ot [d_h, cols] += v^T [d_h, n] p [n, cols]
     tile_gemm(dh, cols, n, vb + k0 * kv_row, 1, kv_row, st, cols, ot, cols, true);
@@ -252,7 +286,7 @@ void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dou
   const T scale = attention_scale<T>(dh);
   load_transposed(d, tile, q, scale, cols, qt);
   load_transposed(d, tile, dout, T(1), cols, gt);
-  visible_keys<T>(d, tile, window, cols, lo, hi);
+  const auto [all_first, all_last] = visible_keys<T>(d, tile, window, cols, lo, hi);
   for (int64_t r = 0; r < cols; ++r) {
     row_lse[r] = T(0);
     big_d[r] = T(0);
@@ -275,16 +309,25 @@ void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dou
     tile_gemm(n, cols, dh, k + at, kv_row, 1, qt, cols, pt, cols, false);
     tile_gemm(n, cols, dh, v + at, kv_row, 1, gt, cols, dst, cols, false);
     // p = exp(score - lse) where visible, else 0; dL/dscore = p (dout . v - D).
-    for (int64_t c = 0; c < cols; c += w) {
-      const IVec first = S::load(lo + c), last = S::load(hi + c);
-      const Vec row_l = S::load(row_lse + c), row_d = S::load(big_d + c);
-      for (int64_t j = 0; j < n; ++j) {
-        const IVec key = S::splat_int(static_cast<Int>(k0 + j));
-        const IVec visible = (first <= key) & (key <= last);
-        const Vec p = visible ? simd::exp(S::load(pt + j * cols + c) - row_l) : Vec{};
-        S::store(pt + j * cols + c, p);
-        S::store(dst + j * cols + c, p * (S::load(dst + j * cols + c) - row_d));
+    auto gradient = [&](auto masked) {
+      for (int64_t c = 0; c < cols; c += w) {
+        const IVec first = S::load(lo + c), last = S::load(hi + c);
+        const Vec row_l = S::load(row_lse + c), row_d = S::load(big_d + c);
+        for (int64_t j = 0; j < n; ++j) {
+          Vec p = simd::exp(S::load(pt + j * cols + c) - row_l);
+          if constexpr (decltype(masked)::value) {
+            const IVec key = S::splat_int(static_cast<Int>(k0 + j));
+            p = (first <= key) & (key <= last) ? p : Vec{};
+          }
+          S::store(pt + j * cols + c, p);
+          S::store(dst + j * cols + c, p * (S::load(dst + j * cols + c) - row_d));
+        }
       }
+    };
+    if (k0 >= all_first && k0 + n - 1 <= all_last) {
+      gradient(std::false_type{});
+    } else {
+      gradient(std::true_type{});
     }
     // dv += p^T dout;  dk += ds^T (scale q);  dq += scale ds k (the scale applied at the end).
     tile_gemm(n, dh, rows, pt, cols, 1, gs, dh, dv + at, kv_row, true);

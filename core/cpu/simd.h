@@ -44,6 +44,29 @@ struct Simd {
     return s;
   }
   static Vec minus_infinity() { return splat(-std::numeric_limits<T>::infinity()); }
+
+  // Transposes the width x width block v[0..width) (v[i]: row i) in place: log2(width) rounds,
+  // each interleaving row i with row i + width/2 into rows 2i (low halves) and 2i + 1 (high).
+  static void transpose(Vec* v) {
+    constexpr int64_t h = width / 2;
+    IVec lo, hi;  // lane masks of __builtin_shuffle: 0..width-1 pick from a, width.. from b
+    for (int64_t u = 0; u < h; ++u) {
+      lo[2 * u] = static_cast<Int>(u);
+      lo[2 * u + 1] = static_cast<Int>(u + width);
+      hi[2 * u] = static_cast<Int>(u + h);
+      hi[2 * u + 1] = static_cast<Int>(u + h + width);
+    }
+    for (int64_t step = 1; step < width; step *= 2) {
+      Vec t[width];
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < h; ++i) {
+        t[2 * i] = __builtin_shuffle(v[i], v[i + h], lo);
+        t[2 * i + 1] = __builtin_shuffle(v[i], v[i + h], hi);
+      }
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < width; ++i) v[i] = t[i];
+    }
+  }
 };
 
 // n rounded up to whole registers of T.
