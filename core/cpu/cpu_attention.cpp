@@ -140,23 +140,32 @@ void load_transposed(const Dims& d, const Tile& tile, const T* src, T scale, int
   using Vec = typename S::Vec;
   constexpr int64_t w = S::width;
   const int64_t rows = tile.rows(d), dh = d.d_h;
-  for (int64_t r0 = 0; r0 < cols; r0 += w)
+  for (int64_t r0 = 0; r0 < cols; r0 += w) {
+    const T* row[w];  // the block's rows (nullptr: padding), found without a division per row
+    int64_t position = tile.t0 + r0 / d.group, head = tile.g * d.group + r0 % d.group;
+    for (int64_t u = 0; u < w; ++u) {
+      row[u] = r0 + u < rows ? src + ((tile.b * d.seq + position) * d.n_q + head) * dh : nullptr;
+      if (++head == (tile.g + 1) * d.group) {
+        head = tile.g * d.group;
+        ++position;
+      }
+    }
     for (int64_t i0 = 0; i0 < dh; i0 += w) {
       const int64_t width = std::min(w, dh - i0);
       Vec block[w];
       for (int64_t u = 0; u < w; ++u) {
         block[u] = Vec{};
-        if (r0 + u >= rows) continue;
-        const T* row = src + tile.q_at(d, r0 + u) + i0;
+        if (row[u] == nullptr) continue;
         if (width == w) {
-          block[u] = S::load(row) * scale;
+          block[u] = S::load(row[u] + i0) * scale;
         } else {
-          for (int64_t e = 0; e < width; ++e) block[u][e] = row[e] * scale;
+          for (int64_t e = 0; e < width; ++e) block[u][e] = row[u][i0 + e] * scale;
         }
       }
       S::transpose(block);
       for (int64_t e = 0; e < width; ++e) S::store(dst + (i0 + e) * cols + r0, block[e]);
     }
+  }
 }
 
 int64_t forward_scratch(const Dims& d, int64_t cols) {
