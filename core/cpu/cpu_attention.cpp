@@ -302,13 +302,11 @@ void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dou
   }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t at = tile.q_at(d, r);
-    T dot = 0;
     for (int64_t i = 0; i < dh; ++i) {
       qs[r * dh + i] = scale * q[at + i];
       gs[r * dh + i] = dout[at + i];
-      dot += dout[at + i] * out[at + i];
     }
-    big_d[r] = dot;
+    big_d[r] = simd::dot(dout + at, out + at, dh);
     row_lse[r] = lse[tile.lse_at(d, r)];
   }
   std::fill(dqs, dqs + rows * dh, T(0));

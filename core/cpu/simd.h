@@ -69,6 +69,19 @@ struct Simd {
   }
 };
 
+// sum_i a[i] b[i], in one register of partial sums (an in-order scalar sum would chain the adds'
+// latencies), then the tail.
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  using S = Simd<T>;
+  typename S::Vec acc{};
+  int64_t i = 0;
+  for (; i + S::width <= n; i += S::width) acc += S::load(a + i) * S::load(b + i);
+  T s = S::sum(acc);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 // n rounded up to whole registers of T.
 template <typename T>
 constexpr int64_t padded(int64_t n) {
