@@ -83,8 +83,8 @@ void column_chunk(int64_t m, int64_t k, const T* a, int64_t a_row, int64_t a_col
 
 // C[i, j] (+)= sum_p A[i * a_row + p * a_col] B[p * ldb + j] for i < m, j < n, p < k: B and C
 // have contiguous rows; A is read one element at a time, so it may be transposed. accumulate:
-// add to C, else overwrite it. Columns go in chunks of kVecs registers, then single registers,
-// then scalars (n not a multiple of the register width).
+// add to C, else overwrite it. Columns go in chunks of kVecs registers, then one of 2 (kVecs 4),
+// then single registers, then scalars (n not a multiple of the register width).
 template <typename T>
 void tile_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_row, int64_t a_col,
                const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
@@ -93,6 +93,10 @@ void tile_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_row, int64
   int64_t j = 0;
   for (; j + kVecs * w <= n; j += kVecs * w)
     column_chunk<kVecs>(m, k, a, a_row, a_col, b + j, ldb, c + j, ldc, accumulate);
+  if (kVecs > 2 && j + 2 * w <= n) {  // e.g. d_h 32 in f32 under AVX-512
+    column_chunk<2>(m, k, a, a_row, a_col, b + j, ldb, c + j, ldc, accumulate);
+    j += 2 * w;
+  }
   for (; j + w <= n; j += w)
     column_chunk<1>(m, k, a, a_row, a_col, b + j, ldb, c + j, ldc, accumulate);
   for (; j < n; ++j)
