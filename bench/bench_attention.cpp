@@ -2,7 +2,8 @@
 // wall and CPU seconds per call and the GFLOP/s of each (the FLOP count of ProfilingBackend:
 // 2 and 5 matmuls over the visible (query, key) pairs) per wall second and per CPU second (the
 // latter moves less with the load of a shared machine). On a shared machine compare two builds by
-// alternating their runs (bench/attention_ab.sh); the shapes default to the small preset's layer.
+// alternating their runs in one script (docs/results.md, "CPU attention and cross-entropy
+// kernels"); the shape defaults to the small preset's layer at T 512, B 4.
 #include <fmt/format.h>
 #include <omp.h>
 #include <sys/resource.h>
