@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -111,7 +110,7 @@ int64_t tile_cols(int64_t rows) {
 // Per column r: the key rows [lo[r], hi[r]] of k (indices into seq_k) that row r sees; lo > hi
 // for the padding columns. Returns the key rows every row of the tile sees (empty: first > last):
 // a block inside them needs no mask (the padding columns' results are never read).
-template <typename T, typename Int>
+template <typename Int>
 std::pair<int64_t, int64_t> visible_keys(const Dims& d, const Tile& tile, int64_t window,
                                          int64_t cols, Int* lo, Int* hi) {
   const int64_t rows = tile.rows(d);
@@ -133,7 +132,7 @@ std::pair<int64_t, int64_t> visible_keys(const Dims& d, const Tile& tile, int64_
 
 // dst[i * cols + r] = scale * src[tile.q_at(r) + i] for the tile's rows, 0 in the padding columns:
 // blocks of width x width go through registers (whole-register loads of the rows, transposed by
-// shuffles), as element-wise strided stores would cost about as much as a block GEMM.
+// shuffles) instead of one strided scalar store per element.
 template <typename T>
 void load_transposed(const Dims& d, const Tile& tile, const T* src, T scale, int64_t cols, T* dst) {
   using S = simd::Simd<T>;
@@ -190,7 +189,7 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, c
   Int* lo = reinterpret_cast<Int*>(sum + cols);  // [cols] first and last key seen, as Int
   Int* hi = lo + cols;
   load_transposed(d, tile, q, attention_scale<T>(dh), cols, qt);
-  const auto [all_first, all_last] = visible_keys<T>(d, tile, window, cols, lo, hi);
+  const auto [all_first, all_last] = visible_keys(d, tile, window, cols, lo, hi);
   std::fill(ot, ot + dh * cols, T(0));
   std::fill(mx, mx + cols, -std::numeric_limits<T>::infinity());
   std::fill(sum, sum + cols, T(0));
@@ -295,7 +294,7 @@ void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dou
   const T scale = attention_scale<T>(dh);
   load_transposed(d, tile, q, scale, cols, qt);
   load_transposed(d, tile, dout, T(1), cols, gt);
-  const auto [all_first, all_last] = visible_keys<T>(d, tile, window, cols, lo, hi);
+  const auto [all_first, all_last] = visible_keys(d, tile, window, cols, lo, hi);
   for (int64_t r = 0; r < cols; ++r) {
     row_lse[r] = T(0);
     big_d[r] = T(0);
