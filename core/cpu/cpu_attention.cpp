@@ -7,12 +7,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/simd.h"
+#include "core/cpu/tile_gemm.h"
 #include "core/math/attention.h"
 
 namespace pha {
@@ -69,134 +70,6 @@ Dims check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
   return Dims{batch, seq, n_q, n_kv, d_h, n_q / n_kv, k.dim(1), q_pos, k_pos};
 }
 
-// One AVX2 register of T (GCC vector extension): the compiler keeps arrays of these in registers.
-template <typename T>
-struct Simd {
-  typedef T Vec __attribute__((vector_size(32)));
-  static constexpr int64_t width = sizeof(Vec) / sizeof(T);
-};
-
-// Columns [0, kV * width) of one row of the GEMM below: c (+)= sum_p a[p * a_col] b[p * ldb + :].
-template <int kV, typename T>
-void gemm_chunk(int64_t kk, const T* a, int64_t a_col, const T* b, int64_t ldb, T* c,
-                bool accumulate) {
-  using Vec = typename Simd<T>::Vec;
-  constexpr int64_t kWidth = Simd<T>::width;
-  Vec acc[kV];
-#pragma GCC unroll 8
-  for (int v = 0; v < kV; ++v) {
-    acc[v] = Vec{};
-    if (accumulate) std::memcpy(&acc[v], c + v * kWidth, sizeof(Vec));
-  }
-  for (int64_t p = 0; p < kk; ++p) {
-    const Vec x = Vec{} + a[p * a_col];
-    const T* bp = b + p * ldb;
-#pragma GCC unroll 8
-    for (int v = 0; v < kV; ++v) {
-      Vec bv;
-      std::memcpy(&bv, bp + v * kWidth, sizeof(Vec));
-      acc[v] += x * bv;
-    }
-  }
-#pragma GCC unroll 8
-  for (int v = 0; v < kV; ++v) std::memcpy(c + v * kWidth, &acc[v], sizeof(Vec));
-}
-
-// C[i, c] (+)= sum_p A[i * a_row + p * a_col] B[p * ldb + c] for i < m, c < n, p < kk: a small
-// GEMM whose B and C rows are contiguous and whose A is read one scalar at a time (so A may be
-// transposed). Columns go in chunks of 8, 4 and 1 registers, then scalars.
-template <typename T>
-void gemm(int64_t m, int64_t n, int64_t kk, const T* a, int64_t a_row, int64_t a_col, const T* b,
-          int64_t ldb, T* c, int64_t ldc, bool accumulate) {
-  constexpr int64_t w = Simd<T>::width;
-  for (int64_t i = 0; i < m; ++i) {
-    const T* ai = a + i * a_row;
-    T* ci = c + i * ldc;
-    int64_t c0 = 0;
-    for (; c0 + 8 * w <= n; c0 += 8 * w)
-      gemm_chunk<8>(kk, ai, a_col, b + c0, ldb, ci + c0, accumulate);
-    if (c0 + 4 * w <= n) {
-      gemm_chunk<4>(kk, ai, a_col, b + c0, ldb, ci + c0, accumulate);
-      c0 += 4 * w;
-    }
-    for (; c0 + w <= n; c0 += w) gemm_chunk<1>(kk, ai, a_col, b + c0, ldb, ci + c0, accumulate);
-    for (; c0 < n; ++c0) {
-      T acc = accumulate ? ci[c0] : T(0);
-      for (int64_t p = 0; p < kk; ++p) acc += ai[p * a_col] * b[p * ldb + c0];
-      ci[c0] = acc;
-    }
-  }
-}
-
-// Key columns rounded up to whole registers (kKeyBlock is a multiple): the score GEMMs then have
-// no scalar tail; the padding columns hold zeros and are never read back.
-template <typename T>
-int64_t padded_keys(int64_t n) {
-  return (n + Simd<T>::width - 1) / Simd<T>::width * Simd<T>::width;
-}
-
-// row[c] = exp(row[c] - shift) for the visible columns c in [c0, c1), 0 for the other columns up
-// to padded_keys(n); returns the sum. f32 runs Cephes' expf on whole registers (glibc's expf is
-// vectorised only under -ffast-math): about 1 ulp, with arguments clamped to [-87, 88] (below,
-// 1e-38 stands in for 0 next to a row sum >= 1). f64 keeps std::exp: it serves the gradient checks.
-template <typename T>
-T exp_row(T* row, int64_t n, int64_t c0, int64_t c1, T shift) {
-  if constexpr (std::is_same_v<T, float>) {
-    using Vec = Simd<float>::Vec;
-    typedef int32_t IVec __attribute__((vector_size(32)));
-    constexpr int64_t kWidth = Simd<float>::width;
-    const Vec lo = Vec{} - 87.0f, hi = Vec{} + 88.0f;
-    IVec lane;
-    for (int32_t u = 0; u < kWidth; ++u) lane[u] = u;
-    Vec total{};
-    for (int64_t c = 0; c < padded_keys<float>(n); c += kWidth) {
-      Vec x;
-      std::memcpy(&x, row + c, sizeof(Vec));
-      x -= shift;
-      x = x < lo ? lo : x;
-      x = x > hi ? hi : x;
-      // x = k ln 2 + r, k = round(x / ln 2) by the 1.5 * 2^23 trick, ln 2 split in two parts.
-      const Vec k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-      const Vec r = x - k * 0.693359375f + k * 2.12194440e-4f;
-      Vec e = Vec{} + 1.9875691500e-4f;
-      e = e * r + 1.3981999507e-3f;
-      e = e * r + 8.3334519073e-3f;
-      e = e * r + 4.1665795894e-2f;
-      e = e * r + 1.6666665459e-1f;
-      e = e * r + 5.0000001201e-1f;
-      e = e * r * r + r + 1.0f;
-      const IVec bits = (__builtin_convertvector(k, IVec) + 127) << 23;  // 2^k
-      Vec scale;
-      std::memcpy(&scale, &bits, sizeof(Vec));
-      const IVec col = lane + static_cast<int32_t>(c);
-      const IVec visible = (col >= static_cast<int32_t>(c0)) & (col < static_cast<int32_t>(c1));
-      e = visible ? e * scale : Vec{};
-      std::memcpy(row + c, &e, sizeof(Vec));
-      total += e;
-    }
-    float sum = 0;
-    for (int64_t u = 0; u < kWidth; ++u) sum += total[u];
-    return sum;
-  } else {
-    T sum = 0;
-    for (int64_t c = 0; c < padded_keys<T>(n); ++c) {
-      row[c] = c >= c0 && c < c1 ? std::exp(row[c] - shift) : T(0);
-      sum += row[c];
-    }
-    return sum;
-  }
-}
-
-// dst [d_h, kKeyBlock] = the n rows [d_h] of src (stride `row`), transposed; columns up to
-// padded_keys(n) are zero.
-template <typename T>
-void transpose_block(const T* src, int64_t row, int64_t n, int64_t d_h, T* dst) {
-  for (int64_t i = 0; i < d_h; ++i) {
-    for (int64_t c = 0; c < n; ++c) dst[i * kKeyBlock + c] = src[c * row + i];
-    for (int64_t c = n; c < padded_keys<T>(n); ++c) dst[i * kKeyBlock + c] = T(0);
-  }
-}
-
 // Query rows [t0, t1) x the heads of kv group g in batch b. Row r is query row t0 + r / group
 // (global position q_pos + t0 + r / group) and query head g * group + r % group.
 struct Tile {
@@ -225,62 +98,147 @@ struct Tile {
   }
 };
 
-// The keys row r sees in the block of key rows [k0, k0 + n), as columns [c0, c1) (empty when
-// c0 >= c1).
-std::pair<int64_t, int64_t> visible_columns(const Dims& d, const Tile& tile, int64_t r,
-                                            int64_t window, int64_t k0, int64_t n) {
-  const int64_t t = d.q_pos + tile.position(d, r);  // global position of the query
-  const int64_t first = attention_first_key(t, window) - d.k_pos, last = t - d.k_pos;
-  return {std::max(first, k0) - k0, std::min(last + 1, k0 + n) - k0};
+// A tile's rows are the columns of its transposed blocks (queries [d_h, cols], scores and
+// probabilities [keys, cols], outputs [d_h, cols]), cols = rows rounded up to whole registers: the
+// softmax then runs down the key rows with one register holding several query rows, and every
+// block GEMM has contiguous rows of B and C. The padding columns hold zeros and see no key.
+template <typename T>
+int64_t tile_cols(int64_t rows) {
+  return simd::padded<T>(rows);
 }
 
-int64_t forward_scratch(const Dims& d) {
-  const int64_t r = d.max_rows();
-  return 2 * r * d.d_h + d.d_h * kKeyBlock + r * kKeyBlock + 2 * r;
+// Per column r: the key rows [lo[r], hi[r]] of k (indices into seq_k) that row r sees; lo > hi
+// for the padding columns. Returns the key rows every row of the tile sees (empty: first > last):
+// a block inside them needs no mask (the padding columns' results are never read).
+template <typename Int>
+std::pair<int64_t, int64_t> visible_keys(const Dims& d, const Tile& tile, int64_t window,
+                                         int64_t cols, Int* lo, Int* hi) {
+  const int64_t rows = tile.rows(d);
+  int64_t all_first = 0, all_last = std::numeric_limits<int64_t>::max();
+  for (int64_t r = 0; r < cols; ++r) {
+    if (r >= rows) {
+      lo[r] = 1;
+      hi[r] = 0;
+      continue;
+    }
+    const int64_t t = d.q_pos + tile.position(d, r);  // global position of the query
+    lo[r] = static_cast<Int>(attention_first_key(t, window) - d.k_pos);
+    hi[r] = static_cast<Int>(t - d.k_pos);
+    all_first = std::max<int64_t>(all_first, lo[r]);
+    all_last = std::min<int64_t>(all_last, hi[r]);
+  }
+  return {all_first, all_last};
+}
+
+// dst[i * cols + r] = scale * src[tile.q_at(r) + i] for the tile's rows, 0 in the padding columns:
+// blocks of width x width go through registers (whole-register loads of the rows, transposed by
+// shuffles) instead of one strided scalar store per element.
+template <typename T>
+void load_transposed(const Dims& d, const Tile& tile, const T* src, T scale, int64_t cols, T* dst) {
+  using S = simd::Simd<T>;
+  using Vec = typename S::Vec;
+  constexpr int64_t w = S::width;
+  const int64_t rows = tile.rows(d), dh = d.d_h;
+  for (int64_t r0 = 0; r0 < cols; r0 += w) {
+    const T* row[w];  // the block's rows (nullptr: padding), found without a division per row
+    int64_t position = tile.t0 + r0 / d.group, head = tile.g * d.group + r0 % d.group;
+    for (int64_t u = 0; u < w; ++u) {
+      row[u] = r0 + u < rows ? src + ((tile.b * d.seq + position) * d.n_q + head) * dh : nullptr;
+      if (++head == (tile.g + 1) * d.group) {
+        head = tile.g * d.group;
+        ++position;
+      }
+    }
+    for (int64_t i0 = 0; i0 < dh; i0 += w) {
+      const int64_t width = std::min(w, dh - i0);
+      Vec block[w];
+      for (int64_t u = 0; u < w; ++u) {
+        block[u] = Vec{};
+        if (row[u] == nullptr) continue;
+        if (width == w) {
+          block[u] = S::load(row[u] + i0) * scale;
+        } else {
+          for (int64_t e = 0; e < width; ++e) block[u][e] = row[u][i0 + e] * scale;
+        }
+      }
+      S::transpose(block);
+      for (int64_t e = 0; e < width; ++e) S::store(dst + (i0 + e) * cols + r0, block[e]);
+    }
+  }
+}
+
+int64_t forward_scratch(const Dims& d, int64_t cols) {
+  return 2 * d.d_h * cols + kKeyBlock * cols + 4 * cols;
 }
 
 // merge: out and lse already hold the attention over other keys; the tile's result is merged in.
 template <typename T>
 void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, const T* q,
                   const T* k, const T* v, T* out, T* lse, T* scratch) {
-  const int64_t rows = tile.rows(d), dh = d.d_h, kv_row = d.kv_row();
-  T* qs = scratch;               // [rows, d_h] scaled queries
-  T* o = qs + rows * dh;         // [rows, d_h] outputs before the division by the sum
-  T* kt = o + rows * dh;         // [d_h, kKeyBlock] keys of the block, transposed
-  T* s = kt + dh * kKeyBlock;    // [rows, kKeyBlock] scores, then probabilities
-  T* mx = s + rows * kKeyBlock;  // [rows] running max
-  T* sum = mx + rows;            // [rows] running sum of exp(score - max)
-  const T scale = attention_scale<T>(dh);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* qr = q + tile.q_at(d, r);
-    for (int64_t i = 0; i < dh; ++i) qs[r * dh + i] = scale * qr[i];
-    mx[r] = -std::numeric_limits<T>::infinity();
-    sum[r] = 0;
-  }
-  std::fill(o, o + rows * dh, T(0));
+  using S = simd::Simd<T>;
+  using Vec = typename S::Vec;
+  using IVec = typename S::IVec;
+  using Int = typename S::Int;
+  constexpr int64_t w = S::width;
+  const int64_t rows = tile.rows(d), cols = tile_cols<T>(rows), dh = d.d_h, kv_row = d.kv_row();
+  T* qt = scratch;                // [d_h, cols] scaled queries
+  T* ot = qt + dh * cols;         // [d_h, cols] outputs before the division by the sum
+  T* st = ot + dh * cols;         // [kKeyBlock, cols] scores, then probabilities
+  T* mx = st + kKeyBlock * cols;  // [cols] running max
+  T* sum = mx + cols;             // [cols] running sum of exp(score - max)
+  Int* lo = reinterpret_cast<Int*>(sum + cols);  // [cols] first and last key seen, as Int
+  Int* hi = lo + cols;
+  load_transposed(d, tile, q, attention_scale<T>(dh), cols, qt);
+  const auto [all_first, all_last] = visible_keys(d, tile, window, cols, lo, hi);
+  std::fill(ot, ot + dh * cols, T(0));
+  std::fill(mx, mx + cols, -std::numeric_limits<T>::infinity());
+  std::fill(sum, sum + cols, T(0));
   const T* kb = k + tile.kv_at(d);
   const T* vb = v + tile.kv_at(d);
   const int64_t key_end = tile.key_end(d);
   for (int64_t k0 = tile.first_block(d, window); k0 < key_end; k0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, key_end - k0);
-    transpose_block(kb + k0 * kv_row, kv_row, n, dh, kt);
-    gemm(rows, padded_keys<T>(n), dh, qs, dh, 1, kt, kKeyBlock, s, kKeyBlock, false);
-    for (int64_t r = 0; r < rows; ++r) {
-      T* sr = s + r * kKeyBlock;
-      const auto [c0, c1] = visible_columns(d, tile, r, window, k0, n);
-      if (c0 >= c1) {
-        std::fill(sr, sr + n, T(0));
-        continue;
+    tile_gemm(n, cols, dh, kb + k0 * kv_row, kv_row, 1, qt, cols, st, cols, false);
+    // The softmax step, with the mask only where some row of the tile misses some key.
+    auto softmax = [&](auto masked) {
+      for (int64_t c = 0; c < cols; c += w) {
+        const IVec first = S::load(lo + c), last = S::load(hi + c);
+        auto visible = [&](int64_t j) {
+          if constexpr (decltype(masked)::value) {
+            const IVec key = S::splat_int(static_cast<Int>(k0 + j));
+            return (first <= key) & (key <= last);
+          } else {
+            return S::splat_int(-1);
+          }
+        };
+        Vec block_max = S::minus_infinity();
+        for (int64_t j = 0; j < n; ++j) {
+          const Vec s = S::load(st + j * cols + c);
+          block_max = visible(j) & (s > block_max) ? s : block_max;
+        }
+        const Vec old_max = S::load(mx + c), new_max = S::max(old_max, block_max);
+        // A column that has seen no key yet keeps max -inf: shift by 0 (its exps are masked).
+        const Vec shift = new_max == S::minus_infinity() ? Vec{} : new_max;
+        const Vec rescale = simd::exp(old_max - shift);  // ~0 on the column's first visible block
+        Vec total = S::load(sum + c) * rescale;
+        for (int64_t i = 0; i < dh; ++i)
+          S::store(ot + i * cols + c, S::load(ot + i * cols + c) * rescale);
+        for (int64_t j = 0; j < n; ++j) {
+          const Vec p = visible(j) ? simd::exp(S::load(st + j * cols + c) - shift) : Vec{};
+          S::store(st + j * cols + c, p);
+          total += p;
+        }
+        S::store(mx + c, new_max);
+        S::store(sum + c, total);
       }
-      T m = mx[r];
-      for (int64_t c = c0; c < c1; ++c) m = std::max(m, sr[c]);
-      const T rescale = std::exp(mx[r] - m);  // 0 on the row's first block (mx = -inf)
-      for (int64_t i = 0; i < dh; ++i) o[r * dh + i] *= rescale;
-      const T block_sum = exp_row(sr, n, c0, c1, m);
-      sum[r] = sum[r] * rescale + block_sum;
-      mx[r] = m;
+    };
+    if (k0 >= all_first && k0 + n - 1 <= all_last) {
+      softmax(std::false_type{});
+    } else {
+      softmax(std::true_type{});
     }
-    gemm(rows, dh, n, s, kKeyBlock, 1, vb + k0 * kv_row, kv_row, o, dh, true);
+    // ot [d_h, cols] += v^T [d_h, n] p [n, cols]
+    tile_gemm(dh, cols, n, vb + k0 * kv_row, 1, kv_row, st, cols, ot, cols, true);
   }
   for (int64_t r = 0; r < rows; ++r) {
     T* out_r = out + tile.q_at(d, r);
@@ -295,21 +253,20 @@ void forward_tile(const Dims& d, const Tile& tile, int64_t window, bool merge, c
     const T block_lse = mx[r] + std::log(sum[r]);
     if (!merge || lse_r == -std::numeric_limits<T>::infinity()) {
       const T inv = T(1) / sum[r];
-      for (int64_t i = 0; i < dh; ++i) out_r[i] = o[r * dh + i] * inv;
+      for (int64_t i = 0; i < dh; ++i) out_r[i] = ot[i * cols + r] * inv;
       lse_r = block_lse;
       continue;
     }
     // Online-softmax merge of two partial results: weights exp(lse_part - lse_both).
     const T both = std::max(lse_r, block_lse) + std::log1p(std::exp(-std::abs(lse_r - block_lse)));
     const T keep = std::exp(lse_r - both), add = std::exp(mx[r] - both);  // add: exp(m)/... * sum
-    for (int64_t i = 0; i < dh; ++i) out_r[i] = out_r[i] * keep + o[r * dh + i] * add;
+    for (int64_t i = 0; i < dh; ++i) out_r[i] = out_r[i] * keep + ot[i * cols + r] * add;
     lse_r = both;
   }
 }
 
-int64_t backward_scratch(const Dims& d) {
-  const int64_t r = d.max_rows();
-  return 3 * r * d.d_h + 2 * d.d_h * kKeyBlock + 2 * r * kKeyBlock + 2 * r;
+int64_t backward_scratch(const Dims& d, int64_t cols) {
+  return 2 * d.d_h * cols + 2 * kKeyBlock * cols + 4 * cols + 3 * d.max_rows() * d.d_h;
 }
 
 // Adds one query tile's contribution to dq (its own rows) and to dk, dv of (b, g).
@@ -317,49 +274,71 @@ template <typename T>
 void backward_tile(const Dims& d, const Tile& tile, int64_t window, const T* dout, const T* q,
                    const T* k, const T* v, const T* out, const T* lse, T* dq, T* dk, T* dv,
                    T* scratch) {
-  const int64_t rows = tile.rows(d), dh = d.d_h, kv_row = d.kv_row();
-  T* qs = scratch;                   // [rows, d_h] scaled queries
-  T* gs = qs + rows * dh;            // [rows, d_h] output gradients
-  T* dqs = gs + rows * dh;           // [rows, d_h] dq / scale
-  T* kt = dqs + rows * dh;           // [d_h, kKeyBlock] keys, transposed
-  T* vt = kt + dh * kKeyBlock;       // [d_h, kKeyBlock] values, transposed
-  T* p = vt + dh * kKeyBlock;        // [rows, kKeyBlock] probabilities
-  T* ds = p + rows * kKeyBlock;      // [rows, kKeyBlock] dout . v, then dL/dscore
-  T* big_d = ds + rows * kKeyBlock;  // [rows] D = dout . out = sum_s p_s dout . v_s
-  T* row_lse = big_d + rows;         // [rows]
+  using S = simd::Simd<T>;
+  using Vec = typename S::Vec;
+  using IVec = typename S::IVec;
+  using Int = typename S::Int;
+  constexpr int64_t w = S::width;
+  const int64_t rows = tile.rows(d), cols = tile_cols<T>(rows), dh = d.d_h, kv_row = d.kv_row();
+  T* qt = scratch;                                 // [d_h, cols] scaled queries
+  T* gt = qt + dh * cols;                          // [d_h, cols] output gradients
+  T* pt = gt + dh * cols;                          // [kKeyBlock, cols] probabilities
+  T* dst = pt + kKeyBlock * cols;                  // [kKeyBlock, cols] dout . v, then dL/dscore
+  T* row_lse = dst + kKeyBlock * cols;             // [cols]
+  T* big_d = row_lse + cols;                       // [cols] D = dout . out = sum_s p_s dout . v_s
+  Int* lo = reinterpret_cast<Int*>(big_d + cols);  // [cols] first and last key seen, as Int
+  Int* hi = lo + cols;
+  T* qs = reinterpret_cast<T*>(hi + cols);  // [rows, d_h] scaled queries
+  T* gs = qs + rows * dh;                   // [rows, d_h] output gradients
+  T* dqs = gs + rows * dh;                  // [rows, d_h] dq / scale
   const T scale = attention_scale<T>(dh);
+  load_transposed(d, tile, q, scale, cols, qt);
+  load_transposed(d, tile, dout, T(1), cols, gt);
+  const auto [all_first, all_last] = visible_keys(d, tile, window, cols, lo, hi);
+  for (int64_t r = 0; r < cols; ++r) {
+    row_lse[r] = T(0);
+    big_d[r] = T(0);
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t at = tile.q_at(d, r);
-    T dot = 0;
     for (int64_t i = 0; i < dh; ++i) {
       qs[r * dh + i] = scale * q[at + i];
       gs[r * dh + i] = dout[at + i];
-      dot += dout[at + i] * out[at + i];
     }
-    big_d[r] = dot;
+    big_d[r] = simd::dot(dout + at, out + at, dh);
     row_lse[r] = lse[tile.lse_at(d, r)];
   }
   std::fill(dqs, dqs + rows * dh, T(0));
   const int64_t kv = tile.kv_at(d), key_end = tile.key_end(d);
   for (int64_t k0 = tile.first_block(d, window); k0 < key_end; k0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, key_end - k0), at = kv + k0 * kv_row;
-    transpose_block(k + at, kv_row, n, dh, kt);
-    transpose_block(v + at, kv_row, n, dh, vt);
-    gemm(rows, padded_keys<T>(n), dh, qs, dh, 1, kt, kKeyBlock, p, kKeyBlock, false);
-    gemm(rows, padded_keys<T>(n), dh, gs, dh, 1, vt, kKeyBlock, ds, kKeyBlock, false);
+    tile_gemm(n, cols, dh, k + at, kv_row, 1, qt, cols, pt, cols, false);
+    tile_gemm(n, cols, dh, v + at, kv_row, 1, gt, cols, dst, cols, false);
     // p = exp(score - lse) where visible, else 0; dL/dscore = p (dout . v - D).
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto [c0, c1] = visible_columns(d, tile, r, window, k0, n);
-      T* pr = p + r * kKeyBlock;
-      T* dsr = ds + r * kKeyBlock;
-      exp_row(pr, n, c0, c1, row_lse[r]);
-      const T dr = big_d[r];
-      for (int64_t c = 0; c < n; ++c) dsr[c] = pr[c] * (dsr[c] - dr);
+    auto gradient = [&](auto masked) {
+      for (int64_t c = 0; c < cols; c += w) {
+        const IVec first = S::load(lo + c), last = S::load(hi + c);
+        const Vec row_l = S::load(row_lse + c), row_d = S::load(big_d + c);
+        for (int64_t j = 0; j < n; ++j) {
+          Vec p = simd::exp(S::load(pt + j * cols + c) - row_l);
+          if constexpr (decltype(masked)::value) {
+            const IVec key = S::splat_int(static_cast<Int>(k0 + j));
+            p = (first <= key) & (key <= last) ? p : Vec{};
+          }
+          S::store(pt + j * cols + c, p);
+          S::store(dst + j * cols + c, p * (S::load(dst + j * cols + c) - row_d));
+        }
+      }
+    };
+    if (k0 >= all_first && k0 + n - 1 <= all_last) {
+      gradient(std::false_type{});
+    } else {
+      gradient(std::true_type{});
     }
     // dv += p^T dout;  dk += ds^T (scale q);  dq += scale ds k (the scale applied at the end).
-    gemm(n, dh, rows, p, 1, kKeyBlock, gs, dh, dv + at, kv_row, true);
-    gemm(n, dh, rows, ds, 1, kKeyBlock, qs, dh, dk + at, kv_row, true);
-    gemm(rows, dh, n, ds, kKeyBlock, 1, k + at, kv_row, dqs, dh, true);
+    tile_gemm(n, dh, rows, pt, cols, 1, gs, dh, dv + at, kv_row, true);
+    tile_gemm(n, dh, rows, dst, cols, 1, qs, dh, dk + at, kv_row, true);
+    tile_gemm(rows, dh, n, dst, 1, cols, k + at, kv_row, dqs, dh, true);
   }
   for (int64_t r = 0; r < rows; ++r) {
     T* dq_r = dq + tile.q_at(d, r);
@@ -382,7 +361,7 @@ void attention_forward_dims(CpuBackend& cpu, const Dims& d, const Tensor& q, con
     using T = decltype(tag);
     const int64_t tq = d.tile_positions(), tiles = (d.seq + tq - 1) / tq;
     int64_t stride = 0;
-    T* scratch = thread_scratch<T>(cpu, forward_scratch(d), stride);
+    T* scratch = thread_scratch<T>(cpu, forward_scratch(d, tile_cols<T>(d.max_rows())), stride);
 #pragma omp parallel if (score_work(d) >= kParallelMin)
     {
       T* mine = scratch + stride * omp_get_thread_num();
@@ -411,7 +390,7 @@ void attention_backward_dims(CpuBackend& cpu, const char* op, const Dims& d, con
     using T = decltype(tag);
     const int64_t tq = d.tile_positions();
     int64_t stride = 0;
-    T* scratch = thread_scratch<T>(cpu, backward_scratch(d), stride);
+    T* scratch = thread_scratch<T>(cpu, backward_scratch(d, tile_cols<T>(d.max_rows())), stride);
     // One task owns dk, dv of one (b, kv head) and the dq rows of its query heads: no two
     // threads write the same gradient row, and every sum runs in a fixed order.
 #pragma omp parallel if (score_work(d) >= kParallelMin)

@@ -62,6 +62,51 @@ void naive_attention(const AttnCase& c, const std::vector<double>& q, const std:
     }
 }
 
+// The gradients by the definition, from the full probability matrix of each (b, head):
+// p = softmax(scores), dp_s = dout_t . v_s, ds = p (dp - sum_s p dp), dq_t = scale sum_s ds k_s,
+// dk_s = scale sum_t ds q_t, dv_s = sum_t p dout_t. Accumulates into dq, dk, dv.
+void naive_attention_backward(const AttnCase& c, const std::vector<double>& q,
+                              const std::vector<double>& k, const std::vector<double>& v,
+                              const std::vector<double>& dout, std::vector<double>& dq,
+                              std::vector<double>& dk, std::vector<double>& dv) {
+  const int64_t T = c.seq, dh = c.d_h, group = c.n_q / c.n_kv;
+  const double scale = 1 / std::sqrt(double(dh));
+  auto qi = [&](int64_t b, int64_t t, int64_t j) { return ((b * T + t) * c.n_q + j) * dh; };
+  auto ki = [&](int64_t b, int64_t s, int64_t g) { return ((b * T + s) * c.n_kv + g) * dh; };
+  std::vector<double> p(static_cast<size_t>(T)), dp(static_cast<size_t>(T));
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t j = 0; j < c.n_q; ++j) {
+      const int64_t g = j / group;
+      for (int64_t t = 0; t < T; ++t) {
+        double m = -std::numeric_limits<double>::infinity(), z = 0, big_d = 0;
+        for (int64_t s = 0; s < T; ++s) {
+          double dot = 0, dot_v = 0;
+          for (int64_t i = 0; i < dh; ++i) {
+            dot += q[qi(b, t, j) + i] * k[ki(b, s, g) + i];
+            dot_v += dout[qi(b, t, j) + i] * v[ki(b, s, g) + i];
+          }
+          const bool visible = s <= t && (c.window == 0 || s > t - c.window);
+          p[s] = visible ? dot * scale : -std::numeric_limits<double>::infinity();
+          dp[s] = dot_v;
+          m = std::max(m, p[s]);
+        }
+        for (int64_t s = 0; s < T; ++s) z += std::exp(p[s] - m);
+        for (int64_t s = 0; s < T; ++s) {
+          p[s] = std::exp(p[s] - m) / z;
+          big_d += p[s] * dp[s];
+        }
+        for (int64_t s = 0; s < T; ++s) {
+          const double ds = p[s] * (dp[s] - big_d);
+          for (int64_t i = 0; i < dh; ++i) {
+            dq[qi(b, t, j) + i] += scale * ds * k[ki(b, s, g) + i];
+            dk[ki(b, s, g) + i] += scale * ds * q[qi(b, t, j) + i];
+            dv[ki(b, s, g) + i] += p[s] * dout[qi(b, t, j) + i];
+          }
+        }
+      }
+    }
+}
+
 template <typename T>
 struct Inputs {
   Owned<T> q, k, v;
@@ -148,6 +193,107 @@ TEST(Attention, BackwardMatchesFiniteDifferences) {
   }
 }
 
+// The tiled kernel's edge cases against the definitions, forward and backward, in f64: head
+// dims that fill whole groups of registers, single registers and a scalar tail (75, 20, 5; an
+// AVX-512 f64 register holds 8, an f32 one 16), T not a multiple of the tile (~64 rows) or of the
+// key block (64): 1, 97, 130; GQA ratios 1, 2, 4; full causal, a window of 1, and windows that
+// end inside a key block (70) or cover several (150 > T).
+TEST(Attention, TiledKernelMatchesDefinitionOnEdgeCases) {
+  CpuBackend cpu;
+  std::vector<AttnCase> cases;
+  for (auto [n_q, n_kv] : {std::pair{2, 2}, {4, 2}, {8, 2}})
+    for (int64_t d_h : {75, 20, 5})
+      for (int64_t seq : {1, 97})
+        for (int64_t window : {0, 1, 70}) cases.push_back({2, seq, n_q, n_kv, d_h, window});
+  cases.push_back({1, 130, 8, 2, 20, 0});
+  cases.push_back({1, 130, 4, 1, 75, 150});
+  cases.push_back({1, 130, 4, 4, 5, 70, 12.0});  // peaked rows: most probabilities underflow
+  double worst = 0;
+  for (const AttnCase& c : cases) {
+    Inputs<double> in(c);
+    const auto dout = random_tensor<double>(c.q_shape(), 4);
+    Owned<double> out(c.q_shape()), lse(c.lse_shape());
+    cpu.attention_forward(in.q, in.k, in.v, out, lse, c.window);
+    auto dq = random_tensor<double>(c.q_shape(), 5), dk = random_tensor<double>(c.kv_shape(), 6),
+         dv = random_tensor<double>(c.kv_shape(), 7);
+    auto want_dq = dq.data, want_dk = dk.data, want_dv = dv.data;
+    cpu.attention_backward(dout, in.q, in.k, in.v, out, lse, dq, dk, dv, c.window);
+    std::vector<double> want_out, want_lse;
+    naive_attention(c, in.q.data, in.k.data, in.v.data, want_out, want_lse);
+    naive_attention_backward(c, in.q.data, in.k.data, in.v.data, dout.data, want_dq, want_dk,
+                             want_dv);
+    const double errors[] = {rel_error(out.data, want_out), rel_error(lse.data, want_lse),
+                             rel_error(dq.data, want_dq), rel_error(dk.data, want_dk),
+                             rel_error(dv.data, want_dv)};
+    const char* names[] = {"out", "lse", "dq", "dk", "dv"};
+    for (int i = 0; i < 5; ++i) {
+      worst = std::max(worst, errors[i]);
+      EXPECT_LT(errors[i], 1e-12) << names[i] << " " << c.name();
+    }
+  }
+  std::printf("  %zu cases, worst rel error vs the definitions %.3e\n", cases.size(), worst);
+}
+
+// Copies positions [t0, t1) of x [B, T, n, d] (dim 1).
+Owned<double> positions(const Owned<double>& x, int64_t t0, int64_t t1) {
+  const Shape& s = x.t.shape;
+  Owned<double> part(Shape{s[0], t1 - t0, s[2], s[3]});
+  const int64_t row = s[2] * s[3];
+  for (int64_t b = 0; b < s[0]; ++b)
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t i = 0; i < row; ++i)
+        part[static_cast<size_t>((b * (t1 - t0) + t - t0) * row + i)] =
+            x.data[static_cast<size_t>((b * s[1] + t) * row + i)];
+  return part;
+}
+
+// The block ops of ring attention: queries split at position 41 and keys at 60 (not at tile or
+// block boundaries), each query part run against each key part at its global positions (merging
+// into the first), give the whole-sequence attention; the block backwards sum to its gradients.
+TEST(Attention, BlocksMergeToTheWholeSequence) {
+  CpuBackend cpu;
+  for (const AttnCase& c : {AttnCase{2, 97, 8, 2, 20, 0}, AttnCase{1, 97, 4, 2, 75, 30}}) {
+    Inputs<double> in(c);
+    const auto dout = random_tensor<double>(c.q_shape(), 4);
+    Owned<double> out(c.q_shape()), lse(c.lse_shape()), dq(c.q_shape()), dk(c.kv_shape()),
+        dv(c.kv_shape());
+    for (const Owned<double>* g : {&dq, &dk, &dv}) cpu.fill(*g, 0.0);
+    cpu.attention_forward(in.q, in.k, in.v, out, lse, c.window);
+    cpu.attention_backward(dout, in.q, in.k, in.v, out, lse, dq, dk, dv, c.window);
+    const int64_t q_split[] = {0, 41, c.seq}, k_split[] = {0, 60, c.seq};
+    std::vector<Owned<double>> part_dk, part_dv;  // per key part, summed over the query parts
+    for (int kb = 0; kb < 2; ++kb) {
+      part_dk.emplace_back(Shape{c.batch, k_split[kb + 1] - k_split[kb], c.n_kv, c.d_h});
+      part_dv.emplace_back(part_dk.back().t.shape);
+      cpu.fill(part_dk.back(), 0.0);
+      cpu.fill(part_dv.back(), 0.0);
+    }
+    for (int qa = 0; qa < 2; ++qa) {
+      const int64_t t0 = q_split[qa], t1 = q_split[qa + 1];
+      const auto q = positions(in.q, t0, t1), g = positions(dout, t0, t1);
+      Owned<double> o(q.t.shape), l(Shape{c.batch, c.n_q, t1 - t0}), part_dq(q.t.shape);
+      cpu.fill(part_dq, 0.0);
+      for (int kb = 0; kb < 2; ++kb) {
+        const int64_t s0 = k_split[kb], s1 = k_split[kb + 1];
+        cpu.attention_block_forward(q, positions(in.k, s0, s1), positions(in.v, s0, s1), o, l,
+                                    c.window, t0, s0, kb > 0);
+      }
+      EXPECT_LT(rel_error(o.data, positions(out, t0, t1).data), 1e-13) << c.name();
+      for (int kb = 0; kb < 2; ++kb) {
+        const int64_t s0 = k_split[kb], s1 = k_split[kb + 1];
+        cpu.attention_block_backward(g, q, positions(in.k, s0, s1), positions(in.v, s0, s1), o, l,
+                                     part_dq, part_dk[kb], part_dv[kb], c.window, t0, s0);
+      }
+      EXPECT_LT(rel_error(part_dq.data, positions(dq, t0, t1).data), 1e-12) << c.name();
+    }
+    for (int kb = 0; kb < 2; ++kb) {
+      const int64_t s0 = k_split[kb], s1 = k_split[kb + 1];
+      EXPECT_LT(rel_error(part_dk[kb].data, positions(dk, s0, s1).data), 1e-12) << c.name();
+      EXPECT_LT(rel_error(part_dv[kb].data, positions(dv, s0, s1).data), 1e-12) << c.name();
+    }
+  }
+}
+
 // Forward and backward outputs (out, lse, dq, dk, dv) in T; gradients start at zero.
 template <typename T>
 std::vector<std::vector<double>> run_attention(const AttnCase& c) {
@@ -168,7 +314,8 @@ std::vector<std::vector<double>> run_attention(const AttnCase& c) {
 TEST(Attention, Float32MatchesFloat64AndIsDeterministic) {
   const char* names[] = {"out", "lse", "dq", "dk", "dv"};
   for (const AttnCase& c : {AttnCase{2, 257, 6, 2, 64, 0}, AttnCase{2, 257, 4, 1, 16, 31},
-                            AttnCase{2, 150, 4, 2, 12, 0, 12.0}}) {
+                            AttnCase{2, 150, 4, 2, 12, 0, 12.0}, AttnCase{1, 130, 8, 2, 75, 70},
+                            AttnCase{1, 97, 8, 2, 40, 0}}) {
     const auto f = run_attention<float>(c), d = run_attention<double>(c);
     for (size_t i = 0; i < f.size(); ++i) {
       const double err = rel_error(f[i], d[i]);
