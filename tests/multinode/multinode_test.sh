@@ -50,16 +50,24 @@ set -e
 shared=$dir/shared
 echo "cluster up: pha-mn-ctl (slurmctld), pha-mn-n1, pha-mn-n2 (slurmd) on 10.77.0.0/24 ($((SECONDS - t_all)) s)"
 
-# Open MPI over TCP between the hosts: pml ob1 with the tcp and self BTLs (no shared memory, so
-# ranks on one node talk TCP too), bound to the cluster's subnet; the runtime's own traffic too.
-mca_env=(OMPI_MCA_pml=ob1 "OMPI_MCA_btl=tcp,self" OMPI_MCA_btl_tcp_if_include=10.77.0.0/24
+# Open MPI over TCP between the hosts: pml ob1 with the tcp, vader (shared memory, between the
+# ranks of one node, as on a real cluster) and self BTLs, bound to the cluster's subnet; the
+# runtime's own traffic too. With TCP between the ranks of one node as well, Open MPI 4.1.4 crashed
+# a rank at start-up in the TCP BTL's receive handler (a call through a null active-message
+# callback, reported by pha's crash handler) in 3 of about 60 jobs; none in 40 with vader.
+mca_env=(OMPI_MCA_pml=ob1 "OMPI_MCA_btl=tcp,vader,self" OMPI_MCA_btl_tcp_if_include=10.77.0.0/24
   OMPI_MCA_oob_tcp_if_include=10.77.0.0/24 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
 on_ctl() { cluster on ctl env SLURM_CONF="$dir/slurm.conf" "${mca_env[@]}" "$@"; }
 config=$src/launch/configs/main-job.ini
+# Checkpoints are written synchronously here: with the background writer (parallel HDF5 on a
+# second thread while training goes on) 4 ranks of this 2-core machine, each with a writer thread
+# busy-polling in Open MPI 4.1.4, stalled a checkpoint for 1-5 minutes in about 1 job of 4 under
+# load (gdb: every writer inside an MPI collective of the write, the training threads waiting for
+# it); 12 of 12 jobs ran clean without it (docs/slurm.md).
 args=(--model.preset=tiny --model.max_seq_len=32 --train.seq_len=32 --train.batch_size=1
   --train.grad_accum=1 --dp 4 --pp 1 --train.steps=8 --train.warmup=1 --train.eval_every=0
-  --train.ckpt_every=0 --train.log_every=1 --data.synthetic_tokens=20000)
+  --train.ckpt_every=0 --train.log_every=1 --data.synthetic_tokens=20000 --train.async_ckpt=false)
 
 submit() { # submit NAME [extra pha args]: a 2 nodes x 2 tasks train.sbatch job; prints its id
   local name=$1
