@@ -78,7 +78,7 @@ import re, sys
 w = sys.argv[1]
 def field(name, key, rank=0):
     for line in open(f"{w}/{name}.log"):
-        m = re.match(rf"allocated rank {rank} \(.*\): .* {key} (\d+) ", line)
+        m = re.match(rf"allocated rank {rank} \([^)]*\):.* {key} (\d+) ", line)
         if m:
             return int(m.group(1))
     raise SystemExit(f"{name}: no allocated line for rank {rank}")
