@@ -1,5 +1,6 @@
 // pha: the command-line entry point. Dispatches to the command table; every error is printed once.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,16 +10,32 @@
 #include "core/cpu/blas_kernel.h"
 #include "core/cpu/cpu_features.h"
 #include "core/error.h"
+#include "core/fatal_signal.h"
 #include "core/version.h"
 #include "launch/command_table.h"
 
 namespace {
 
-// Before MPI_Init the rank is known only from the launcher's environment: errors print once.
-bool launcher_rank0() {
+// Before MPI_Init the rank is known only from the launcher's environment ("" without one).
+std::string launcher_rank() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
-    if (const char* v = std::getenv(name)) return std::string(v) == "0";
-  return true;
+    if (const char* v = std::getenv(name)) return v;
+  return "";
+}
+
+// Errors before MPI_Init print once: on the launcher's rank 0, or when there is no launcher.
+bool launcher_rank0() {
+  const std::string rank = launcher_rank();
+  return rank.empty() || rank == "0";
+}
+
+// "rank 3 (host n2)", or "pid 123 (host n2)" without a launcher: who a crash report names.
+std::string process_name() {
+  char host[256] = "?";
+  gethostname(host, sizeof(host) - 1);
+  const std::string rank = launcher_rank();
+  return fmt::format("{} ({})", rank.empty() ? fmt::format("pid {}", getpid()) : "rank " + rank,
+                     std::string("host ") + host);
 }
 
 }  // namespace
@@ -28,6 +45,7 @@ int main(int argc, char** argv) {
   // 4 KiB block fills or the process exits: stdout is line-buffered whatever it is connected to
   // (stderr is unbuffered already).
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  pha::install_fatal_signal_report(process_name());
   if (const std::string missing = pha::isa_missing_for_build(); !missing.empty()) {
     if (launcher_rank0())
       fmt::print(stderr,
