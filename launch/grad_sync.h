@@ -7,7 +7,8 @@
 // all-gathered in place. ZeRO-1 all-reduces the whole gradient; ZeRO-2 keeps only its own chunk's
 // gradient for the step (the shard of grad_window_reduce.h): backward writes into the model's
 // gradient window, and each group is reduce-scattered over dp and its part added to the shard as
-// it completes, in every backward.
+// it completes, in every backward. With compute copies the masters are sharded too (the model
+// holds only its chunk of them: Model::master_shard): the copies are all-gathered instead.
 //
 // The average can overlap backward: last_backward_hook(), given to the step's last backward on
 // this stage (run_pipeline_step), starts each bucket's reduction as soon as its gradients are
