@@ -237,7 +237,7 @@ double Snapshot::bytes() const {
 
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
                        const parallel::GridCoord& coord, Snapshot recycled,
-                       const MomentGather& gather) {
+                       const WholeGather& gather) {
   Snapshot snap;
   snap.state = state;
   snap.file_specs = model_param_specs(model.config());
@@ -246,8 +246,9 @@ Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState
   // the same order: reusing them spares allocating (and page-faulting) the copy every time.
   size_t i = 0;
   for (const Kind& k : kKinds) {
-    // ZeRO: every dp rank takes part in assembling the whole moment.
-    const Arena* whole = k.which != 0 && gather ? &gather(k.which == 2) : nullptr;
+    // ZeRO: every dp rank takes part in assembling the whole tensors, before the next kind's
+    // gather overwrites them.
+    const Arena* whole = gather ? &gather(k.which) : nullptr;
     if (coord.dp != 0 || coord.cp != 0) continue;
     for (const ParamSpec& spec : model.param_specs()) {
       const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
@@ -383,7 +384,7 @@ SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snap, MPI_
 
 SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
                 const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
-                int keep_last, int keep_every, const MomentGather& gather) {
+                int keep_last, int keep_every, const WholeGather& gather) {
   return write_snapshot(run_dir, take_snapshot(model, optimizer, state, coord, {}, gather), comm,
                         keep_last, keep_every);
 }
@@ -487,8 +488,10 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
                    MPI_Comm comm) {
   const std::string path = (fs::path(checkpoint_dir) / kStateFile).string();
   h5::File file = h5::File::open(path, comm);
+  std::vector<float> host;
   for (const Kind& k : kKinds)
-    for (const ParamSpec& spec : model.param_specs()) {
+    for (size_t i = 0; i < model.param_specs().size(); ++i) {
+      const ParamSpec& spec = model.param_specs()[i];
       const std::string name = k.prefix + spec.name;
       PHA_REQUIRE(file.is_dataset(name),
                   "checkpoint '{}' has no dataset '{}': it was written for another model "
@@ -499,7 +502,7 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
                   "checkpoint '{}': dataset '{}' has shape {} but this model's is {}: it was "
                   "written for another model configuration",
                   path, name, stored.str(), spec.global_shape.str());
-      std::vector<float> host(static_cast<size_t>(spec.shape.numel()));
+      host.resize(static_cast<size_t>(spec.shape.numel()));
       const Tensor t(host.data(), DType::f32, Device::cpu, spec.shape);
       const auto [dim, offset] = block_of(spec);
       if (dim < 0)
@@ -510,15 +513,10 @@ TrainingState load(const std::string& checkpoint_dir, Model& model, AdamW& optim
         optimizer.load_moment(k.which == 2, spec.name, host);
         continue;
       }
-      const Tensor target = model.params().get(spec.name);
-      if (target.dtype == DType::f32) {
-        model.backend().copy_from_host(target, host.data());
-      } else {
-        std::vector<double> d(host.begin(), host.end());
-        model.backend().copy_from_host(target, d.data());
-      }
+      // The masters this rank holds (ZeRO with compute copies: its chunk) and the whole compute
+      // copy.
+      model.write_master(i, host.data());
     }
-  model.refresh_compute_weights();  // the bf16 compute copies follow the loaded masters
   TrainingState s;
   s.step = file.int_attribute("", "step");
   s.tokens_seen = file.int_attribute("", "tokens_seen");

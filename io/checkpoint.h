@@ -65,17 +65,19 @@ struct Snapshot {
   double bytes() const;               // tensor bytes of the whole file (all ranks)
 };
 
-// ZeRO: the optimiser holds only its dp rank's chunk of each moment. Collective over dp, called on
-// every rank in the same order: returns an arena laid out like the parameters that holds the
-// whole moment (squared: exp_avg_sq). Empty: the optimiser holds whole moments.
-using MomentGather = std::function<const Arena&(bool squared)>;
+// ZeRO: the optimiser holds only its dp rank's chunk of each moment and, with compute copies, the
+// model only its chunk of the matmul weights' masters. Collective over dp, called on every rank
+// in the same order, once per kind of dataset (0: the masters, 1: exp_avg, 2: exp_avg_sq):
+// returns an arena laid out like the parameters that holds the whole tensors of that kind,
+// valid until the next call. Empty: the model and the optimiser hold them whole.
+using WholeGather = std::function<const Arena&(int kind)>;
 
 // This rank's blocks copied to host memory (a device-to-host copy on CUDA), through the backend.
 // `recycled`: a snapshot written before, whose buffers are reused (none: fresh ones). Collective
 // over dp when `gather` is set.
 Snapshot take_snapshot(Model& model, const AdamW& optimizer, const TrainingState& state,
                        const parallel::GridCoord& coord, Snapshot recycled = {},
-                       const MomentGather& gather = {});
+                       const WholeGather& gather = {});
 
 // Collective over `comm` (any thread, as long as no other thread uses `comm` or HDF5 meanwhile).
 // Each rank checksums its blocks from memory, writes them, and after the file is synced reads
@@ -94,7 +96,7 @@ SaveResult write_snapshot(const std::string& run_dir, const Snapshot& snapshot, 
 // take_snapshot + write_snapshot: a blocking checkpoint.
 SaveResult save(const std::string& run_dir, Model& model, const AdamW& optimizer,
                 const TrainingState& state, MPI_Comm comm, const parallel::GridCoord& coord,
-                int keep_last, int keep_every, const MomentGather& gather = {});
+                int keep_last, int keep_every, const WholeGather& gather = {});
 
 // `spec`: none | auto | PATH (a checkpoint directory or its state.h5). auto takes the newest
 // committed, verified checkpoint of RUN/checkpoints and falls back past damaged ones with a

@@ -83,7 +83,7 @@ int run_import(const std::vector<std::string>& args) {
   }
   PHA_REQUIRE(by_name.empty(), "'{}' holds the tensor '{}' that the model of '{}' does not have",
               st_path, by_name.empty() ? "" : by_name.begin()->first, config_path);
-  save_weights(out, model, ini, MPI_COMM_WORLD, parallel::GridCoord{});
+  save_weights(out, model, model.params(), ini, MPI_COMM_WORLD, parallel::GridCoord{});
   fmt::print("imported {} tensors from {} into {} (model: {})\n", contents.tensors.size(), st_path,
              out, cfg.model.summary());
   return 0;

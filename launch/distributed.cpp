@@ -106,6 +106,7 @@ ModelPart model_part_at(const parallel::Layout& layout, const parallel::GridCoor
   // 1F1B keeps at most (stages - stage) micro-batches in flight on a stage.
   part.slots = std::max(1, std::min(layout.pp - coord.pp, n_micro));
   part.flat_chunks = layout.dp * layout.cp;
+  part.flat_chunk = coord.cp + layout.cp * coord.dp;  // its rank in the dp x cp group
   part.cp = parallel::ContextSplit{layout.cp, coord.cp};
   return part;
 }

@@ -54,7 +54,7 @@ bool overlap_is_safe(Model& model, const Distributed& dist) {
 
 std::vector<ElementRange> GradientSync::owned_ranges(const Model& model, const Distributed& dist,
                                                      int zero) {
-  const SizeTable& table = model.params().table();
+  const SizeTable& table = model.param_table();
   if (zero_stage(zero, dist) == 0) return full_ranges(table);
   return ZeroShard{dist.grad_size(), dist.grad_rank()}.ranges(table);
 }
@@ -70,16 +70,15 @@ GradientSync::GradientSync(Model& model, Distributed& dist, int zero, bool overl
                dist.grad_size() > 1 && zero_ != 2 ? &dist.grad : nullptr,
                zero_ == 2 ? 1.0 : grad_scale, buckets_in_flight),
       shard_{dist.grad_size(), dist.grad_rank()} {
-  const SizeTable& table = model.params().table();
+  const SizeTable& table = model.param_table();
   if (zero_ > 0) {
     owned_ = shard_.ranges(table);
     chunk_elements_ = shard_.chunk_elements(table);
-    const size_t bytes =
-        static_cast<size_t>(chunk_elements_ * shard_.count) * dtype_size(table.entries()[0].dtype);
-    PHA_REQUIRE(model.params().bytes() == bytes && (zero_ == 2 || model.grads().bytes() == bytes),
-                "ZeRO needs the parameter and gradient arenas padded to {} dp chunks ({} bytes); "
-                "they hold {} and {} (ModelPart::flat_chunks)",
-                shard_.count, bytes, model.params().bytes(), model.grads().bytes());
+    PHA_REQUIRE(model.part().flat_chunks == shard_.count && model.part().flat_chunk == shard_.index,
+                "ZeRO on dp rank {} of {} needs the model's parameters in {} chunks with chunk {} "
+                "its own; it has chunk {} of {} (ModelPart::flat_chunks, flat_chunk)",
+                shard_.index, shard_.count, shard_.count, shard_.index, model.part().flat_chunk,
+                model.part().flat_chunks);
   }
   PHA_REQUIRE((zero_ == 2) == (model.grad_window() != nullptr),
               "ZeRO stage {} needs a model {} a gradient window (GradientSync::with_grad_window)",
@@ -221,32 +220,34 @@ std::optional<std::string> GradientSync::first_nonfinite_gradient(const Model& m
 }
 
 void GradientSync::step(Model& model, AdamW& optimizer, int64_t step_number) {
+  if (model.compute_in_chunks()) {
+    // Sharded masters: AdamW on this rank's chunk of them (the master shard and its part of the
+    // small parameters); the shard becomes this rank's chunk of the copies (a cast), the copies
+    // are gathered, and the small parameters are shared whole.
+    optimizer.step(model.owned_masters(),
+                   window_ ? window_->owned_grads() : range_views(model.grads(), owned_),
+                   model.param_specs(), step_number);
+    const Arena& copies = model.compute_copies();
+    backend_.copy(model.master_shard()[0], chunk(copies));
+    dist_.grad.all_gather(chunk(copies), flat(copies));
+    share_small_masters(model);
+    return;
+  }
   if (window_)
     optimizer.step(model.params(), window_->owned_grads(), model.param_specs(), step_number);
   else
     optimizer.step(model.params(), model.grads(), model.param_specs(), step_number);
-  if (zero_ == 0) {
-    model.refresh_compute_weights();
-  } else if (!model.compute_in_chunks()) {
-    dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
-    model.refresh_compute_weights();
-  } else {
-    // Only this rank's chunk of the masters is current: it becomes its chunk of the copies
-    // (a cast), the copies are gathered, and the small parameters are shared whole.
-    const Arena& copies = model.compute_copies();
-    backend_.copy(chunk(model.params()), chunk(copies));
-    dist_.grad.all_gather(chunk(copies), flat(copies));
-    share_small_masters(model);
-  }
+  if (zero_ > 0) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
+  model.refresh_compute_weights();
 }
 
 void GradientSync::share_small_masters(Model& model) {
   // Each rank's owned elements, -0 elsewhere, summed over dp: x + (-0) == x for every x, so each
   // element arrives bit for bit from its owner.
-  const Arena& params = model.params();
-  for (size_t i = 0; i < params.tensors().size(); ++i) {
-    const Tensor& p = params[i];
-    if (model.compute_copies().contains(params.table().entries()[i].name)) continue;
+  for (size_t i = 0; i < model.param_specs().size(); ++i) {
+    const std::string& name = model.param_specs()[i].name;
+    if (model.compute_copies().contains(name)) continue;
+    const Tensor& p = model.params().get(name);
     const ElementRange mine = owned_[i];
     if (mine.begin > 0) backend_.fill(flat_slice(p, 0, mine.begin), -0.0);
     if (mine.end < p.numel()) backend_.fill(flat_slice(p, mine.end, p.numel() - mine.end), -0.0);
@@ -254,16 +255,29 @@ void GradientSync::share_small_masters(Model& model) {
   }
 }
 
-void GradientSync::gather_masters(Model& model) {
-  if (model.compute_in_chunks()) dist_.grad.all_gather(chunk(model.params()), flat(model.params()));
+const Arena& GradientSync::whole_buffer(Model& model) {
+  if (!window_) return model.grads();
+  if (gather_buffer_.bytes() == 0)
+    gather_buffer_ = Arena(backend_, model.param_table(), "ZeRO-2 checkpoint gather buffer",
+                           model.param_table().chunked_bytes(shard_.count));
+  return gather_buffer_;
+}
+
+const Arena& GradientSync::gather_masters(Model& model) {
+  if (!model.compute_in_chunks()) return model.params();
+  const Arena& whole = whole_buffer(model);
+  backend_.copy(model.master_shard()[0], chunk(whole));
+  dist_.grad.all_gather(chunk(whole), flat(whole));
+  // The small parameters' slots of the shard are unused: they are whole on every rank.
+  const Arena& small = model.params();
+  for (size_t i = 0; i < small.tensors().size(); ++i)
+    backend_.copy(small[i], whole.get(small.table().entries()[i].name));
+  return whole;
 }
 
 const Arena& GradientSync::gather_moment(Model& model, const AdamW& optimizer, bool squared) {
   PHA_REQUIRE(zero_ > 0, "gather_moment: without ZeRO every rank holds the whole moments");
-  if (window_ && moment_buffer_.bytes() == 0)
-    moment_buffer_ = Arena(backend_, model.params().table(), "ZeRO-2 checkpoint moment buffer",
-                           model.params().bytes());
-  const Arena& whole = window_ ? moment_buffer_ : model.grads();
+  const Arena& whole = whole_buffer(model);
   const std::vector<ElementRange>& owned = optimizer.owned();
   for (size_t i = 0; i < owned.size(); ++i) {
     if (owned[i].size() == 0) continue;

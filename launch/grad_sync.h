@@ -7,7 +7,8 @@
 // all-gathered in place. ZeRO-1 all-reduces the whole gradient; ZeRO-2 keeps only its own chunk's
 // gradient for the step (the shard of grad_window_reduce.h): backward writes into the model's
 // gradient window, and each group is reduce-scattered over dp and its part added to the shard as
-// it completes, in every backward.
+// it completes, in every backward. With compute copies the masters are sharded too (the model
+// holds only its chunk of them: Model::master_shard): the copies are all-gathered instead.
 //
 // The average can overlap backward: last_backward_hook(), given to the step's last backward on
 // this stage (run_pipeline_step), starts each bucket's reduction as soon as its gradients are
@@ -18,11 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "core/element_range.h"
 #include "launch/distributed.h"
 #include "launch/grad_buckets.h"
 #include "launch/grad_window_reduce.h"
 #include "optim/adamw.h"
-#include "optim/element_range.h"
 
 namespace pha::launch {
 
@@ -78,24 +79,28 @@ class GradientSync {
   // The first of this rank's gradients holding a NaN or Inf (ZeRO-2: in its shard).
   std::optional<std::string> first_nonfinite_gradient(const Model& model) const;
   // AdamW on this rank's share (all of it without ZeRO), then the parameters' all-gather and the
-  // compute copies' refresh. ZeRO with compute copies (Model::compute_in_chunks) instead casts
-  // this rank's chunk of the masters into its chunk of the copies, all-gathers the copies (bf16
-  // on a GPU: half the bytes) and shares the small parameters without copies (norm gains, D,
-  // alpha, the DSS lambda and C, the mixing weights: all-reduced whole). The matmul masters
-  // outside this rank's chunk then stay stale until gather_masters().
+  // compute copies' refresh. ZeRO with compute copies (Model::compute_in_chunks: the masters
+  // sharded) instead steps the master shard, casts it into this rank's chunk of the copies,
+  // all-gathers the copies (bf16 on a GPU: half the bytes) and shares the small parameters
+  // without copies (norm gains, D, alpha, the DSS lambda and C, the mixing weights: all-reduced
+  // whole).
   void step(Model& model, AdamW& optimizer, int64_t step_number);
-  // Collective over dp: makes every master whole again where step() left them stale (ZeRO with
-  // compute copies; nothing otherwise). Before anything reads the masters: a checkpoint, the
-  // weights export.
-  void gather_masters(Model& model);
+  // Every master whole, laid out like the parameters: the model's own parameter arena, or (ZeRO
+  // with compute copies, collective over dp) the master shards all-gathered, with the small
+  // parameters, into the gather buffer (below). Before anything reads the masters: a
+  // checkpoint, the weights export.
+  const Arena& gather_masters(Model& model);
   int zero() const { return zero_; }
   // ZeRO, collective over dp: the whole moment (squared: exp_avg_sq) assembled from every dp
-  // rank's chunk in the gradient arena, laid out like the parameters (a checkpoint reads it
-  // there). Overwrites the gradients: call between a step and the next zero_grads. ZeRO-2 has
-  // no whole gradient arena: it gathers into a buffer of the parameters' size, held until
-  // release_moment_buffer() (after the checkpoint has read it).
+  // rank's chunk into the gather buffer, laid out like the parameters (a checkpoint reads it
+  // there).
   const Arena& gather_moment(Model& model, const AdamW& optimizer, bool squared);
-  void release_moment_buffer() { moment_buffer_ = Arena(); }
+  // gather_masters and gather_moment assemble into one buffer, each call overwriting the last:
+  // ZeRO-1's gradient arena (dead between a step and the next zero_grads: call them there),
+  // or, as ZeRO-2 has no whole gradient arena, a buffer of the parameters' size allocated by the
+  // first call and held until release_gather_buffer() (after the checkpoint or export has read
+  // it).
+  void release_gather_buffer() { gather_buffer_ = Arena(); }
 
  private:
   void tied_embedding_sync(Model& model);
@@ -112,8 +117,11 @@ class GradientSync {
   int zero_;
   bool overlap_;
   GradBuckets buckets_;
+  // The gather buffer (above): the gradient arena, or ZeRO-2's gather_buffer_.
+  const Arena& whole_buffer(Model& model);
+
   std::unique_ptr<GradWindowReduce> window_;  // ZeRO-2
-  Arena moment_buffer_;                       // ZeRO-2, during a checkpoint
+  Arena gather_buffer_;                       // ZeRO-2, during a checkpoint or export
   std::vector<char> counted_;                 // per parameter: counted in the norm here
   std::vector<ElementRange> norm_ranges_;     // the gradients this rank counts in the norm
   ZeroShard shard_;                           // this rank's chunk (ZeRO)

@@ -18,10 +18,7 @@ bool overlap(std::pair<size_t, size_t> a, std::pair<size_t, size_t> b) {
 }  // namespace
 
 SizeTable GradWindowReduce::shard_table(const SizeTable& params, int dp) {
-  SizeTable table;
-  const ZeroShard shard{dp, 0};
-  table.add("gradient_shard", {shard.chunk_elements(params)}, params.entries().at(0).dtype);
-  return table;
+  return ZeroShard{dp, 0}.chunk_table(params, "gradient_shard");
 }
 
 size_t GradWindowReduce::max_in_flight_bytes(const GradWindow& window, bool overlap_on) {
@@ -56,23 +53,16 @@ GradWindowReduce::GradWindowReduce(Model& model, parallel::Communicator& dp, dou
       scale_(scale),
       overlap_(overlap),
       window_(*model.grad_window()) {
-  const SizeTable& params = model.params().table();
+  const SizeTable& params = model.param_table();
   const ZeroShard zero{dp.size(), dp.rank()};
   owned_ = zero.ranges(params);
   shard_ = Arena(backend_, shard_table(params, dp.size()), "gradient shard");
-  const Tensor shard = shard_[0];
+  owned_grads_ = zero.views_in_chunk(params, shard_[0]);
   chunk_elements_ = zero.chunk_elements(params);
-  const int64_t chunk_begin = chunk_elements_ * zero.index;
   const std::vector<size_t> packed = params.byte_offsets();
-  for (size_t i = 0; i < params.size(); ++i) {
-    const int64_t first = static_cast<int64_t>(packed[i] / dtype_size(params.entries()[i].dtype));
-    packed_elements_.push_back(first);
-    // An empty range: an empty view (Shape{0}) at the shard's start.
-    owned_grads_.push_back(
-        owned_[i].size() == 0
-            ? flat_slice(shard, 0, 0)
-            : flat_slice(shard, first + owned_[i].begin - chunk_begin, owned_[i].size()));
-  }
+  for (size_t i = 0; i < params.size(); ++i)
+    packed_elements_.push_back(
+        static_cast<int64_t>(packed[i] / dtype_size(params.entries()[i].dtype)));
   poller_.start(overlap_ && backend_.device() == Device::cpu);
 }
 

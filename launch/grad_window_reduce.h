@@ -18,10 +18,10 @@
 // default: the same memory, twice the traffic).
 #include <vector>
 
+#include "core/element_range.h"
 #include "launch/distributed.h"
 #include "launch/grad_buckets.h"
 #include "launch/progress_poller.h"
-#include "optim/element_range.h"
 
 namespace pha::launch {
 

@@ -139,7 +139,9 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     RankMemory r;
     r.rank = rank;
     r.coord = coord;
-    r.parameters = r.gradients = t.param_bytes;
+    r.parameters = t.master_bytes;
+    r.gradients = t.param_bytes;
+    plan.flat_param_bytes = std::max(plan.flat_param_bytes, t.param_bytes);
     if (part.grad_window) {
       r.gradients = GradWindowReduce::shard_table(t.params, grad_ranks).total_bytes();
       r.grad_window = t.grad_bytes;
@@ -211,10 +213,10 @@ std::string format_plan(const LayoutPlan& plan, const TrainConfig& cfg) {
 RankMemory allocated_memory(const Model& model, const AdamW& optimizer, const GradientSync& sync) {
   RankMemory r;
   const MemoryFigures m = model.memory();
-  r.parameters = model.params().bytes();
+  r.parameters = model.master_bytes();
   r.gradients = sync.gradient_bytes(model);
   r.grad_window = model.grad_window() ? model.grads().bytes() : 0;
-  r.compute = m.parameter_bytes - r.parameters - model.grads().bytes();
+  r.compute = model.compute_copies().bytes();
   r.optimizer = optimizer.state().bytes();
   r.activations = m.activation_bytes;
   r.scratch = m.scratch_bytes;
@@ -249,8 +251,7 @@ double modelled_step_seconds(const LayoutPlan& plan, const TrainConfig& cfg, dou
   // dp: all-reduce 2 (dp-1)/dp of the gradients; ZeRO-1 adds the parameters' all-gather
   // ((dp-1)/dp); ZeRO-2 reduce-scatters every micro-batch's gradients group by group ((dp-1)/dp
   // each: grad_window_reduce.h; twice that on NCCL) and all-gathers the parameters once.
-  double params = 0;
-  for (const RankMemory& r : plan.ranks) params = std::max(params, double(r.parameters));
+  const double params = static_cast<double>(plan.flat_param_bytes);
   const double ring = static_cast<double>(L.dp * L.cp - 1) / (L.dp * L.cp);
   const double passes = plan.zero == 2 ? m + 1.0 : plan.zero == 1 ? 3.0 : 2.0;
   const double dp = params * ring * passes;

@@ -25,7 +25,8 @@ class GradientSync;
 struct RankMemory {
   int rank = 0;
   parallel::GridCoord coord;
-  size_t parameters = 0;    // the master weights (padded to dp chunks)
+  size_t parameters = 0;    // the master weights (padded to dp chunks); ZeRO with compute copies:
+                            // this rank's chunk of them and the parameters without copies whole
   size_t gradients = 0;     // gradients kept for the step: the arena (same size), or ZeRO-2's
                             // shard of this rank's chunk (1/dp)
   size_t grad_window = 0;   // ZeRO-2: the reusable window backward writes into (grad_window.h)
@@ -70,10 +71,11 @@ size_t comm_in_flight_bytes(const TrainConfig& cfg, const ModelPart& part,
 
 struct LayoutPlan {
   parallel::Layout layout;
-  int zero = 0;                           // the ZeRO stage (0 with dp = 1)
-  int64_t micro_batches = 1;              // per dp rank and step
-  std::vector<RankMemory> ranks;          // every world rank, in rank order
-  double flops_per_step = 0;              // model FLOPs of one step, all ranks together
+  int zero = 0;                   // the ZeRO stage (0 with dp = 1)
+  int64_t micro_batches = 1;      // per dp rank and step
+  std::vector<RankMemory> ranks;  // every world rank, in rank order
+  size_t flat_param_bytes = 0;    // the largest chunk-padded parameter arena (what dp moves)
+  double flops_per_step = 0;      // model FLOPs of one step, all ranks together
   Recompute recompute = Recompute::none;  // train.recompute
   double recompute_flops_per_step = 0;    // what recomputation adds, all ranks together
   size_t max_rank_bytes() const;

@@ -111,7 +111,7 @@ struct Run {
         model(backend, c.model, c.train.batch_size, c.train.seq_len, precision,
               GradientSync::with_grad_window(model_part_of(dist, c), c.parallel.zero_stage(),
                                              dist.grad_size())),
-        optimizer(backend, model.params().table(), adamw_config(c.train),
+        optimizer(backend, model.param_table(), adamw_config(c.train),
                   GradientSync::owned_ranges(model, dist, c.parallel.zero_stage())),
         schedule(ScheduleConfig{c.train.lr, c.train.min_lr, c.train.warmup, c.train.steps}),
         train_data(c.data.train, "train", c.train.seed, c.data.synthetic_tokens, c.model.vocab,
@@ -300,7 +300,8 @@ struct Run {
     return joined->waited_s;
   }
 
-  // Collective: a checkpoint of the state after `step` (ZeRO moments gathered by kind). In the
+  // Collective: a checkpoint of the state after `step` (ZeRO: the sharded masters and moments
+  // gathered by kind). In the
   // background when a writer exists: the previous write is joined first (one in flight at most),
   // and `wait` joins this one too (the last step, preemption). It counts once committed.
   void checkpoint(int64_t step, uint64_t next_sample, bool wait) {
@@ -308,11 +309,11 @@ struct Run {
     double waited = 0;
     if (writer) waited = join_checkpoint();
     const ckpt::TrainingState state = state_after(step, next_sample);
-    sync.gather_masters(model);
-    ckpt::MomentGather gather;
+    ckpt::WholeGather gather;
     if (sync.zero())
-      gather = [this](bool squared) -> const Arena& {
-        return sync.gather_moment(model, optimizer, squared);
+      gather = [this](int kind) -> const Arena& {
+        return kind == 0 ? sync.gather_masters(model)
+                         : sync.gather_moment(model, optimizer, kind == 2);
       };
     if (writer) {
       writer->start(ckpt::take_snapshot(model, optimizer, state, dist.grid.coord(),
@@ -326,7 +327,7 @@ struct Run {
                                   static_cast<int>(cfg.train.keep_every), gather),
                        "");
     }
-    sync.release_moment_buffer();  // ZeRO-2: the gathered moments are written or copied
+    sync.release_gather_buffer();  // ZeRO-2: the gathered tensors are written or copied
     if (rank0) {
       // The time the training thread spent on this checkpoint (snapshot, waits, or the write).
       JsonRecord r;
@@ -501,9 +502,9 @@ int Run::loop() {
   join_checkpoint();  // none is in flight (the last step's was joined); HDF5 is free again
   const auto& L = dist.grid.layout();
   const std::string weights = (fs::path(cfg.run_dir) / "weights.h5").string();
-  sync.gather_masters(model);
-  save_weights(weights, model, config_ini, dist.grid.comm(parallel::GroupKind::world),
-               dist.grid.coord());
+  save_weights(weights, model, sync.gather_masters(model), config_ini,
+               dist.grid.comm(parallel::GroupKind::world), dist.grid.coord());
+  sync.release_gather_buffer();
   if (rank0) {
     fmt::print("done: {} steps in {} | final val loss {:.4f} (ppl {:.2f})\n", s.steps,
                format_duration(train_seconds), last_eval.loss, last_eval.perplexity);

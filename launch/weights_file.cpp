@@ -51,8 +51,8 @@ std::vector<char> host_bytes(Backend& be, const Tensor& t) {
 
 }  // namespace
 
-void save_weights(const std::string& path, Model& model, const std::string& config_ini,
-                  MPI_Comm comm, const parallel::GridCoord& coord) {
+void save_weights(const std::string& path, Model& model, const Arena& masters,
+                  const std::string& config_ini, MPI_Comm comm, const parallel::GridCoord& coord) {
   h5::File file = h5::File::create(path, comm);
   // Structure first, identically on every rank (HDF5 wants it collective).
   for (const ParamSpec& spec : model_param_specs(model.config()))
@@ -65,7 +65,7 @@ void save_weights(const std::string& path, Model& model, const std::string& conf
     for (const ParamSpec& spec : model.param_specs()) {
       const bool tied_copy = spec.name == "embedding.weight" && !model.part().has_embedding;
       if (tied_copy || (spec.split == TpSplit::replicated && coord.tp != 0)) continue;
-      const Tensor value = model.params().get(spec.name);
+      const Tensor value = masters.get(spec.name);
       std::vector<char> bytes = host_bytes(model.backend(), value);
       std::vector<float> f32(static_cast<size_t>(value.numel()));
       if (value.dtype == DType::f64) {
@@ -87,7 +87,9 @@ void save_weights(const std::string& path, Model& model, const std::string& conf
 
 void load_weights(const std::string& path, Model& model, MPI_Comm comm) {
   h5::File file = h5::File::open(path, comm);
-  for (const ParamSpec& spec : model.param_specs()) {
+  std::vector<float> values;
+  for (size_t i = 0; i < model.param_specs().size(); ++i) {
+    const ParamSpec& spec = model.param_specs()[i];
     const std::string name = "model/" + spec.name;
     PHA_REQUIRE(file.is_dataset(name),
                 "'{}' has no dataset '{}': it was written for another model configuration", path,
@@ -96,17 +98,15 @@ void load_weights(const std::string& path, Model& model, MPI_Comm comm) {
     PHA_REQUIRE(stored == spec.global_shape,
                 "'{}': dataset '{}' has shape {} but this model's is {}: another configuration",
                 path, name, stored.str(), spec.global_shape.str());
-    const Tensor value = model.params().get(spec.name);
-    std::vector<char> bytes(value.bytes());
-    const Tensor host(bytes.data(), value.dtype, Device::cpu, value.shape);
+    values.resize(static_cast<size_t>(spec.shape.numel()));
+    const Tensor host(values.data(), DType::f32, Device::cpu, spec.shape);
     const auto [dim, offset] = block_of(spec);
     if (dim < 0)
       file.read(name, host);
     else
       file.read_block(name, host, dim, offset);
-    model.backend().copy_from_host(value, bytes.data());
+    model.write_master(i, values.data());  // and its compute copy
   }
-  model.refresh_compute_weights();  // the bf16 compute copies follow the loaded weights
   file.close();
 }
 

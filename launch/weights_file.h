@@ -14,9 +14,11 @@
 
 namespace pha::launch {
 
-// Collective over `comm` (all ranks of the layout `coord` belongs to).
-void save_weights(const std::string& path, Model& model, const std::string& config_ini,
-                  MPI_Comm comm, const parallel::GridCoord& coord);
+// Collective over `comm` (all ranks of the layout `coord` belongs to). `masters`: the model's
+// whole masters, laid out like its parameters (model.params(), or GradientSync::gather_masters
+// under ZeRO with compute copies).
+void save_weights(const std::string& path, Model& model, const Arena& masters,
+                  const std::string& config_ini, MPI_Comm comm, const parallel::GridCoord& coord);
 // Each rank reads what its model part holds. Collective over `comm`.
 void load_weights(const std::string& path, Model& model, MPI_Comm comm);
 // The "config" attribute of a weights file (the INI text of the run that wrote it).

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "core/element_range.h"
 #include "core/rope_table.h"
 #include "layers/init.h"
 
@@ -33,8 +35,10 @@ Planner Model::declare_pass() {
               "layers [{}, {}) are outside the model's {} layers", part_.first_layer,
               part_.first_layer + part_.n_layers, cfg_.n_layers);
   PHA_REQUIRE(part_.slots >= 1, "a model needs at least one activation slot");
-  PHA_REQUIRE(part_.flat_chunks >= 1, "the parameter arena cannot split into {} chunks",
-              part_.flat_chunks);
+  PHA_REQUIRE(
+      part_.flat_chunks >= 1 && part_.flat_chunk >= 0 && part_.flat_chunk < part_.flat_chunks,
+      "the parameter arena cannot split into {} chunks with this rank owning chunk {}",
+      part_.flat_chunks, part_.flat_chunk);
   if (part_.tp.size == 1) part_.tp_comm = nullptr;
   const parallel::ContextSplit& cp = part_.cp;
   PHA_REQUIRE(cp.size >= 1 && cp.rank >= 0 && cp.rank < cp.size,
@@ -44,6 +48,9 @@ Planner Model::declare_pass() {
               "T = {} is not divisible by {}: choose train.seq_len as a multiple of {}",
               cp.size, cp.chunks(), seq_len_, cp.chunks(), cp.chunks());
   if (cp.size == 1) part_.cp_comm = nullptr;
+  PHA_REQUIRE(!compute_in_chunks() || precision_.param == DType::f32,
+              "sharded masters (ZeRO with compute copies) are f32; this model's are {}",
+              dtype_name(precision_.param));
   local_batch_ = cp.size > 1 ? 2 * batch_ : batch_;
   local_seq_ = cp.size > 1 ? seq_len_ / cp.chunks() : seq_len_;
   slots_.resize(static_cast<size_t>(part_.slots));
@@ -63,6 +70,9 @@ PlannedTables Model::plan_tables(Backend& backend, const ModelConfig& cfg, int64
   t.scratch = declare.scratch_table();
   t.recompute = declare.recompute_table();
   t.param_bytes = t.params.chunked_bytes(m.part_.flat_chunks);
+  t.master_bytes = m.compute_in_chunks() ? whole_master_table(t.params, t.compute).total_bytes() +
+                                               m.master_shard_table(t.params).total_bytes()
+                                         : t.param_bytes;
   if (m.part_.grad_window) t.window = m.plan_window(t.params);
   t.grad_bytes = t.window ? t.window->bytes : t.param_bytes;
   t.compute_bytes = m.compute_in_chunks() ? m.chunked_compute_layout(t.params, t.compute).bytes
@@ -85,8 +95,25 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
               "a context-parallel model part needs its cp communicator");
   const Planner declare = declare_pass();
   param_specs_ = declare.param_specs();
-  const size_t param_bytes = declare.param_table().chunked_bytes(part_.flat_chunks);
-  params_ = Arena(backend_, declare.param_table(), "parameters", param_bytes);
+  param_table_ = declare.param_table();
+  const size_t param_bytes = param_table_.chunked_bytes(part_.flat_chunks);
+  if (compute_in_chunks()) {
+    // Sharded masters: the matmul weights' masters only in this rank's chunk.
+    params_ = Arena(backend_, whole_master_table(param_table_, declare.compute_table()),
+                    "parameters without compute copies (whole)");
+    master_shard_ = Arena(backend_, master_shard_table(param_table_),
+                          "master shard (this dp rank's chunk of the parameters)");
+    const ZeroShard chunk{part_.flat_chunks, part_.flat_chunk};
+    owned_ = chunk.ranges(param_table_);
+    owned_masters_ = chunk.views_in_chunk(param_table_, master_shard_[0]);
+    for (size_t i = 0; i < param_specs_.size(); ++i) {
+      if (!params_.contains(param_specs_[i].name)) continue;
+      const Tensor& whole = params_.get(param_specs_[i].name);
+      owned_masters_[i] = whole.view({whole.numel()}).slice0(owned_[i].begin, owned_[i].size());
+    }
+  } else {
+    params_ = Arena(backend_, param_table_, "parameters", param_bytes);
+  }
   if (part_.grad_window) {
     window_ = plan_window(declare.param_table());
     grads_ =
@@ -142,6 +169,19 @@ GradWindow Model::plan_window(const SizeTable& params) const {
       kept && embedding.first < embedding.end ? std::vector{embedding} : std::vector<GradGroup>{});
 }
 
+SizeTable Model::whole_master_table(const SizeTable& params, const SizeTable& compute) {
+  std::unordered_set<std::string> copied;
+  for (const TensorSpec& e : compute.entries()) copied.insert(e.name);
+  SizeTable whole;
+  for (const TensorSpec& e : params.entries())
+    if (!copied.count(e.name)) whole.add(e.name, e.shape, e.dtype);
+  return whole;
+}
+
+SizeTable Model::master_shard_table(const SizeTable& params) const {
+  return ZeroShard{part_.flat_chunks, part_.flat_chunk}.chunk_table(params, "master_shard");
+}
+
 Model::ComputeLayout Model::chunked_compute_layout(const SizeTable& params,
                                                    const SizeTable& compute) const {
   const size_t param_size = dtype_size(params.entries().front().dtype);
@@ -193,24 +233,52 @@ void Model::plan(Planner& p, Slot& slot) {
 void Model::init_parameters(uint64_t seed) {
   std::vector<float> host32;
   std::vector<double> host64;
-  for (const ParamSpec& spec : param_specs_) {
-    const Tensor& value = params_.get(spec.name);
+  for (size_t i = 0; i < param_specs_.size(); ++i) {
+    const ParamSpec& spec = param_specs_[i];
     const size_t n = static_cast<size_t>(spec.shape.numel());
-    if (value.dtype == DType::f64) {
+    if (precision_.param == DType::f64) {
+      const Tensor& value = params_.get(spec.name);
       host64.resize(n);
-      for (size_t i = 0; i < n; ++i)
-        host64[i] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(i)));
+      for (size_t j = 0; j < n; ++j)
+        host64[j] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(j)));
       backend_.copy_from_host(value, host64.data());
+      if (compute_.contains(spec.name)) backend_.copy(value, compute_.get(spec.name));
     } else {
       host32.resize(n);
       initial_values(spec, seed, 0, host32);
-      backend_.copy_from_host(value, host32.data());
+      write_master(i, host32.data());
     }
   }
-  refresh_compute_weights();
+}
+
+void Model::write_master(size_t i, const float* whole) {
+  const ParamSpec& spec = param_specs_.at(i);
+  const bool copied = compute_.contains(spec.name);
+  if (compute_in_chunks() && copied) {
+    // The owned elements into the shard; the whole tensor, through a device f32 buffer, into
+    // the copy (the cast GradientSync::step applies to the shard: the same copies everywhere).
+    if (owned_[i].size() > 0) backend_.copy_from_host(owned_masters_[i], whole + owned_[i].begin);
+    SizeTable one;
+    one.add(spec.name, spec.shape, DType::f32);
+    const Arena staging(backend_, one, "staging of a master for its compute copy");
+    backend_.copy_from_host(staging[0], whole);
+    backend_.copy(staging[0], compute_.get(spec.name));
+    return;
+  }
+  const Tensor& value = params_.get(spec.name);
+  if (value.dtype == DType::f32) {
+    backend_.copy_from_host(value, whole);
+  } else {
+    const std::vector<double> d(whole, whole + value.numel());
+    backend_.copy_from_host(value, d.data());
+  }
+  if (copied) backend_.copy(value, compute_.get(spec.name));
 }
 
 void Model::refresh_compute_weights() {
+  PHA_REQUIRE(!compute_in_chunks(),
+              "refresh_compute_weights: the masters are sharded; GradientSync::step casts this "
+              "rank's shard into the copies");
   for (size_t i = 0; i < compute_.tensors().size(); ++i)
     backend_.copy(params_.get(compute_.table().entries()[i].name), compute_[i]);
 }
@@ -304,7 +372,7 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
 MemoryFigures Model::memory() const {
   size_t acts = recompute_.bytes();
   for (const Arena& a : acts_) acts += a.bytes();
-  return MemoryFigures{params_.bytes() + grads_.bytes() + compute_.bytes(), acts, scratch_.bytes()};
+  return MemoryFigures{master_bytes() + grads_.bytes() + compute_.bytes(), acts, scratch_.bytes()};
 }
 
 std::vector<std::vector<float>> Model::mixing_weights() {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/element_range.h"
 #include "layers/block.h"
 #include "layers/embedding.h"
 #include "layers/grad_window.h"
@@ -46,8 +47,9 @@ struct ModelPart {
   parallel::ContextSplit cp;
   Communicator* cp_comm = nullptr;
   // The parameter and gradient arenas are padded to this many equal chunks of whole elements
-  // (the dp size: ZeRO all-gathers and reduce-scatters them in place, one chunk per dp rank).
-  int flat_chunks = 1;
+  // (the dp size: ZeRO all-gathers and reduce-scatters them in place, one chunk per dp rank);
+  // this rank owns chunk flat_chunk (its rank among the dp x cp ranks reducing its gradients).
+  int flat_chunks = 1, flat_chunk = 0;
   // ZeRO-2: gradients live in a reusable window (layers/grad_window.h), not one arena for the
   // step; every backward then reports its groups as they complete (including the tied
   // embedding's half from the head, with pp = 1), and someone must move them out (GradientSync).
@@ -56,7 +58,9 @@ struct ModelPart {
   // laid out like the parameter arena, element for element in the compute type, padded to
   // flat_chunks chunks, so that each dp rank converts its chunk of the masters into its chunk of
   // the copies and the copies are all-gathered in place (bf16: half the bytes of the masters).
-  // The masters outside a rank's chunk then go stale between gathers (GradientSync).
+  // The masters are sharded: this rank holds only chunk flat_chunk of the flat parameter arena
+  // (the master shard, where the matmul weights' masters live) and the parameters without a
+  // compute copy whole (Model::params()).
   bool compute_in_chunks = false;
   // Which block activations are dropped after the forward and recomputed in the block's
   // backward (planner.h); the pipeline needs nothing else: each slot keeps its block inputs.
@@ -68,7 +72,10 @@ struct ModelPart {
 struct PlannedTables {
   SizeTable params, compute, acts, scratch;  // acts: one slot's
   SizeTable recompute;                       // the recompute buffer (one for all slots)
-  size_t param_bytes = 0;                    // the parameter (and gradient) arena, chunk-padded
+  size_t param_bytes = 0;  // the flat parameter (and gradient) arena, chunk-padded
+  // The masters this rank holds: param_bytes, or (compute_in_chunks) the master shard (one chunk
+  // of param_bytes) and the parameters without a compute copy, whole.
+  size_t master_bytes = 0;
   size_t grad_bytes = 0;     // the gradient arena: param_bytes, or the window's (grad_window)
   size_t compute_bytes = 0;  // the compute arena: compute's, or chunked (compute_in_chunks)
   std::optional<GradWindow> window;  // part.grad_window: the window the model would bind
@@ -86,16 +93,31 @@ class Model {
 
   // Initialises the masters (and their compute copies).
   void init_parameters(uint64_t seed);
+  // Parameter i of param_specs() from host values of the whole tensor, f32 [its numel] (an
+  // initialisation, a checkpoint or weights load): writes the master's elements this rank holds
+  // (with sharded masters: its chunk of a matmul weight) and casts the whole tensor into its
+  // compute copy, so every rank's copies are the same.
+  void write_master(size_t i, const float* whole);
   // The declare pass of the Model this would build (same checks), without allocating anything.
   static PlannedTables plan_tables(Backend& backend, const ModelConfig& cfg, int64_t batch,
                                    int64_t seq_len, Precision precision = {}, ModelPart part = {});
-  // Rewrites the compute copies of the matmul weights from the masters: after anything changes
-  // params() (an optimiser step; init_parameters, ckpt::load and load_weights call it themselves).
+  // Rewrites the compute copies of the matmul weights from the whole masters: after an optimiser
+  // step (write_master keeps them itself). Not with sharded masters (GradientSync::step casts
+  // the master shard instead).
   void refresh_compute_weights();
   // The compute copies (empty without mixed precision), and whether they are laid out like the
-  // parameter arena in dp chunks (ModelPart::compute_in_chunks with compute copies).
+  // parameter arena in dp chunks with the masters sharded (ModelPart::compute_in_chunks with
+  // compute copies).
   const Arena& compute_copies() const { return compute_; }
   bool compute_in_chunks() const { return part_.compute_in_chunks && precision_.compute_copies(); }
+  // compute_in_chunks: this rank's chunk [S] of the flat f32 masters, laid out like chunk
+  // part().flat_chunk of the chunk-padded param_table() (the slots of the parameters without a
+  // copy are unused: those live in params()); empty otherwise.
+  const Arena& master_shard() const { return master_shard_; }
+  // compute_in_chunks: per parameter of param_table(), the flat view of its elements in this
+  // rank's chunk, where this rank keeps them (the master shard for the matmul weights, params()
+  // for the others): what the optimiser updates. Empty otherwise.
+  const std::vector<Tensor>& owned_masters() const { return owned_masters_; }
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
   // (b, t < T-1) (under context parallelism summed over the cp ranks: every one returns it).
@@ -125,7 +147,13 @@ class Model {
   int64_t batch() const { return batch_; }
   int64_t seq_len() const { return seq_len_; }
   const std::vector<ParamSpec>& param_specs() const { return param_specs_; }
+  // Every parameter, in order: the layout of the gradients, the optimiser, checkpoints.
+  const SizeTable& param_table() const { return param_table_; }
+  // The masters held whole: every parameter, or with sharded masters (compute_in_chunks) only
+  // those without a compute copy (norm gains, D, alpha, the DSS lambda and C, mixing weights).
   const Arena& params() const { return params_; }
+  // Bytes of the masters this rank holds (params() and the master shard).
+  size_t master_bytes() const { return params_.bytes() + master_shard_.bytes(); }
   // The gradients: one per parameter, or (part().grad_window) views into the window, valid for
   // one group at a time (grad_window()).
   const Arena& grads() const { return grads_; }
@@ -133,7 +161,7 @@ class Model {
   const Precision& precision() const { return precision_; }
   // Forward activations of slot 0, in forward order (to name the first non-finite one).
   const Arena& activations() const { return acts_.front(); }
-  int64_t parameter_count() const { return params_.table().total_elements(); }
+  int64_t parameter_count() const { return param_table_.total_elements(); }
   MemoryFigures memory() const;
   // Logits of the last forward of slot 0, this rank's columns [B*T, V_pad/tp] (valid until
   // backward; under context parallelism this rank's rows, slot-major: [2B * C, V_pad/tp]).
@@ -167,6 +195,10 @@ class Model {
     size_t bytes = 0;
   };
   ComputeLayout chunked_compute_layout(const SizeTable& params, const SizeTable& compute) const;
+  // compute_in_chunks: the parameters held whole (those of `params` without a compute copy) and
+  // the master shard's table.
+  static SizeTable whole_master_table(const SizeTable& params, const SizeTable& compute);
+  SizeTable master_shard_table(const SizeTable& params) const;
   void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;
@@ -179,7 +211,11 @@ class Model {
   Precision precision_;
   ModelPart part_;
   std::vector<ParamSpec> param_specs_;
-  Arena params_, grads_, compute_, scratch_, recompute_;
+  SizeTable param_table_;
+  Arena params_, master_shard_, grads_, compute_, scratch_, recompute_;
+  // compute_in_chunks: per parameter, the elements in this rank's chunk, and where it keeps them.
+  std::vector<ElementRange> owned_;
+  std::vector<Tensor> owned_masters_;
   std::optional<GradWindow> window_;
   std::vector<Arena> acts_;  // one per slot
   std::vector<Slot> slots_;

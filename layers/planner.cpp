@@ -58,7 +58,10 @@ Param Planner::param(const std::string& name, Shape shape, InitKind init, double
   // type: under mixed precision they get a compute copy.
   const bool copied = precision_.compute_copies() && group == ParamGroup::decay && shape.rank == 2;
   if (binding()) {
-    Param p{bound(*params_, name, local), bound(*grads_, name, local), {}};
+    // Sharded masters (ZeRO with compute copies: Model::compute_in_chunks) keep a matmul weight's
+    // master only in the rank's chunk: `value` stays empty and the layers read the copy.
+    const bool sharded = copied && !params_->contains(name);
+    Param p{sharded ? Tensor{} : bound(*params_, name, local), bound(*grads_, name, local), {}};
     p.compute = copied ? bound(*compute_, name, local) : p.value;
     return p;
   }

@@ -70,7 +70,9 @@ const char* recompute_name(Recompute mode);
 Recompute recomputed_from(const std::string& block_local_name);
 
 struct Param {
-  Tensor value, grad;  // the master and its gradient (Precision::param)
+  // The master and its gradient (Precision::param); `value` is empty for a matmul weight whose
+  // master is sharded (Model::compute_in_chunks).
+  Tensor value, grad;
   // What matmuls read: the compute copy (Precision::act) of a matmul weight under mixed
   // precision, else `value` itself.
   Tensor compute;

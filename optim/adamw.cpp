@@ -39,11 +39,6 @@ SizeTable state_table(const SizeTable& param_table, const std::vector<ElementRan
   return table;
 }
 
-// Elements `r` of `t` as a flat tensor.
-Tensor flat_part(const Tensor& t, ElementRange r) {
-  return t.view({t.numel()}).slice0(r.begin, r.size());
-}
-
 void require_lr(double lr) {
   PHA_REQUIRE(std::isfinite(lr) && lr >= 0.0, "AdamW: learning rate {} must be finite and >= 0",
               lr);
@@ -143,21 +138,24 @@ void AdamW::require_matches(const char* what, const Arena& arena) const {
 void AdamW::step(const Arena& params, const Arena& grads, const std::vector<ParamSpec>& specs,
                  int64_t step_number) {
   require_matches("gradient", grads);
-  std::vector<Tensor> owned_grads;
-  owned_grads.reserve(owned_.size());
-  for (size_t i = 0; i < owned_.size(); ++i) owned_grads.push_back(flat_part(grads[i], owned_[i]));
-  step(params, owned_grads, specs, step_number);
+  step(params, range_views(grads, owned_), specs, step_number);
 }
 
 void AdamW::step(const Arena& params, const std::vector<Tensor>& owned_grads,
                  const std::vector<ParamSpec>& specs, int64_t step_number) {
+  require_matches("parameter", params);
+  step(range_views(params, owned_), owned_grads, specs, step_number);
+}
+
+void AdamW::step(const std::vector<Tensor>& owned_params, const std::vector<Tensor>& owned_grads,
+                 const std::vector<ParamSpec>& specs, int64_t step_number) {
   PHA_REQUIRE(step_number >= 1, "AdamW: step number {} must be >= 1 (steps count from 1)",
               step_number);
-  require_matches("parameter", params);
   const size_t n = param_table_.size();
   PHA_REQUIRE(specs.size() == n, "AdamW: {} parameter specs for {} parameters", specs.size(), n);
-  PHA_REQUIRE(owned_grads.size() == n, "AdamW: {} gradients for {} parameters", owned_grads.size(),
-              n);
+  PHA_REQUIRE(owned_params.size() == n && owned_grads.size() == n,
+              "AdamW: {} parameters and {} gradients for {} parameters", owned_params.size(),
+              owned_grads.size(), n);
   for (size_t i = 0; i < n; ++i)
     PHA_REQUIRE(specs[i].name == param_table_.entries()[i].name,
                 "AdamW: parameter spec {} is '{}' but parameter {} is '{}'", i, specs[i].name, i,
@@ -174,14 +172,17 @@ void AdamW::step(const Arena& params, const std::vector<Tensor>& owned_grads,
   // Every check before the first update, so a refused step changes nothing.
   for (size_t i = 0; i < n; ++i) {
     if (owned_[i].size() == 0) continue;
-    const Tensor& g = owned_grads[i];
-    PHA_REQUIRE(g.numel() == owned_[i].size() && g.dtype == params[i].dtype,
-                "AdamW: the gradient of '{}' holds {} {} elements; it owns {} {}", specs[i].name,
-                g.numel(), dtype_name(g.dtype), owned_[i].size(), dtype_name(params[i].dtype));
-    PHA_REQUIRE(g.device == params[i].device && state_[i].device == params[i].device,
+    const Tensor &p = owned_params[i], &g = owned_grads[i];
+    const DType dtype = param_table_.entries()[i].dtype;
+    PHA_REQUIRE(p.numel() == owned_[i].size() && g.numel() == owned_[i].size() &&
+                    p.dtype == dtype && g.dtype == dtype,
+                "AdamW: '{}' and its gradient hold {} {} and {} {} elements; it owns {} {}",
+                specs[i].name, p.numel(), dtype_name(p.dtype), g.numel(), dtype_name(g.dtype),
+                owned_[i].size(), dtype_name(dtype));
+    PHA_REQUIRE(g.device == p.device && state_[i].device == p.device,
                 "AdamW: '{}' is on {} but its gradient on {} and its moments on {}; all three "
                 "must be on one device",
-                specs[i].name, device_name(params[i].device), device_name(g.device),
+                specs[i].name, device_name(p.device), device_name(g.device),
                 device_name(state_[i].device));
   }
   for (size_t i = 0; i < n; ++i) {
@@ -190,7 +191,7 @@ void AdamW::step(const Arena& params, const std::vector<Tensor>& owned_grads,
     scalars.lr = group_lr(specs[i].group);
     scalars.weight_decay = group_weight_decay(specs[i].group);
     // The owned elements of the parameter, flat like their moments and gradient.
-    const Tensor param = flat_part(params[i], r), grad = owned_grads[i].view({r.size()});
+    const Tensor param = owned_params[i].view({r.size()}), grad = owned_grads[i].view({r.size()});
     const Tensor m = state_[i].view({r.size()}), v = state_[n + i].view({r.size()});
     const ElementRange all{0, r.size()};
     if (param.device == Device::cuda)

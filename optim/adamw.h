@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/arena.h"
+#include "core/element_range.h"
 #include "layers/planner.h"
-#include "optim/element_range.h"
 
 namespace pha {
 
@@ -51,6 +51,11 @@ class AdamW {
   // The same with the owned elements' gradients given apart: owned_grads[i] is flat [owned
   // size of tensor i] (ZeRO-2 keeps only these: launch/grad_window_reduce.h); unread where empty.
   void step(const Arena& params, const std::vector<Tensor>& owned_grads,
+            const std::vector<ParamSpec>& specs, int64_t step_number);
+  // The same with the owned elements of the parameters given apart too: owned_params[i] is flat
+  // [owned size of tensor i] (ZeRO with compute copies keeps only these of the matmul weights:
+  // Model::owned_masters); unread where empty.
+  void step(const std::vector<Tensor>& owned_params, const std::vector<Tensor>& owned_grads,
             const std::vector<ParamSpec>& specs, int64_t step_number);
 
   // Per tensor, the elements this optimiser owns.

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/arena.h"
-#include "optim/element_range.h"
+#include "core/element_range.h"
 
 namespace pha {
 

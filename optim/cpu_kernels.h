@@ -2,9 +2,9 @@
 // The optimiser's kernels for host tensors (f32 or f64, computed in the tensor's type), OpenMP
 // over elements. A CUDA backend provides the same set for device tensors; the callers in adamw.cpp
 // and clip.cpp dispatch on Tensor::device.
+#include "core/element_range.h"
 #include "core/math/adamw.h"
 #include "core/tensor.h"
-#include "optim/element_range.h"
 
 namespace pha {
 

@@ -1,9 +1,9 @@
 #pragma once
 // The optimiser's kernels for GPU tensors, with optim/cpu_kernels.h's signatures and semantics, so
 // adamw.cpp and clip.cpp dispatch on Tensor::device. In a build without CUDA each refuses.
+#include "core/element_range.h"
 #include "core/math/adamw.h"
 #include "core/tensor.h"
-#include "optim/element_range.h"
 
 namespace pha {
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/element_range.h"
 #include "layers/model.h"
 #include "optim/adamw.h"
 #include "tests/model_test_util.h"
@@ -103,6 +104,56 @@ TEST(ComputeCopies, AStaleCopyIsVisible) {
   copied.refresh_compute_weights();
   const double fresh = copied.forward(tokens.data.data());
   EXPECT_NE(stale, fresh);
+}
+
+// ZeRO with compute copies shards the masters (ModelPart::compute_in_chunks): each of `chunks` dp
+// ranks holds its chunk of the flat parameter arena and the parameters without copies whole, and
+// initialisation casts every whole tensor into its copy, so every rank computes what a model with
+// whole masters does.
+TEST(ComputeCopies, ShardedMastersHoldTheirChunkAndWholeCopies) {
+  for (bool tie : {false, true}) {
+    CpuBackend be;
+    const ModelConfig c = small_config(tie);
+    const int chunks = 3;
+    ModelPart whole_part;
+    whole_part.flat_chunks = chunks;
+    Model whole(be, c, 2, 9, with_copies(), whole_part);
+    whole.init_parameters(5);
+    const auto tokens = test::random_tokens({2 * 9}, 70, 43);
+    const double loss = whole.forward(tokens.data.data());
+    size_t held = 0;
+    for (int r = 0; r < chunks; ++r) {
+      ModelPart part = whole_part;
+      part.flat_chunk = r;
+      part.compute_in_chunks = true;
+      Model sharded(be, c, 2, 9, with_copies(), part);
+      ASSERT_TRUE(sharded.compute_in_chunks());
+      sharded.init_parameters(5);
+      const Arena& copies = sharded.compute_copies();
+      for (const TensorSpec& e : copies.table().entries())
+        EXPECT_EQ(be.to_host_f32(copies.get(e.name)),
+                  be.to_host_f32(whole.compute_copies().get(e.name)))
+            << e.name << " rank " << r << " tie " << tie;
+      const std::vector<ElementRange> owned = ZeroShard{chunks, r}.ranges(whole.param_table());
+      for (size_t i = 0; i < owned.size(); ++i) {
+        const std::vector<float> all = be.to_host_f32(whole.params()[i]);
+        EXPECT_EQ(be.to_host_f32(sharded.owned_masters()[i]),
+                  std::vector<float>(all.begin() + owned[i].begin, all.begin() + owned[i].end))
+            << whole.param_specs()[i].name << " rank " << r;
+        held += static_cast<size_t>(owned[i].size());
+      }
+      for (const TensorSpec& e : sharded.params().table().entries()) {
+        EXPECT_FALSE(copies.contains(e.name)) << e.name << " is held whole and has a copy";
+        EXPECT_EQ(be.to_host_f32(sharded.params().get(e.name)),
+                  be.to_host_f32(whole.params().get(e.name)));
+      }
+      // The masters: a chunk of the flat arena, and the small parameters whole.
+      EXPECT_EQ(sharded.master_bytes(), whole.params().bytes() / chunks + sharded.params().bytes());
+      EXPECT_LT(sharded.params().bytes() * 20, whole.params().bytes());
+      EXPECT_EQ(sharded.forward(tokens.data.data()), loss) << "rank " << r << " tie " << tie;
+    }
+    EXPECT_EQ(held, static_cast<size_t>(whole.parameter_count()));  // the chunks cover each once
+  }
 }
 
 TEST(Precision, Bf16IsRefusedOnTheCpu) {

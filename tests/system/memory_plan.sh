@@ -11,7 +11,9 @@
 #      shards the gradients the same way (the step-long gradient bytes 1/dp, the reusable window
 #      reported apart, smaller than one rank's gradients), ZeRO-0/1 keep them whole;
 #      with compute copies (--precision fp32-copies) under ZeRO the compute arena is the
-#      chunk-padded parameter arena in the compute type (GradientSync::step gathers it);
+#      chunk-padded parameter arena in the compute type (GradientSync::step gathers it) and the
+#      masters are sharded: each rank's parameter bytes are 1/dp of one rank's (its chunk) plus
+#      the parameters without copies whole (within 0.5%), at dp 2, dp 4 and dp2 x cp2;
 #   3. --memory-per-rank suggests a layout that fits, and refuses a budget nothing fits.
 #   memory_plan.sh PHA
 set -euo pipefail
@@ -54,7 +56,8 @@ for layout in "1 1 1 none" "2 1 1 none" "4 1 1 none" "2 1 1 zero1" "4 1 1 zero1"
               "1 1 1 none selective" "1 1 1 none full" "1 2 2 none selective" "1 2 2 none full" \
               "2 1 2 zero2 selective" "1 1 1 none none 2" "1 2 1 zero1 none 2" \
               "2 1 1 zero2 none 2" "1 1 1 none none 1 fp32-copies" "2 1 1 zero1 none 1 fp32-copies" \
-              "2 2 1 zero2 none 1 fp32-copies" "2 1 1 zero1 none 2 fp32-copies"; do
+              "2 2 1 zero2 none 1 fp32-copies" "2 1 1 zero1 none 2 fp32-copies" \
+              "4 1 1 zero2 none 1 fp32-copies"; do
   check $layout
 done
 activations() {  # activations NAME RANK: the allocated activation bytes
@@ -75,7 +78,7 @@ import re, sys
 w = sys.argv[1]
 def field(name, key, rank=0):
     for line in open(f"{w}/{name}.log"):
-        m = re.match(rf"allocated rank {rank} \(.*\): .* {key} (\d+) ", line)
+        m = re.match(rf"allocated rank {rank} \([^)]*\):.* {key} (\d+) ", line)
         if m:
             return int(m.group(1))
     raise SystemExit(f"{name}: no allocated line for rank {rank}")
@@ -102,6 +105,19 @@ for name, opt_dp, grad_dp in [("dp2_tp1_pp1_none", 1, 1), ("dp4_tp1_pp1_none", 1
         if rank == 0 or not ok:
             print(f"{name} rank {rank}: gradient window {window / whole:.4f} of one rank's "
                   f"gradients{'' if ok else '  FAILED'}")
+# Sharded masters: one rank's parameter arena P holds the matmul weights (what its compute arena
+# C copies) and the small parameters P - C; a ZeRO rank with copies holds P / dp + (P - C).
+one = "dp1_tp1_pp1_none_fp32-copies"
+P, C = field(one, "parameters"), field(one, "compute")
+for name, ranks in [("dp2_tp1_pp1_zero1_fp32-copies", 2), ("dp4_tp1_pp1_zero2_fp32-copies", 4),
+                    ("dp2_tp1_pp1_zero1_cp2_fp32-copies", 4)]:
+    for rank in range(ranks):
+        held, want = field(name, "parameters", rank), P / ranks + (P - C)
+        ok = abs(held / want - 1) <= 0.005
+        failed |= not ok
+        if rank == 0 or not ok:
+            print(f"{name} rank {rank}: parameters {held / P:.4f} of one rank's (want 1/{ranks} "
+                  f"+ small parameters {(P - C) / P:.4f} = {want / P:.4f}){'' if ok else '  FAILED'}")
 sys.exit(1 if failed else 0)
 PY
 # 3. Suggestions.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ZeRO with compute copies on the CPU (--precision fp32-copies: the bf16 code path with f32
-# copies, docs/parallelism.md "ZeRO", "bf16"): on every layout the run with copies must give the
-# same per-step losses and final weights as the fp32 run of the same layout, bit for bit; a
-# checkpoint written with copies at dp 2 ZeRO-1 resumes at dp 4 ZeRO-2 and at dp 1 (copies)
-# bit-identical to the fp32 run resumed the same way.
+# copies, docs/parallelism.md "ZeRO", "bf16"): on every layout the run with copies, whose masters
+# are sharded over dp, must give the same per-step losses and final weights as the fp32 run of the
+# same layout, bit for bit (ZeRO-1 dp 2 also checkpoints after step 2, asynchronously, and the
+# dp2 x cp2 ZeRO-2 run synchronously: the masters gathered for a checkpoint must not disturb
+# training); a checkpoint written with copies at dp 2 ZeRO-1 resumes at dp 4 ZeRO-2 and at dp 1
+# (copies) bit-identical to the fp32 run resumed the same way.
 #   zero_compute_copies.sh PHA
 set -euo pipefail
 pha=$1
@@ -15,19 +17,20 @@ common=(--model.preset=tiny --model.max_seq_len=64 --train.seq_len=32 --train.ba
         --train.steps=4 --train.warmup=1 --train.lr=3e-3 --train.eval_every=0
         --train.eval_batches=1 --train.seed=5 --data.synthetic_tokens=20000
         --parallel.timeout=120)
-train() {  # train NAME DP TP PP [extra args]: global batch 4
-  local name=$1 dp=$2 tp=$3 pp=$4
-  shift 4
+train() {  # train NAME DP TP PP CP [extra args]: global batch 4
+  local name=$1 dp=$2 tp=$3 pp=$4 cp=$5
+  shift 5
   local rc=0
   mkdir -p "$work/$name"
-  mpirun -np $((dp * tp * pp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
-    --train.grad_accum=$((4 / dp)) --dp "$dp" --tp "$tp" --pp "$pp" --run.dir="$work/$name" \
-    "$@" >> "$work/$name.log" 2>&1 || rc=$?
+  mpirun -np $((dp * tp * pp * cp)) --oversubscribe --bind-to none "$pha" train "${common[@]}" \
+    --train.grad_accum=$((4 / dp)) --dp "$dp" --tp "$tp" --pp "$pp" --cp "$cp" \
+    --run.dir="$work/$name" "$@" >> "$work/$name.log" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 75 ]; then cat "$work/$name.log"; exit 1; fi
 }
 pairs=()
-for run in "z1_dp2 2 1 1 --zero1" "z2_dp4 4 1 1 --zero2" "z1_dp2tp2 2 2 1 --zero1" \
-           "z2_dp2pp2 2 1 2 --zero2"; do
+for run in "z1_dp2 2 1 1 1 --zero1 --train.ckpt_every=2" "z2_dp4 4 1 1 1 --zero2" \
+           "z1_dp2tp2 2 2 1 1 --zero1" "z2_dp2pp2 2 1 2 1 --zero2" \
+           "z2_dp2cp2 2 1 1 2 --zero2 --train.ckpt_every=2 --train.async_ckpt=false"; do
   set -- $run
   train "$1_fp32" "${@:2}" --precision fp32
   train "$1_copies" "${@:2}" --precision fp32-copies
@@ -35,12 +38,12 @@ for run in "z1_dp2 2 1 1 --zero1" "z2_dp4 4 1 1 --zero2" "z1_dp2tp2 2 2 1 --zero
 done
 # Resume with resharding: stop at step 2 at dp 2 ZeRO-1, go on at dp 4 ZeRO-2 and at dp 1.
 for p in fp32 fp32-copies; do
-  train "stop_$p" 2 1 1 --zero1 --precision "$p" --train.stop_after=2 --train.ckpt_every=2
+  train "stop_$p" 2 1 1 1 --zero1 --precision "$p" --train.stop_after=2 --train.ckpt_every=2
   for to in "dp4 4 --zero2" "dp1 1"; do
     set -- $to
     mkdir -p "$work/resumed_$1_$p"
     cp "$work/stop_$p/metrics.jsonl" "$work/resumed_$1_$p/metrics.jsonl"
-    train "resumed_$1_$p" "$2" 1 1 "${@:3}" --precision "$p" \
+    train "resumed_$1_$p" "$2" 1 1 1 "${@:3}" --precision "$p" \
       --train.resume="$work/stop_$p/checkpoints/step_00000002"
   done
 done

@@ -1,4 +1,4 @@
-#include "optim/element_range.h"
+#include "core/element_range.h"
 
 #include <algorithm>
 
@@ -34,6 +34,40 @@ std::vector<ElementRange> ZeroShard::ranges(const SizeTable& table) const {
     ranges.push_back({lo, std::max(lo, hi)});
   }
   return ranges;
+}
+
+SizeTable ZeroShard::chunk_table(const SizeTable& table, const std::string& name) const {
+  SizeTable chunk;
+  chunk.add(name, {chunk_elements(table)}, table.entries().at(0).dtype);
+  return chunk;
+}
+
+std::vector<Tensor> ZeroShard::views_in_chunk(const SizeTable& table, const Tensor& chunk) const {
+  const int64_t chunk_begin = chunk_elements(table) * index;
+  PHA_REQUIRE(chunk.numel() == chunk_elements(table),
+              "a chunk of {} elements holds {}: it is not chunk {} of {}", chunk_elements(table),
+              chunk.numel(), index, count);
+  const std::vector<ElementRange> owned = ranges(table);
+  const std::vector<size_t> offsets = table.byte_offsets();
+  const Tensor flat = chunk.view({chunk.numel()});
+  std::vector<Tensor> views;
+  views.reserve(table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    const int64_t first = static_cast<int64_t>(offsets[i] / dtype_size(table.entries()[i].dtype));
+    views.push_back(owned[i].size() == 0
+                        ? flat.slice0(0, 0)
+                        : flat.slice0(first + owned[i].begin - chunk_begin, owned[i].size()));
+  }
+  return views;
+}
+
+std::vector<Tensor> range_views(const Arena& arena, const std::vector<ElementRange>& ranges) {
+  require_ranges_fit("range_views", arena, ranges);
+  std::vector<Tensor> views;
+  views.reserve(ranges.size());
+  for (size_t i = 0; i < ranges.size(); ++i)
+    views.push_back(arena[i].view({arena[i].numel()}).slice0(ranges[i].begin, ranges[i].size()));
+  return views;
 }
 
 void require_ranges_fit(const char* op, const Arena& arena,

@@ -3,6 +3,7 @@
 // full ranges; a ZeRO rank owns one chunk of the flat parameter arena and passes the per-tensor
 // pieces of that chunk (ZeroShard::ranges).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/arena.h"
@@ -30,7 +31,18 @@ struct ZeroShard {
   int64_t chunk_elements(const SizeTable& table) const;
   // Per tensor of the table, the part of it inside chunk `index` (empty for tensors outside).
   std::vector<ElementRange> ranges(const SizeTable& table) const;
+  // A table of one flat tensor `name` [S] of the table's dtype: a buffer holding one chunk
+  // (ZeRO-2's gradient shard, the master shard of ZeRO with compute copies).
+  SizeTable chunk_table(const SizeTable& table, const std::string& name) const;
+  // Per tensor of the table, the flat view [ranges()[i].size()] of its elements in `chunk`, a
+  // buffer laid out like chunk `index` of the table's flat buffer (chunk_table); an empty view
+  // (Shape{0}, at the chunk's start) for tensors outside it.
+  std::vector<Tensor> views_in_chunk(const SizeTable& table, const Tensor& chunk) const;
 };
+
+// Per tensor of `arena`, the flat view of elements `ranges[i]` of it (the owned parts an
+// optimiser step reads and writes).
+std::vector<Tensor> range_views(const Arena& arena, const std::vector<ElementRange>& ranges);
 
 // Refuses `ranges` unless it holds one range per tensor of `arena`, each inside its tensor.
 void require_ranges_fit(const char* op, const Arena& arena,
