@@ -1,10 +1,8 @@
 // Fused log-softmax + cross-entropy over rows of logits [rows, V].
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "core/cpu/cpu_backend.h"
-#include "core/cpu/simd.h"
 
 namespace pha {
 namespace {
@@ -32,53 +30,6 @@ void check_targets(const char* op, const Tensor& logits, const Tensor& targets) 
                 tgt[r], r, vocab);
 }
 
-// The largest of row[0, n).
-template <typename T>
-T row_max(const T* row, int64_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    using S = simd::Simd<float>;
-    int64_t v = 0;
-    S::Vec m = S::minus_infinity();
-    for (; v + S::width <= n; v += S::width) m = S::max(m, S::load(row + v));
-    float best = m[0];
-    for (int64_t u = 1; u < S::width; ++u) best = std::max(best, m[u]);
-    for (; v < n; ++v) best = std::max(best, row[v]);
-    return best;
-  } else {
-    return *std::max_element(row, row + n);
-  }
-}
-
-// sum_v exp(row[v] - m), summed in double (V reaches 50k terms). f32 runs simd::exp on whole
-// registers and adds them as doubles; f64 (the gradient checks) keeps std::exp.
-template <typename T>
-double sum_exp(const T* row, int64_t n, T m) {
-  double s = 0;
-  int64_t v = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    using S = simd::Simd<float>;
-    typedef double Wide __attribute__((vector_size(S::width * sizeof(double))));
-    Wide total{};
-    for (; v + S::width <= n; v += S::width)
-      total += __builtin_convertvector(simd::exp(S::load(row + v) - m), Wide);
-    for (int64_t u = 0; u < S::width; ++u) s += total[u];
-  }
-  for (; v < n; ++v) s += std::exp(static_cast<double>(row[v] - m));
-  return s;
-}
-
-// out[v] = exp(in[v] - l) * scale; out may be in (each register is read before it is written).
-template <typename T>
-void scaled_softmax(const T* in, int64_t n, T l, T scale, T* out) {
-  int64_t v = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    using S = simd::Simd<float>;
-    for (; v + S::width <= n; v += S::width)
-      S::store(out + v, simd::exp(S::load(in + v) - l) * scale);
-  }
-  for (; v < n; ++v) out[v] = std::exp(in[v] - l) * scale;
-}
-
 }  // namespace
 
 // lse[r] = log sum_v exp(logits[r, v]) (max subtracted, exps summed in double);
@@ -101,8 +52,10 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targe
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * vocab >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* row = x + r * vocab;
-      const T m = row_max(row, vocab);
-      const double l = static_cast<double>(m) + std::log(sum_exp(row, vocab, m));
+      const T m = *std::max_element(row, row + vocab);
+      double s = 0;
+      for (int64_t v = 0; v < vocab; ++v) s += std::exp(row[v] - m);
+      const double l = static_cast<double>(m) + std::log(s);
       out_lse[r] = static_cast<T>(l);
       loss[r] = tgt[r] < 0 ? T(0) : static_cast<T>(l - static_cast<double>(row[tgt[r]]));
     }
@@ -136,7 +89,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& lse,
         std::fill(out, out + vocab, T(0));
         continue;
       }
-      scaled_softmax(in, vocab, l[r], s, out);
+      for (int64_t v = 0; v < vocab; ++v) out[v] = std::exp(in[v] - l[r]) * s;
       out[tgt[r]] -= s;
     }
   });
