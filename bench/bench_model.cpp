@@ -12,6 +12,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "core/cpu/blas_kernel.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/cpu_features.h"
 #include "core/philox.h"
@@ -93,13 +94,14 @@ int main(int argc, char** argv) {
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},"
       "\"tokens_per_s\":{:.1f},"
       "\"peak_rss_mib\":{:.1f},\"planned_activation_mib\":{:.1f},\"activation_mib\":{:.1f},"
-      "\"openblas_core\":\"{}\","
+      "\"openblas_core\":\"{}\",\"blas_threading\":\"{}\","
       "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
       "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
       preset, cfg.block.str(), recompute, seq_len, batch, threads, model.parameter_count(), seconds,
       cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       static_cast<double>(mem.activation_bytes) / 1048576.0, openblas_get_corename(),
+      pha::blas_threading(),
       flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm, flops_per_s / fma_peak);
   if (profile) {
     fmt::print("\n{}\nmodel FLOP/s {:.1f} GFLOP/s = {:.1f}% of the measured sgemm {:.1f} GFLOP/s\n",

@@ -30,6 +30,14 @@ anchor() {  # args of torch_anchor.py; uses $threads and $isa
   env LD_LIBRARY_PATH="$torch_ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" PYTHONPATH="$torch_dir" \
     OMP_NUM_THREADS="$threads" "${isa[@]}" /usr/bin/python3 bench/torch_anchor.py "$@"
 }
+# The naive ref links libblas.so.3 (Debian's alternatives: OpenBLAS's pthreads build); it gets
+# the OpenBLAS build pha links (the OpenMP one, which shares torch's OpenMP pool as it shares
+# pha's), so both sides run the same library and kernel. PHA_REF_OWN_BLAS=1 keeps its own.
+blas_dir=$(ldd "$bench" | awk '/libopenblas\.so/ {print $3}' | xargs dirname)
+ref_ld=()
+[ "${PHA_REF_OWN_BLAS:-0}" = 1 ] || [ ! -e "$blas_dir/libblas.so.3" ] ||
+  ref_ld=(LD_LIBRARY_PATH="$blas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+echo "ref BLAS: ${ref_ld[*]:-libblas.so.3 of the system}" >&2
 echo "| config | threads | pha tok/s | ref tok/s | anchor tok/s | pha/ref | pha/anchor | pha MiB | ref MiB | anchor MiB | mem pha/ref | mem pha/anchor |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in "${configs[@]}"; do
@@ -43,7 +51,7 @@ for c in "${configs[@]}"; do
     Haswell | Zen) isa=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
     *) isa=(MKL_ENABLE_INSTRUCTIONS=AVX512 ATEN_CPU_CAPABILITY=avx512) ;;
   esac
-  ref_json=$(OMP_NUM_THREADS=$threads /usr/bin/python3 tests/reference/bench_ref.py "${common[@]}" \
+  ref_json=$(env "${ref_ld[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 tests/reference/bench_ref.py "${common[@]}" \
     --threads "$threads")
   anchor_json=$(anchor "${common[@]}" --threads "$threads" 2>/dev/null | tail -1 || echo '{}')
   /usr/bin/python3 - "$c" "$threads" "$pha_json" "$ref_json" "$anchor_json" <<'PY'

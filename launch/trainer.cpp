@@ -207,13 +207,16 @@ struct Run {
         cpu.model, cpu.feature_list(), measured_clock_hz() / 1e9, f32_flops_per_cycle(cpu),
         theoretical_fma_peak(cores) / 1e9, cores, threads, launch.local_size,
         std::thread::hardware_concurrency());
-    fmt::print("blas: {} | kernel {} | {}\n", blas_library(), blas_kernel_name(),
-               blas_kernel_choice());
+    fmt::print("blas: {} | kernel {} | threads {} | {}\n", blas_library(), blas_kernel_name(),
+               blas_threading(), blas_kernel_choice());
+    if (const std::string w = blas_threading_warning(threads); !w.empty()) fmt::print("{}\n", w);
     JsonRecord r;
     r.add("kind", std::string("machine"))
         .add("cpu", cpu.model)
         .add("cpu_features", cpu.feature_list());
-    r.add("blas", blas_library()).add("blas_kernel", blas_kernel_name());
+    r.add("blas", blas_library())
+        .add("blas_kernel", blas_kernel_name())
+        .add("blas_threading", blas_threading());
     r.add("threads_per_rank", int64_t{threads})
         .add("ranks", int64_t{dist.grid.layout().world_size()});
     r.add("matmul_peak_flops_per_s", peak * dist.grid.layout().world_size());

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools libboost-program-options-dev libfmt-dev libgtest-dev libgmock-dev
-  libopenblas-dev libfftw3-dev python3-torch python3-h5py python3-numpy python3-matplotlib clang-format
+  libopenblas-dev libopenblas-openmp-dev libfftw3-dev python3-torch python3-h5py python3-numpy python3-matplotlib clang-format
   slurm-wlm munge libpmix-dev python3-absl python3-pip)
 # slurm-wlm, munge: the one-machine Slurm of the Slurm test (apt starts no daemons here).
 # libpmix-dev: `srun --mpi=pmix` loads libpmix.so, which only the -dev package provides.

@@ -12,6 +12,7 @@
 
 extern "C" char* openblas_get_corename(void);
 extern "C" char* openblas_get_config(void);
+extern "C" int openblas_get_parallel(void);
 
 namespace pha {
 
@@ -75,6 +76,23 @@ std::string blas_kernel_name() {
 
 std::string blas_library() {
   return openblas_get_config();
+}
+
+std::string blas_threading() {
+  switch (openblas_get_parallel()) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    default: return "OpenMP";
+  }
+}
+
+std::string blas_threading_warning(int threads) {
+  if (threads <= 1 || blas_threading() != "pthreads") return "";
+  return fmt::format(
+      "warning: OpenBLAS runs its own pthreads pool beside pha's {} OpenMP threads; they contend "
+      "for the cores (a tiny step ran 3.6x slower, docs/results.md): install "
+      "libopenblas-openmp-dev and rebuild",
+      threads);
 }
 
 std::string best_blas_kernel(const CpuFeatures& cpu) {

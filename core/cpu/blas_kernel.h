@@ -26,6 +26,12 @@ namespace pha {
 std::string blas_kernel_name();
 // "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY ..." (openblas_get_config).
 std::string blas_library();
+// How OpenBLAS runs its threads (openblas_get_parallel): "OpenMP" (pha's own OpenMP pool, the
+// build CMake links when libopenblas-openmp-dev is installed), "pthreads" (a second pool, whose
+// threads spin after each call and slow pha's OpenMP ops on the same cores) or "sequential".
+std::string blas_threading();
+// "" when the threading suits pha, else one sentence saying what is wrong and how to fix it.
+std::string blas_threading_warning(int threads);
 // The fastest OpenBLAS kernel for the CPU (measured in docs/results.md: SkylakeX for AVX-512,
 // BF16 or not, Haswell for AVX2+FMA), or "" when the SSE kernel OpenBLAS picks
 // is all the CPU has.
