@@ -9,7 +9,8 @@
 # Both PyTorch sides run on the BLAS kernel class pha uses: the ref links Debian's OpenBLAS, which
 # follows OPENBLAS_CORETYPE as pha does; the anchor's MKL and ATen kernels are capped at AVX2 when
 # pha's OpenBLAS kernel is an AVX2 one (Haswell, Zen), AVX-512 otherwise.
-#   bash bench/model_vs_torch.sh [threads] [config...]
+#   bash bench/model_vs_torch.sh [threads] [config...]   env: ROUNDS (1: each side's best of
+#   ROUNDS alternating runs), STEPS (timed steps; default 12 tiny, 2 pha-125m, 3 otherwise)
 # A config is preset:T:B[:block]; default tiny:256:8 small:512:4 pha-125m:1024:1 small:512:4:gss+ffn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,23 +44,33 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in "${configs[@]}"; do
   IFS=: read -r preset seq batch block <<<"$c"
   block=${block:-pha}
-  steps=2
-  [ "$preset" = pha-125m ] && steps=1
+  # Timed steps (after one warm-up step each side): a few seconds per run.
+  case $preset in tiny) steps=12 ;; pha-125m) steps=2 ;; *) steps=3 ;; esac
+  steps=${STEPS:-$steps}
   common=(--preset "$preset" --block "$block" --seq "$seq" --batch "$batch" --steps "$steps")
-  pha_json=$(OMP_NUM_THREADS=$threads "$bench" "${common[@]}" --threads "$threads")
-  case $(echo "$pha_json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["openblas_core"])') in
-    Haswell | Zen) isa=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
-    *) isa=(MKL_ENABLE_INSTRUCTIONS=AVX512 ATEN_CPU_CAPABILITY=avx512) ;;
-  esac
-  ref_json=$(env "${ref_ld[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 tests/reference/bench_ref.py "${common[@]}" \
-    --threads "$threads")
-  anchor_json=$(anchor "${common[@]}" --threads "$threads" 2>/dev/null | tail -1 || echo '{}')
-  /usr/bin/python3 - "$c" "$threads" "$pha_json" "$ref_json" "$anchor_json" <<'PY'
+  pha_runs=() ref_runs=() anchor_runs=()
+  for ((round = 0; round < ${ROUNDS:-1}; ++round)); do  # the three sides alternate
+    pha_runs+=("$(OMP_NUM_THREADS=$threads "$bench" "${common[@]}" --threads "$threads")")
+    case $(echo "${pha_runs[-1]}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["openblas_core"])') in
+      Haswell | Zen) isa=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
+      *) isa=(MKL_ENABLE_INSTRUCTIONS=AVX512 ATEN_CPU_CAPABILITY=avx512) ;;
+    esac
+    ref_runs+=("$(env "${ref_ld[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 \
+      tests/reference/bench_ref.py "${common[@]}" --threads "$threads")")
+    anchor_runs+=("$(anchor "${common[@]}" --threads "$threads" 2>/dev/null | tail -1 || echo '{}')")
+  done
+  /usr/bin/python3 - "$c" "$threads" "${#pha_runs[@]}" "${pha_runs[@]}" "${ref_runs[@]}" \
+    "${anchor_runs[@]}" <<'PY'
 import json, sys
-c, threads, p, r, a = sys.argv[1], sys.argv[2], *(json.loads(s) for s in sys.argv[3:])
+c, threads, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+runs = [json.loads(s) for s in sys.argv[4:]]
 nan = float("nan")
-tp, tr, ta = p["tokens_per_s"], r["tokens_per_s"], a.get("tokens_per_s", nan)
-mp, mr, ma = p["peak_rss_mib"], r["peak_rss_mib"], a.get("peak_rss_mib", nan)
+def best(side):  # the fastest round of one side; its peak RSS is the largest of the rounds
+    rs = [r for r in runs[side * rounds:(side + 1) * rounds] if "tokens_per_s" in r]
+    if not rs:
+        return nan, nan
+    return max(r["tokens_per_s"] for r in rs), max(r["peak_rss_mib"] for r in rs)
+(tp, mp), (tr, mr), (ta, ma) = best(0), best(1), best(2)
 print(f"| {c} | {threads} | {tp:.0f} | {tr:.0f} | {ta:.0f} | {tp/tr:.2f}x | {tp/ta:.2f}x | "
       f"{mp:.0f} | {mr:.0f} | {ma:.0f} | {mp/mr:.2f} | {mp/ma:.2f} |")
 PY
