@@ -42,8 +42,8 @@ def main():
         fig = plot_against_pairs(cells, blocks, widths[0], pairs_list, values)
     else:
         fig = plot_against_width(cells, blocks, widths, pairs_list, values)
-    fig.suptitle(f"MQAR on the built-in corpus: {keys} keys, {values} values, {fraction} of documents "
-                 f"recall, {steps} steps of 16 x 128 tokens, lr {lr}", fontsize=9)
+    fig.suptitle(f"MQAR on the built-in corpus: {keys} keys, {values} values, recall fraction {fraction}, "
+                 f"{steps} steps of 16 x 128 tokens, lr {lr}", fontsize=9)
     fig.tight_layout()
     for ext in ("png", "svg"):
         fig.savefig(f"{prefix}.{ext}", dpi=120)
