@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
       cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       static_cast<double>(mem.activation_bytes) / 1048576.0, openblas_get_corename(),
-      pha::blas_threading(),
-      flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm, flops_per_s / fma_peak);
+      pha::blas_threading(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,
+      flops_per_s / fma_peak);
   if (profile) {
     fmt::print("\n{}\nmodel FLOP/s {:.1f} GFLOP/s = {:.1f}% of the measured sgemm {:.1f} GFLOP/s\n",
                pha::profile_table(profiler.stats(), steps, seconds), flops_per_s / 1e9,

@@ -80,9 +80,12 @@ std::string blas_library() {
 
 std::string blas_threading() {
   switch (openblas_get_parallel()) {
-    case 0: return "sequential";
-    case 1: return "pthreads";
-    default: return "OpenMP";
+    case 0:
+      return "sequential";
+    case 1:
+      return "pthreads";
+    default:
+      return "OpenMP";
   }
 }
 
@@ -90,7 +93,8 @@ std::string blas_threading_warning(int threads) {
   if (threads <= 1 || blas_threading() != "pthreads") return "";
   return fmt::format(
       "warning: OpenBLAS runs its own pthreads pool beside pha's {} OpenMP threads; they contend "
-      "for the cores (a tiny step ran 3.6x slower, docs/results.md): install "
+      "for the cores (a 2-thread tiny step ran 3.6x slower than with OpenBLAS's OpenMP build, "
+      "docs/results.md): install "
       "libopenblas-openmp-dev and rebuild",
       threads);
 }
