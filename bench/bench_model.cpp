@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
       static_cast<double>(steps);
   const pha::MemoryFigures mem = model.memory();
+  const double peak_rss_mib = pha::launch::peak_rss_mib();  // before the sgemm probe's buffers
   const double flops_per_s = pha::launch::train_flops_per_token(cfg, seq_len) *
                              static_cast<double>(batch * seq_len) / seconds;
   const double sgemm = pha::launch::measure_matmul_peak(cpu);
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
       "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
       "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
       preset, cfg.block.str(), recompute, seq_len, batch, threads, model.parameter_count(), seconds,
-      cpu_seconds, static_cast<double>(batch * seq_len) / seconds, pha::launch::peak_rss_mib(),
+      cpu_seconds, static_cast<double>(batch * seq_len) / seconds, peak_rss_mib,
       static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       static_cast<double>(mem.activation_bytes) / 1048576.0, openblas_get_corename(),
       pha::blas_threading(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,

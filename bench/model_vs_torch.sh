@@ -10,7 +10,8 @@
 # follows OPENBLAS_CORETYPE as pha does; the anchor's MKL and ATen kernels are capped at AVX2 when
 # pha's OpenBLAS kernel is an AVX2 one (Haswell, Zen), AVX-512 otherwise.
 #   bash bench/model_vs_torch.sh [threads] [config...]   env: ROUNDS (1: each side's best of
-#   ROUNDS alternating runs), STEPS (timed steps; default 12 tiny, 2 pha-125m, 3 otherwise)
+#   ROUNDS alternating runs), STEPS (timed steps; default 12 tiny, 2 pha-125m, 3 otherwise),
+#   RECOMPUTE (pha's --recompute: none by default; the PyTorch sides keep every activation)
 # A config is preset:T:B[:block]; default tiny:256:8 small:512:4 pha-125m:1024:1 small:512:4:gss+ffn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ blas_dir=$(ldd "$bench" | awk '/libopenblas\.so/ {print $3}' | xargs dirname)
 ref_ld=()
 [ "${PHA_REF_OWN_BLAS:-0}" = 1 ] || [ ! -e "$blas_dir/libblas.so.3" ] ||
   ref_ld=(LD_LIBRARY_PATH="$blas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
-echo "ref BLAS: ${ref_ld[*]:-libblas.so.3 of the system}" >&2
+echo "ref BLAS: ${ref_ld[*]:-libblas.so.3 of the system}; pha recompute: ${RECOMPUTE:-none}" >&2
 echo "| config | threads | pha tok/s | ref tok/s | anchor tok/s | pha/ref | pha/anchor | pha MiB | ref MiB | anchor MiB | mem pha/ref | mem pha/anchor |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in "${configs[@]}"; do
@@ -50,7 +51,8 @@ for c in "${configs[@]}"; do
   common=(--preset "$preset" --block "$block" --seq "$seq" --batch "$batch" --steps "$steps")
   pha_runs=() ref_runs=() anchor_runs=()
   for ((round = 0; round < ${ROUNDS:-1}; ++round)); do  # the three sides alternate
-    pha_runs+=("$(OMP_NUM_THREADS=$threads "$bench" "${common[@]}" --threads "$threads")")
+    pha_runs+=("$(OMP_NUM_THREADS=$threads "$bench" "${common[@]}" --threads "$threads" \
+      --recompute "${RECOMPUTE:-none}")")
     case $(echo "${pha_runs[-1]}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["openblas_core"])') in
       Haswell | Zen) isa=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
       *) isa=(MKL_ENABLE_INSTRUCTIONS=AVX512 ATEN_CPU_CAPABILITY=avx512) ;;

@@ -15,12 +15,14 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   const bool serial = c.block.serial;
   L.norm = plan.param(prefix + (serial ? "attn_norm.weight" : "norm.weight"), {c.d}, InitKind::ones,
                       0, ParamGroup::no_decay);
-  L.h = plan.act(prefix + "h", {B, T, c.d});
+  // The norms' outputs are scratch: backward rebuilds them from the block input (x_mid) and the
+  // kept rstd in one elementwise pass.
+  L.h = plan.scratch("block.h", {B, T, c.d});
   L.rstd = plan.stat(prefix + "rstd", {B * T});
   if (serial) {
     L.ffn_norm =
         plan.param(prefix + "ffn_norm.weight", {c.d}, InitKind::ones, 0, ParamGroup::no_decay);
-    L.h2 = plan.act(prefix + "h2", {B, T, c.d});
+    L.h2 = plan.scratch("block.h2", {B, T, c.d});
     L.rstd2 = plan.stat(prefix + "rstd2", {B * T});
     L.x_mid = plan.act(prefix + "x_mid", {B, T, c.d});
   }
@@ -30,10 +32,11 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   L.n_branches = c.block.n_active();
   if (!serial) L.mixer = make_mixer(plan, prefix + "mixer.", s, L.n_branches);
   for (int i = 0; i < L.n_branches; ++i) {
-    // A serial block's sub-layer outputs are never read by backward (recomputed_from).
-    const std::string name =
-        serial ? (i == 0 ? "attn_out" : "ffn_out") : fmt::format("branch{}", i);
-    L.branch_out[i] = plan.act(prefix + name, {B, T, c.d});
+    // A serial block's sub-layer outputs are never read by backward: scratch. A PHA block's
+    // branch outputs are read by the mixer's backward.
+    L.branch_out[i] = serial
+                          ? plan.scratch(i == 0 ? "block.attn_out" : "block.ffn_out", {B, T, c.d})
+                          : plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
     L.d_branch[i] = plan.scratch(fmt::format("block.d_branch{}", i), {B, T, c.d});
   }
   L.d_h = plan.scratch("block.d_h", {B, T, c.d});
@@ -98,21 +101,22 @@ void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const T
 
 void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                      Communicator* tp) {
-  if (L.recompute == Recompute::none) return;
-  const bool full = L.recompute == Recompute::full;
+  // The norms' outputs (scratch under every mode) first.
   be.rmsnorm_forward(x_in, L.norm.value, L.h, L.rstd, L.eps);
+  const bool none = L.recompute == Recompute::none, full = L.recompute == Recompute::full;
   if (L.kind.serial) {
     if (full) {
       attention_forward(be, *L.attention, L.h, rope, L.branch_out[0]);
       tp_all_reduce(tp, L.branch_out[0]);
       be.add(x_in, L.branch_out[0], L.x_mid);
-    } else {
+    } else if (!none) {
       attention_project(be, *L.attention, L.h, rope);
     }
     be.rmsnorm_forward(L.x_mid, L.ffn_norm.value, L.h2, L.rstd2, L.eps);
-    ffn_hidden(be, *L.ffn, L.h2);
+    if (!none) ffn_hidden(be, *L.ffn, L.h2);
     return;
   }
+  if (none) return;
   // Full: each branch's output again (this rank's partial sum, as the mixer read it).
   int i = 0;
   if (L.attention) {

@@ -15,13 +15,13 @@ namespace pha {
 struct BlockLayer {
   BlockKind kind;
   Param norm, ffn_norm;     // pha: norm; serial: attn_norm (in norm) and ffn_norm
-  Tensor h, rstd;           // acts [B, T, d], [B*T]
-  Tensor h2, rstd2, x_mid;  // serial only
+  Tensor h, rstd;           // scratch [B, T, d] (rebuilt by backward), act [B*T]
+  Tensor h2, rstd2, x_mid;  // serial only: scratch, act, act
   std::optional<AttentionLayer> attention;
   std::optional<GssLayer> gss;
   std::optional<FfnLayer> ffn;
   std::optional<MixerLayer> mixer;  // pha only
-  Tensor branch_out[3];             // acts [B, T, d], in the order attention, gss, ffn
+  Tensor branch_out[3];             // [B, T, d], attention, gss, ffn: acts (serial: scratch)
   Tensor d_h, d_branch[3];          // scratch [B, T, d]
   int n_branches = 0;
   double eps = 1e-5;
@@ -40,11 +40,12 @@ void block_forward(Backend& be, const BlockLayer& L, const Tensor& x_in, const T
 using BranchFn = std::function<void(const Tensor& h, const Tensor& out)>;
 void block_forward_with(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& x_out,
                         Communicator* tp, const BranchFn& attention, const BranchFn& gss);
-// Recomputes from x_in the activations the block's recompute mode dropped
-// (recomputed_from), bit-identical to the forward's: selective runs the norms, the Q/K/V
+// Recomputes from x_in the norms' outputs (scratch under every mode) and the activations the
+// block's recompute mode dropped (recomputed_from), bit-identical to the forward's: selective
+// runs the Q/K/V
 // projections with RoPE, GSS's input path and gates and the FFN hidden layer; full runs the whole
 // forward but the residual sum (a serial block all-reduces its attention output again for x_mid;
-// a PHA block's recomputation needs no communication). Nothing to do under none.
+// a PHA block's recomputation needs no communication). Under none only the norms.
 void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                      Communicator* tp);
 // On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=. A PHA block

@@ -12,9 +12,8 @@ FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.w2 = plan.param(prefix + "w2", {c.d, c.d_ff}, InitKind::normal, output_proj_stddev(c),
                     ParamGroup::decay, TpSplit::cols);
   L.pre = plan.act(prefix + "pre", {s.batch, s.seq_len, d_ff});
-  L.act = plan.act(prefix + "act", {s.batch, s.seq_len, d_ff});
+  L.act = plan.scratch("ffn.act", {s.batch, s.seq_len, d_ff});
   L.d_act = plan.scratch("ffn.d_act", {s.batch, s.seq_len, d_ff});
-  L.d_pre = plan.scratch("ffn.d_pre", {s.batch, s.seq_len, d_ff});
   return L;
 }
 
@@ -30,11 +29,13 @@ void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& 
 
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh) {
+  be.gelu_forward(L.pre, L.act);
   zero(be, L.d_act);
   be.linear_backward(dout, L.act, L.w2.compute, L.d_act, L.w2.grad);
-  zero(be, L.d_pre);
-  be.gelu_backward(L.pre, L.d_act, L.d_pre);
-  be.linear_backward(L.d_pre, h, L.w1.compute, dh, L.w1.grad);
+  const Tensor& d_pre = L.act;  // act is read: its buffer takes d_pre
+  zero(be, d_pre);
+  be.gelu_backward(L.pre, L.d_act, d_pre);
+  be.linear_backward(d_pre, h, L.w1.compute, dh, L.w1.grad);
 }
 
 }  // namespace pha

@@ -5,14 +5,17 @@
 namespace pha {
 
 struct FfnLayer {
-  Param w1, w2;         // [d_ff, d], [d, d_ff]
-  Tensor pre, act;      // acts [B, T, d_ff]: h W1^T and its GELU
-  Tensor d_act, d_pre;  // backward scratch [B, T, d_ff]
+  Param w1, w2;  // [d_ff, d], [d, d_ff]
+  Tensor pre;    // act [B, T, d_ff]: h W1^T
+  // Scratch [B, T, d_ff]: GELU(pre), what W2 reads; backward rebuilds it from pre (one
+  // elementwise pass instead of keeping d_ff floats per row) and then reuses it for d_pre.
+  Tensor act;
+  Tensor d_act;  // backward scratch [B, T, d_ff]
 };
 
 FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s);
 void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out);
-// The hidden layer alone, what backward reads: pre and act (recomputation).
+// The hidden layer alone, what backward reads: pre (recomputation); act as a by-product.
 void ffn_hidden(Backend& be, const FfnLayer& L, const Tensor& h);
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh);

@@ -30,11 +30,8 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.skip = plan.param(prefix + "d", {H}, InitKind::normal, 1.0, ParamGroup::no_decay);
 
   L.u_pre = plan.act(prefix + "u_pre", {B, T, F});
-  L.u = plan.act(prefix + "u", {B, T, F});
   L.gate = plan.act(prefix + "gate", {B, T, F});
-  L.gated = plan.act(prefix + "gated", {B, T, F});
   L.z_pre = plan.act(prefix + "z_pre", {B, T, H});
-  L.z = plan.act(prefix + "z", {B, T, H});
   L.zn = plan.act(prefix + "zn", {B, T, H});
   L.conv = plan.act(prefix + "conv", {B, T, H});
   L.y = plan.act(prefix + "y", {B, T, H});
@@ -43,6 +40,9 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   // The DSS kernel is generated from f32 parameters and convolved in f32: kept in that type.
   L.kernel = plan.act(prefix + "kernel", {s.global_seq_len(), H}, plan.precision().param);
 
+  L.u = plan.scratch("gss.u", {B, T, F});
+  L.gated = plan.scratch("gss.gated", {B, T, F});
+  L.z = plan.scratch("gss.z", {B, T, H});
   L.d_gated = plan.scratch("gss.d_gated", {B, T, F});
   L.d_gate = plan.scratch("gss.d_gate", {B, T, F});
   L.d_u = plan.scratch("gss.d_u", {B, T, F});
@@ -98,6 +98,9 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh, Communicator* tp) {
+  be.gelu_forward(L.u_pre, L.u);
+  be.mul(L.gate, L.u, L.gated);
+  be.gelu_forward(L.z_pre, L.z);
   for (const Tensor* t :
        {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})
     zero(be, *t);

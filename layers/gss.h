@@ -10,13 +10,16 @@
 namespace pha {
 
 struct GssLayer {
-  Param wu, wz, wg, wo;           // [F, d], [H, d], [F, H], [d, F]
-  Param norm_weight, norm_bias;   // [H]
-  Param lambda_re, lambda_im;     // [N]
-  Param c_re, c_im;               // [H, N]
-  Param skip;                     // D: [H]
-  Tensor u_pre, u, gate, gated;   // acts [B, T, F]: h Wu^T, GELU, y Wg^T, gate * u
-  Tensor z_pre, z, zn, conv, y;   // acts [B, T, H]
+  Param wu, wz, wg, wo;          // [F, d], [H, d], [F, H], [d, F]
+  Param norm_weight, norm_bias;  // [H]
+  Param lambda_re, lambda_im;    // [N]
+  Param c_re, c_im;              // [H, N]
+  Param skip;                    // D: [H]
+  Tensor u_pre, gate;            // acts [B, T, F]: h Wu^T, y Wg^T
+  Tensor z_pre, zn, conv, y;     // acts [B, T, H]
+  // Scratch rebuilt by backward from u_pre, gate and z_pre (elementwise passes instead of keeping
+  // 2F + H floats per row): u = GELU(u_pre), gated = gate * u [B, T, F]; z = GELU(z_pre) [B, T, H].
+  Tensor u, gated, z;
   Tensor ln_mean, ln_rstd;        // acts [B*T]
   Tensor kernel;                  // act [T, H] (T: the whole sequence's length)
   Tensor d_gated, d_gate, d_u;    // scratch [B, T, F]
@@ -34,7 +37,7 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 // y = conv + D zn and out = ((y Wg^T) * u) Wo^T.
 void gss_input(Backend& be, const GssLayer& L, const Tensor& h);
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
-// The first part of gss_output, what backward reads: y, gate and gated (recomputation).
+// The first part of gss_output, what backward reads: y and gate (recomputation).
 void gss_gate(Backend& be, const GssLayer& L);
 // Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
 // input gradient; `tp` reduces the state path's gradient (nullptr: one rank).

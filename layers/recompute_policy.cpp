@@ -8,7 +8,9 @@
 // (ring_attention.h) merges into attn.o and attn.lse (kept) from attn.k and attn.v (recomputed,
 // then sent around the ring again), the split convolution (context_conv.h) reads gss.zn
 // (recomputed, re-sent) and its prefix of gss.kernel (kept) into gss.conv (kept); their transfer
-// buffers are scratch.
+// buffers are scratch. What one elementwise pass rebuilds from a kept tensor (the norms' outputs,
+// the GELUs, GSS's gate product) and a serial block's sub-layer outputs (never read by backward)
+// are scratch under every mode and have no row here.
 #include <map>
 
 #include "layers/planner.h"
@@ -37,15 +39,11 @@ const char* recompute_name(Recompute mode) {
 Recompute recomputed_from(const std::string& name) {
   using R = Recompute;
   static const std::map<std::string, Recompute> rules = {
-      // The block: norms (pha and serial), the serial block's residual midpoint and its two
-      // sub-layer outputs (never read by backward), the PHA block's branch outputs.
-      {"h", R::selective},
+      // The block: the norms' row statistics (pha and serial), the serial block's residual
+      // midpoint, the PHA block's branch outputs.
       {"rstd", R::selective},
-      {"h2", R::selective},
       {"rstd2", R::selective},
       {"x_mid", R::full},
-      {"attn_out", R::selective},
-      {"ffn_out", R::selective},
       {"branch0", R::full},
       {"branch1", R::full},
       {"branch2", R::full},
@@ -57,23 +55,19 @@ Recompute recomputed_from(const std::string& name) {
       {"attn.v", R::selective},
       {"attn.o", R::full},
       {"attn.lse", R::full},
-      // GSS: the gates, GELUs and LayerNorm are recomputed; the FFT convolution's output and the
-      // DSS kernel are kept.
+      // GSS: the projections, LayerNorm and gates are recomputed; the FFT convolution's output
+      // and the DSS kernel are kept.
       {"gss.u_pre", R::selective},
-      {"gss.u", R::selective},
       {"gss.gate", R::selective},
-      {"gss.gated", R::selective},
       {"gss.z_pre", R::selective},
-      {"gss.z", R::selective},
       {"gss.zn", R::selective},
       {"gss.y", R::selective},
       {"gss.ln_mean", R::selective},
       {"gss.ln_rstd", R::selective},
       {"gss.conv", R::full},
       {"gss.kernel", R::full},
-      // FFN: the hidden layer (one projection and a GELU).
+      // FFN: the hidden layer's projection.
       {"ffn.pre", R::selective},
-      {"ffn.act", R::selective},
   };
   const auto it = rules.find(name);
   PHA_REQUIRE(it != rules.end(),
