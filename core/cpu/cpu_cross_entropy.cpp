@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/cross_entropy_rows.h"
 
 namespace pha {
 namespace {
@@ -32,7 +33,8 @@ void check_targets(const char* op, const Tensor& logits, const Tensor& targets) 
 
 }  // namespace
 
-// lse[r] = log sum_v exp(logits[r, v]) (max subtracted, exps summed in double);
+// lse[r] = log sum_v exp(logits[r, v]) (max subtracted, exps summed in double: the row kernels of
+// cross_entropy_rows.h, shared with the vocab-parallel ops);
 // losses[r] = lse[r] - logits[r, target], 0 for an ignored row.
 void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targets,
                                        const Tensor& losses, const Tensor& lse) {
@@ -52,10 +54,8 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targe
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * vocab >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* row = x + r * vocab;
-      const T m = *std::max_element(row, row + vocab);
-      double s = 0;
-      for (int64_t v = 0; v < vocab; ++v) s += std::exp(row[v] - m);
-      const double l = static_cast<double>(m) + std::log(s);
+      const T m = cpu::row_max(row, vocab);
+      const double l = log_sum_exp(static_cast<double>(m), cpu::row_sum_exp(row, vocab, m));
       out_lse[r] = static_cast<T>(l);
       loss[r] = tgt[r] < 0 ? T(0) : static_cast<T>(l - static_cast<double>(row[tgt[r]]));
     }
@@ -89,8 +89,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& lse,
         std::fill(out, out + vocab, T(0));
         continue;
       }
-      for (int64_t v = 0; v < vocab; ++v) out[v] = std::exp(in[v] - l[r]) * s;
-      out[tgt[r]] -= s;
+      cpu::row_softmax_grad(in, out, vocab, l[r], s, int64_t{tgt[r]});
     }
   });
 }

@@ -1,13 +1,15 @@
 // Vocab-parallel cross-entropy: this rank's logits [rows, V_local] are columns
 // [vocab_offset, vocab_offset + V_local) of the full [rows, V]; the caller all-reduces row_max
-// (MAX) and stats (SUM) between the ops (see backend.h). Each row is one serial loop with its sum
-// in double, so results do not depend on the thread count. With one shard the ops repeat the
+// (MAX) and stats (SUM) between the ops (see backend.h). The row kernels are the fused ops' own
+// (cross_entropy_rows.h): each row one serial loop with its sum in double, so results do not
+// depend on the thread count. With one shard the ops repeat the
 // fused cross_entropy_forward/backward step for step: f64 results equal it bit for bit, and f32
 // ones differ only by the rounding of the sum of exps to f32 for the reduction.
 #include <algorithm>
 #include <cmath>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/cross_entropy_rows.h"
 #include "core/cpu/parallel.h"
 #include "core/math/cross_entropy.h"
 
@@ -51,10 +53,7 @@ void CpuBackend::vocab_parallel_max(const Tensor& logits, const Tensor& row_max)
     using T = decltype(tag);
     const T* x = logits.as<T>();  // [rows, V_local]
     T* m = row_max.as<T>();       // [rows]
-    cpu::for_rows(rows, vocab, [&](int64_t r) {
-      const T* row = x + r * vocab;
-      m[r] = *std::max_element(row, row + vocab);
-    });
+    cpu::for_rows(rows, vocab, [&](int64_t r) { m[r] = cpu::row_max(x + r * vocab, vocab); });
   });
 }
 
@@ -81,9 +80,7 @@ void CpuBackend::vocab_parallel_sums(const Tensor& logits, const Tensor& targets
     T* target_logit = sumexp + rows;  // [rows]: stats row 1
     cpu::for_rows(rows, vocab, [&](int64_t r) {
       const T* row = x + r * vocab;
-      double s = 0;
-      for (int64_t v = 0; v < vocab; ++v) s += std::exp(row[v] - m[r]);
-      sumexp[r] = static_cast<T>(s);
+      sumexp[r] = static_cast<T>(cpu::row_sum_exp(row, vocab, m[r]));
       const int64_t col = vocab_shard_column(tgt[r], vocab_offset, vocab);
       target_logit[r] = col < 0 ? T(0) : row[col];
     });
@@ -156,8 +153,8 @@ void CpuBackend::vocab_parallel_backward(const Tensor& logits, const Tensor& lse
         std::fill(out, out + vocab, T(0));
         return;
       }
-      const int64_t col = vocab_shard_column(tgt[r], vocab_offset, vocab);
-      for (int64_t v = 0; v < vocab; ++v) out[v] = softmax_xent_grad(in[v], l[r], s, v == col);
+      cpu::row_softmax_grad(in, out, vocab, l[r], s,
+                            vocab_shard_column(tgt[r], vocab_offset, vocab));
     });
   });
 }
