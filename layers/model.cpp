@@ -243,6 +243,19 @@ void Model::init_parameters(uint64_t seed) {
         host64[j] = initial_value(spec, seed, spec.global_index(static_cast<int64_t>(j)));
       backend_.copy_from_host(value, host64.data());
       if (compute_.contains(spec.name)) backend_.copy(value, compute_.get(spec.name));
+    } else if (!compute_in_chunks() && params_.get(spec.name).dtype == DType::f32) {
+      // In slices: staging the whole of the largest parameter would add its size to the peak
+      // memory for good (E: 147 MiB at pha-125m).
+      const Tensor& value = params_.get(spec.name);
+      constexpr int64_t kSlice = int64_t{1} << 20;
+      const Tensor flat = value.view({value.numel()});
+      for (int64_t begin = 0; begin < value.numel(); begin += kSlice) {
+        const int64_t count = std::min(kSlice, value.numel() - begin);
+        host32.resize(static_cast<size_t>(count));
+        initial_values(spec, seed, begin, host32);
+        backend_.copy_from_host(flat.slice0(begin, count), host32.data());
+      }
+      if (compute_.contains(spec.name)) backend_.copy(value, compute_.get(spec.name));
     } else {
       host32.resize(n);
       initial_values(spec, seed, 0, host32);
