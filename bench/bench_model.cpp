@@ -37,7 +37,7 @@ double process_cpu_seconds() {
 
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha", recompute = "none";
-  int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1;
+  int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1, head_chunk_rows = 256;
   bool profile = false;
   po::options_description opts("pha_bench_model [options]");
   opts.add_options()("help,h", "print this help")("preset", po::value(&preset), "model preset")(
@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
       "batch", po::value(&batch), "B")("steps", po::value(&steps), "timed steps")(
       "threads", po::value(&threads), "OpenMP and OpenBLAS threads")(
       "recompute", po::value(&recompute), "none | selective | full (train.recompute)")(
+      "head-chunk-rows", po::value(&head_chunk_rows),
+      "rows of logits at a time, 0 = whole (train.head_chunk_rows; default 256)")(
       "profile", po::bool_switch(&profile), "print a per-op table of the timed steps");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   pha::Backend& backend = profile ? static_cast<pha::Backend&>(profiler) : cpu;
   pha::ModelPart part;
   part.recompute = pha::parse_recompute(recompute);
+  part.head_chunk_rows = head_chunk_rows;
   pha::Model model(backend, cfg, batch, seq_len, {}, part);
   model.init_parameters(1);
   std::vector<int32_t> tokens(static_cast<size_t>(batch * seq_len));
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
     tokens[i] = static_cast<int32_t>(pha::philox_block(2, 3, i).v[0] % cfg.vocab);
   auto step = [&] {
     model.zero_grads();
-    const double loss = model.forward(tokens.data());
+    const double loss = model.forward(tokens.data(), {.head_gradient = true});
     model.backward();
     return loss;
   };
@@ -90,7 +93,8 @@ int main(int argc, char** argv) {
   const double sgemm = pha::launch::measure_matmul_peak(cpu);
   const double fma_peak = pha::theoretical_fma_peak(static_cast<double>(threads));
   fmt::print(
-      "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"recompute\":\"{}\",\"T\":{},\"B\":{}"
+      "{{\"impl\":\"pha\",\"preset\":\"{}\",\"block\":\"{}\",\"recompute\":\"{}\","
+      "\"head_chunk_rows\":{},\"T\":{},\"B\":{}"
       ",\"threads\":{},"
       "\"parameters\":{},\"seconds_per_step\":{:.4f},\"cpu_seconds_per_step\":{:.4f},"
       "\"tokens_per_s\":{:.1f},"
@@ -98,9 +102,9 @@ int main(int argc, char** argv) {
       "\"openblas_core\":\"{}\",\"blas_threading\":\"{}\","
       "\"gflops\":{:.1f},\"sgemm_gflops\":{:.1f},\"fma_peak_gflops\":{:.1f},"
       "\"of_sgemm\":{:.3f},\"of_fma_peak\":{:.3f}}}\n",
-      preset, cfg.block.str(), recompute, seq_len, batch, threads, model.parameter_count(), seconds,
-      cpu_seconds, static_cast<double>(batch * seq_len) / seconds, peak_rss_mib,
-      static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
+      preset, cfg.block.str(), recompute, head_chunk_rows, seq_len, batch, threads,
+      model.parameter_count(), seconds, cpu_seconds, static_cast<double>(batch * seq_len) / seconds,
+      peak_rss_mib, static_cast<double>(mem.activation_bytes + mem.scratch_bytes) / 1048576.0,
       static_cast<double>(mem.activation_bytes) / 1048576.0, openblas_get_corename(),
       pha::blas_threading(), flops_per_s / 1e9, sgemm / 1e9, fma_peak / 1e9, flops_per_s / sgemm,
       flops_per_s / fma_peak);

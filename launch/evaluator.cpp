@@ -4,7 +4,6 @@
 #include <span>
 
 #include "io/synthetic_corpus.h"
-#include "launch/vocab_argmax.h"
 
 namespace pha::launch {
 
@@ -13,8 +12,7 @@ using parallel::ReduceOp;
 void score_recall(Model& model, Distributed& dist, int slot, const int32_t* tokens,
                   int64_t& answers, int64_t& correct) {
   const int64_t B = model.batch(), T = model.seq_len();
-  const std::vector<int32_t> predicted =
-      vocab_parallel_argmax(model.backend(), dist.tp, model.logits(slot));
+  const std::vector<int32_t>& predicted = model.predictions(slot);
   if (dist.tp_rank() != 0) return;
   // The whole sequences' predictions, -2 at the positions other cp ranks hold: the answer at
   // position t is scored by the rank holding position t - 1 (the prediction of token t).
@@ -57,7 +55,7 @@ EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens
     tokens.copy_to(static_cast<uint64_t>(first_window * T), static_cast<uint64_t>(B * T),
                    batch.data());
     if (!dist.first_stage()) dist.pp.recv(model.stage_input(0), dist.stage() - 1);
-    const double loss = model.stage_forward(0, batch.data());
+    const double loss = model.stage_forward(0, batch.data(), ForwardOptions{.predict = recall});
     if (!dist.last_stage()) dist.pp.send(model.stage_output(0), dist.stage() + 1);
     if (dist.last_stage()) loss_sum += loss;
     if (recall) score_recall(model, dist, 0, batch.data(), answers, correct);

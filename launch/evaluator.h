@@ -20,10 +20,11 @@ struct EvalResult {
 EvalResult evaluate(Model& model, Distributed& dist, const io::TokenView& tokens,
                     int64_t max_batches, bool score_recall);
 
-// Adds the recall answers predicted by the last forward of `slot` (the argmax of its logits over
-// the whole vocabulary) to the counts: those at this rank's positions (under cp, the answers whose
-// preceding position it holds). Collective over the tp group; only tp rank 0 counts, so a sum over
-// all ranks counts each answer once. `tokens`: the whole micro-batch [B, T].
+// Adds the recall answers predicted by the last forward of `slot` (run with
+// ForwardOptions::predict: the argmax of its logits over the whole vocabulary) to the counts:
+// those at this rank's positions (under cp, the answers whose preceding position it holds). Only
+// tp rank 0 counts, so a sum over all ranks counts each answer once. `tokens`: the whole
+// micro-batch [B, T].
 void score_recall(Model& model, Distributed& dist, int slot, const int32_t* tokens,
                   int64_t& answers, int64_t& correct);
 

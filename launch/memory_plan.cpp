@@ -129,6 +129,7 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
         model_part_at(layout, coord, cfg.model, static_cast<int>(micro_batches)), plan.zero,
         grad_ranks);
     part.recompute = parse_recompute(cfg.train.recompute);
+    part.head_chunk_rows = cfg.train.head_chunk_rows;
     auto it = tables.find({coord.tp, coord.pp});
     if (it == tables.end())
       it = tables

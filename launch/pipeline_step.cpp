@@ -10,7 +10,7 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
                                  const std::function<void(int, int)>& on_forward,
                                  const GradsReadyHook& last_backward_ready,
-                                 const GradsReadyHook& every_backward_ready) {
+                                 const GradsReadyHook& every_backward_ready, bool predict) {
   PHA_REQUIRE(!last_backward_ready || !every_backward_ready,
               "run_pipeline_step: give a hook for the last backward or for every one, not both");
   using parallel::ActionKind;
@@ -29,7 +29,9 @@ PipelineResult run_pipeline_step(Model& model, Distributed& dist,
     const int slot = a.micro_batch % slots;
     switch (a.kind) {
       case ActionKind::forward: {
-        const double loss = model.stage_forward(slot, tokens_of(a.micro_batch));
+        const double loss =
+            model.stage_forward(slot, tokens_of(a.micro_batch),
+                                ForwardOptions{.head_gradient = true, .predict = predict});
         if (dist.last_stage()) {
           result.loss_sum += loss;
           if (on_forward) on_forward(a.micro_batch, slot);

@@ -17,11 +17,14 @@ struct PipelineResult {
 // (optional) hears, during this stage's last backward of the step, of the parameters whose
 // gradients are complete (GradientSync::last_backward_hook starts their dp average there).
 // every_backward_ready (optional; not with last_backward_ready) hears of them in every backward
-// (GradientSync::every_backward_hook: ZeRO-2's gradient window).
+// (GradientSync::every_backward_hook: ZeRO-2's gradient window). Every forward takes the head's
+// gradient when the head is in chunks (ForwardOptions::head_gradient) and, with `predict`, each
+// row's most likely token for on_forward (Model::predictions).
 PipelineResult run_pipeline_step(Model& model, Distributed& dist,
                                  const std::function<const int32_t*(int)>& tokens_of,
                                  const std::function<void(int, int)>& on_forward,
                                  const GradsReadyHook& last_backward_ready = {},
-                                 const GradsReadyHook& every_backward_ready = {});
+                                 const GradsReadyHook& every_backward_ready = {},
+                                 bool predict = false);
 
 }  // namespace pha::launch

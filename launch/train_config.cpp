@@ -87,6 +87,10 @@ OptionTable make_option_table(TrainConfig& c) {
         "none | selective | full: activations dropped after the forward and recomputed in "
         "each block's backward (selective: norms, Q/K/V, GSS gates, FFN hidden layer; full: all "
         "but the block inputs); the same losses and gradients, less activation memory");
+  t.add("train.head_chunk_rows", s.head_chunk_rows,
+        "rows of the head's logits computed at a time, the loss and its gradient taken chunk by "
+        "chunk in the forward, so no [B*T, V] logits are kept (the same FLOPs); 0 keeps them "
+        "whole for the backward");
   t.add("parallel.dp", c.parallel.dp, "data-parallel ranks (0 = world size / (tp * pp * cp))");
   t.add("parallel.tp", c.parallel.tp, "tensor-parallel ranks (split each block's branches)");
   t.add("parallel.pp", c.parallel.pp, "pipeline stages (contiguous layer ranges, 1F1B)");
@@ -169,6 +173,7 @@ void TrainConfig::finalize() {
               s.device);
   Precision::parse(s.precision);
   parse_recompute(s.recompute);
+  require_non_negative("train.head_chunk_rows", s.head_chunk_rows);
   PHA_REQUIRE(s.precision != "bf16" || s.device == "cuda",
               "train.precision = bf16 needs train.device = cuda: the CPU backend computes in fp32 "
               "(use --precision fp32)");

@@ -37,6 +37,9 @@ struct TrainSettings {
   std::string device = "cpu";  // cpu | cuda (one GPU per rank)
   std::string precision = "fp32";  // fp32 | bf16 (bf16 compute over f32 masters; cuda only)
   std::string recompute = "none";  // none | selective | full (layers/planner.h, Recompute)
+  // Rows of the head's logits computed at a time, the loss's gradient taken in the forward
+  // (ModelPart::head_chunk_rows); 0 keeps the whole [B*T, V_pad/tp] logits for the backward.
+  int64_t head_chunk_rows = 256;
 };
 
 // The dp x tp x pp x cp layout (parallel.md, docs/parallelism.md); dp = 0 is inferred from the

@@ -68,6 +68,7 @@ AdamWConfig adamw_config(const TrainSettings& s) {
 ModelPart model_part_of(Distributed& dist, const TrainConfig& c) {
   ModelPart part = dist.model_part(c.model);
   part.recompute = parse_recompute(c.train.recompute);
+  part.head_chunk_rows = c.train.head_chunk_rows;
   return part;
 }
 
@@ -380,7 +381,7 @@ int Run::loop() {
             score_recall(model, dist, slot, micro_tokens[static_cast<size_t>(m)].data(), answers,
                          correct);
         },
-        sync.last_backward_hook(), sync.every_backward_hook());
+        sync.last_backward_hook(), sync.every_backward_hook(), score);
     // This rank's compute: its thread's CPU time in forward and backward, less the time it spent
     // polling transfers and collectives (one OpenMP thread per rank: bench/context_parallel.sh).
     const double compute_cpu_s =

@@ -225,7 +225,7 @@ void Model::plan(Planner& p, Slot& slot) {
     if (declaring) block_params_.emplace_back(first, p.param_specs().size());
   }
   const size_t head_first = p.param_specs().size();
-  if (part_.has_head) slot.head = make_head(p, s);
+  if (part_.has_head) slot.head = make_head(p, s, part_.head_chunk_rows);
   if (declaring) head_params_ = {head_first, p.param_specs().size()};
   d_res_ = p.scratch("model.d_res", {B, T, cfg_.d});
 }
@@ -320,7 +320,7 @@ void for_each_row(const parallel::ContextSplit& cp, int64_t B, int64_t T, F&& f)
 }
 }  // namespace
 
-double Model::stage_forward(int slot_index, const int32_t* tokens) {
+double Model::stage_forward(int slot_index, const int32_t* tokens, ForwardOptions options) {
   Slot& slot = slots_.at(static_cast<size_t>(slot_index));
   const int64_t B = batch_, T = seq_len_;
   for (int64_t i = 0; i < B * T; ++i)
@@ -344,8 +344,14 @@ double Model::stage_forward(int slot_index, const int32_t* tokens) {
     block_forward(backend_, slot.blocks[l], slot.x[l], rope_, slot.x[l + 1], tp);
   if (!part_.has_head) return std::numeric_limits<double>::quiet_NaN();
   backend_.copy_from_host(slot.targets, host_targets_.data());
-  double loss_sum =
-      head_forward(backend_, slot.head, slot.x.back(), head_weight(), slot.targets, tp);
+  // A head in chunks takes the gradient now, with the scale of head_backward's.
+  const bool take_gradient = options.head_gradient && slot.head.chunk_rows > 0;
+  const HeadGradient gradient{head_weight_grad(), loss_gradient_scale()};
+  slot.predictions.clear();
+  double loss_sum = head_forward(backend_, slot.head, slot.x.back(), head_weight(), slot.targets,
+                                 tp, take_gradient ? &gradient : nullptr,
+                                 options.predict ? &slot.predictions : nullptr);
+  slot.head_gradient_taken = take_gradient;
   if (part_.cp_comm)
     part_.cp_comm->all_reduce(Tensor(&loss_sum, DType::f64, Device::cpu, Shape{1}),
                               parallel::ReduceOp::sum);
@@ -359,12 +365,14 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
     if (ready && range.first < range.second) ready(range.first, range.second);
   };
   if (part_.has_head) {
-    // The loss is the mean over all cp ranks' rows; the gradients are then averaged over the
-    // dp x cp group like replicas', so each cp rank's share is scaled up by cp to make that
-    // average their sum.
-    const double scale = static_cast<double>(part_.cp.size) / static_cast<double>(counted_rows_);
+    PHA_REQUIRE(slot.head.chunk_rows == 0 || slot.head_gradient_taken,
+                "stage_backward: the head keeps its logits in chunks (head_chunk_rows {}), so its "
+                "forward takes the gradient: run stage_forward with ForwardOptions::head_gradient "
+                "before each backward",
+                slot.head.chunk_rows);
+    slot.head_gradient_taken = false;
     head_backward(backend_, slot.head, slot.x.back(), head_weight(), head_weight_grad(),
-                  slot.targets, scale, d_res_, tp);
+                  slot.targets, loss_gradient_scale(), d_res_, tp);
     tell(head_params_);
     // The window reduces the head's half of the tied embedding's gradient now (its place is
     // reused by the blocks); the embedding's half is reported at the end.
@@ -380,6 +388,27 @@ void Model::stage_backward(int slot_index, const GradsReadyHook& ready) {
     embedding_backward(backend_, *embedding_, slot.local_tokens.view({local_batch_, local_seq_}),
                        d_res_);
   tell(embedding_params_);
+}
+
+double Model::loss_gradient_scale() const {
+  // The loss is the mean over all cp ranks' rows; the gradients are then averaged over the
+  // dp x cp group like replicas', so each cp rank's share is scaled up by cp to make that
+  // average their sum.
+  return static_cast<double>(part_.cp.size) / static_cast<double>(counted_rows_);
+}
+
+const Tensor& Model::logits(int slot) const {
+  const HeadLayer& head = slots_.at(static_cast<size_t>(slot)).head;
+  PHA_REQUIRE(head.chunk_rows == 0,
+              "logits(): this model's head computes its logits in chunks of {} rows and keeps "
+              "none (ModelPart::head_chunk_rows); build the model with head_chunk_rows = 0 to "
+              "read them, or ask the forward for predictions()",
+              head.chunk_rows);
+  return head.logits;
+}
+
+const std::vector<int32_t>& Model::predictions(int slot) const {
+  return slots_.at(static_cast<size_t>(slot)).predictions;
 }
 
 MemoryFigures Model::memory() const {

@@ -65,6 +65,20 @@ struct ModelPart {
   // Which block activations are dropped after the forward and recomputed in the block's
   // backward (planner.h); the pipeline needs nothing else: each slot keeps its block inputs.
   Recompute recompute = Recompute::none;
+  // The head's logits (layers/head.h): 0 keeps [B*T, V_pad/tp] from the forward for the
+  // backward; > 0 computes them in chunks of this many rows, and a forward with
+  // ForwardOptions::head_gradient takes the loss's gradient chunk by chunk (the trainer's way:
+  // no B*T*V_pad/tp floats kept; logits() is then unavailable).
+  int64_t head_chunk_rows = 0;
+};
+
+// What a forward computes besides the loss (last stage).
+struct ForwardOptions {
+  // A head in chunks (ModelPart::head_chunk_rows) takes the loss's gradient in the forward, so a
+  // backward may follow; required before that backward, ignored by a whole head.
+  bool head_gradient = false;
+  // Each row's most likely token (predictions()): recall scoring.
+  bool predict = false;
 };
 
 // What a model part allocates, from its size tables (the declare pass alone: nothing is
@@ -121,7 +135,9 @@ class Model {
 
   // One stage, one slot: tokens host [B * T] ids in [0, V). Returns the mean loss over
   // (b, t < T-1) (under context parallelism summed over the cp ranks: every one returns it).
-  double forward(const int32_t* tokens) { return stage_forward(0, tokens); }
+  double forward(const int32_t* tokens, ForwardOptions options = {}) {
+    return stage_forward(0, tokens, options);
+  }
   // Gradients of the last forward's loss, accumulated (+=) into the gradient arena.
   void backward() { stage_backward(0); }
 
@@ -130,7 +146,7 @@ class Model {
   // the mean loss on the last stage, NaN elsewhere. stage_backward starts from the loss on the
   // last stage, else from stage_grad() (the gradient of the stage's output); on return
   // stage_grad() holds the gradient of the stage's input (unless this is the first stage).
-  double stage_forward(int slot, const int32_t* tokens);
+  double stage_forward(int slot, const int32_t* tokens, ForwardOptions options = {});
   // `ready` (optional) hears of each group of parameters whose gradients are complete: the head's
   // (untied weight, final norm), each block's in reverse order, then the embedding's. With a
   // gradient window and a tied embedding on one stage it also hears of the embedding right after
@@ -165,9 +181,12 @@ class Model {
   MemoryFigures memory() const;
   // Logits of the last forward of slot 0, this rank's columns [B*T, V_pad/tp] (valid until
   // backward; under context parallelism this rank's rows, slot-major: [2B * C, V_pad/tp]).
-  const Tensor& logits(int slot = 0) const {
-    return slots_.at(static_cast<size_t>(slot)).head.logits;
-  }
+  // Refused for a head in chunks (ModelPart::head_chunk_rows).
+  const Tensor& logits(int slot = 0) const;
+  // Per row of the last forward of `slot` with ForwardOptions::predict: the global id of the
+  // most likely next token (the first maximum over the whole vocabulary), in the rows' order
+  // (this rank's rows under context parallelism); the same on every tp rank.
+  const std::vector<int32_t>& predictions(int slot = 0) const;
   // Per local layer: the mixing weights w ([n] or [n * d]); empty for serial blocks.
   std::vector<std::vector<float>> mixing_weights();
   // The embedding (first stage) or the tied head copy (last stage); nullopt when neither.
@@ -180,6 +199,8 @@ class Model {
     std::vector<Tensor> x;                 // residual stream [local L + 1] x [B, T, d]
     std::vector<BlockLayer> blocks;
     HeadLayer head;
+    bool head_gradient_taken = false;  // a head in chunks: by the last forward (backward's due)
+    std::vector<int32_t> predictions;  // of the last forward with ForwardOptions::predict
   };
   struct DeclareOnly {};
   Model(DeclareOnly, Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t seq_len,
@@ -202,6 +223,8 @@ class Model {
   void plan(Planner& planner, Slot& slot);
   const Tensor& head_weight() const;
   const Tensor& head_weight_grad() const;
+  // What the loss's gradient is scaled by: cp / the counted rows (the mean).
+  double loss_gradient_scale() const;
 
   Backend& backend_;
   ModelConfig cfg_;

@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "core/cpu/cpu_backend.h"
-#include "launch/vocab_argmax.h"
+#include "layers/vocab_argmax.h"
 #include "parallel/rank_grid.h"
 #include "tests/test_util.h"
 
@@ -36,7 +36,7 @@ TEST(VocabParallelArgmax, FirstMaximumOfTheWholeRowOnEveryRank) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < V; ++c) mine.data[r * V + c] = at(r, tp.rank() * V + c);
   CpuBackend be;
-  const std::vector<int32_t> got = vocab_parallel_argmax(be, tp, mine.t);
+  const std::vector<int32_t> got = vocab_parallel_argmax(be, &tp, mine.t);
   ASSERT_EQ(got.size(), static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = &whole.data[r * 2 * V];
