@@ -1,14 +1,23 @@
-// Activation recomputation under tensor, pipeline and context parallelism: one training step's
-// losses and gradients (every rank's whole gradient arena) with train.recompute = selective and
-// full are bit-identical to none's, on tp 2 (the serial block's full recomputation all-reduces
-// again), on pp 2 with 3 micro-batches under 1F1B (each micro-batch's blocks recomputed inside its
-// backward, the recompute buffer shared by the slots in flight), and on cp 2 and cp 2 x pp 2 (the
-// recomputed forward runs ring attention's and the split convolution's exchanges again; full
-// causal and a window that skips chunk pairs), for PHA and serial blocks. The binary is built
-// for 2 and for 4 ranks (PHA_TEST_RANKS) and runs the layouts of its world size.
+// One training step computed two ways under tensor, pipeline, data and context parallelism, on
+// every rank:
+// - activation recomputation: losses and gradients (every rank's whole gradient arena) with
+//   train.recompute = selective and full are bit-identical to none's, on tp 2 (the serial block's
+//   full recomputation all-reduces again), on pp 2 with 3 micro-batches under 1F1B (each
+//   micro-batch's blocks recomputed inside its backward, the recompute buffer shared by the slots
+//   in flight), and on cp 2 and cp 2 x pp 2 (the recomputed forward runs ring attention's and the
+//   split convolution's exchanges again; full causal and a window that skips chunk pairs), for
+//   PHA and serial blocks;
+// - the head in chunks (ModelPart::head_chunk_rows = 5: several chunks per micro-batch, the last
+//   partial; under tp each chunk's row max and sums are all-reduced): the loss and gradients equal
+//   the whole-logits head's within f32 rounding (the head weight's gradient is summed chunk by
+//   chunk, so not bit for bit).
+// The binary is built for 2 and for 4 ranks (PHA_TEST_RANKS) and runs the layouts of its world
+// size.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <ostream>
 #include <string>
@@ -52,6 +61,7 @@ ModelConfig model_for(const Case& cs) {
   c.max_seq_len = cs.seq();
   c.block = BlockKind::parse(cs.block);
   c.attn_window = cs.window;
+  c.tie_embeddings = cs.block != "serial";  // the serial layouts run an untied head.weight
   return c;
 }
 
@@ -61,9 +71,10 @@ struct Outcome {
 };
 
 Outcome one_step(Distributed& dist, CpuBackend& be, const ModelConfig& cfg, int64_t seq,
-                 Recompute mode) {
+                 Recompute mode, int64_t head_chunk_rows = 0) {
   ModelPart part = dist.model_part(cfg);
   part.recompute = mode;
+  part.head_chunk_rows = head_chunk_rows;
   Model model(be, cfg, kBatch, seq, DType::f32, part);
   model.init_parameters(5);
   std::vector<std::vector<int32_t>> tokens;
@@ -117,6 +128,27 @@ TEST_P(RecomputeParallel, BitIdenticalToNoneOnEveryRank) {
                           << "the first at " << first << " (" << a[first] << " vs " << b[first]
                           << ")";
   }
+}
+
+TEST_P(RecomputeParallel, HeadInChunksMatchesWholeOnEveryRank) {
+  const Case c = GetParam();
+  CpuBackend be;
+  const ModelConfig cfg = model_for(c);
+  Distributed dist(parallel::Layout{c.dp, c.tp, c.pp, c.cp}, cfg, c.micro, 60, &be);
+  const Outcome whole = one_step(dist, be, cfg, c.seq(), Recompute::none);
+  const Outcome got = one_step(dist, be, cfg, c.seq(), Recompute::none, 5);
+  EXPECT_NEAR(got.loss_sum, whole.loss_sum, 1e-6 * std::max(1.0, std::abs(whole.loss_sum)));
+  ASSERT_EQ(got.grads.size(), whole.grads.size());
+  const float* a = reinterpret_cast<const float*>(got.grads.data());
+  const float* b = reinterpret_cast<const float*>(whole.grads.data());
+  float largest = 0, worst = 0;
+  for (size_t i = 0; i < got.grads.size() / sizeof(float); ++i) {
+    largest = std::max(largest, std::abs(b[i]));
+    worst = std::max(worst, std::abs(a[i] - b[i]));
+  }
+  ASSERT_GT(largest, 0.0f);
+  EXPECT_LE(worst, 1e-5f * largest)
+      << "gradients differ by " << worst << " (largest " << largest << ")";
 }
 
 #if PHA_TEST_RANKS == 2
