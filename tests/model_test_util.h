@@ -2,7 +2,9 @@
 // Small models for tests: odd sizes, the rest of the configuration from the tiny preset.
 #include <cstdint>
 
+#include "layers/model.h"
 #include "layers/model_config.h"
+#include "tests/test_util.h"
 
 namespace pha::test {
 
@@ -22,6 +24,18 @@ inline ModelConfig sized_model(const ModelSizes& s) {
   c.n_layers = s.n_layers;
   c.vocab = s.vocab;
   return c;
+}
+
+// Random values in every parameter (around 1 for those initialised to ones, else around 0; never
+// the init's zeros and ones), so every path carries gradient, and different in every layer, so a
+// tensor left over from another layer shows. T: the model's parameter type.
+template <typename T>
+void randomize_parameters(Backend& be, Model& model, uint64_t seed) {
+  for (const ParamSpec& spec : model.param_specs()) {
+    const auto noise =
+        random_tensor<T>(spec.shape, ++seed, 0.3, spec.init == InitKind::ones ? 1.0 : 0.0);
+    be.copy_from_host(model.params().get(spec.name), noise.data.data());
+  }
 }
 
 }  // namespace pha::test

@@ -11,6 +11,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
@@ -49,12 +50,7 @@ Outcome run(const ModelConfig& cfg, int64_t chunk_rows) {
   part.head_chunk_rows = chunk_rows;
   Model model(be, cfg, kBatch, kSeq, DType::f64, part);
   model.init_parameters(11);
-  uint64_t seed = 3;
-  for (const ParamSpec& spec : model.param_specs()) {
-    const auto noise = test::random_tensor<double>(spec.shape, ++seed, 0.3,
-                                                   spec.init == InitKind::ones ? 1.0 : 0.0);
-    be.copy_from_host(model.params().get(spec.name), noise.data.data());
-  }
+  test::randomize_parameters<double>(be, model, 3);
   const auto t0 = test::random_tokens({kBatch * kSeq}, static_cast<int32_t>(cfg.vocab), 21);
   const auto t1 = test::random_tokens({kBatch * kSeq}, static_cast<int32_t>(cfg.vocab), 22);
   const ForwardOptions train{.head_gradient = true, .predict = true};

@@ -10,6 +10,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
+#include "tests/model_test_util.h"
 #include "tests/test_util.h"
 
 namespace pha {
@@ -49,14 +50,7 @@ Outcome run(const ModelConfig& cfg, Recompute mode) {
   part.recompute = mode;
   Model model(be, cfg, kBatch, kSeq, DType::f32, part);
   model.init_parameters(11);
-  // Random values everywhere (never the init's zeros and ones), so every path carries gradient,
-  // and different in every layer, so a tensor left over from another layer shows.
-  uint64_t seed = 3;
-  for (const ParamSpec& spec : model.param_specs()) {
-    const auto noise = test::random_tensor<float>(spec.shape, ++seed, 0.3,
-                                                  spec.init == InitKind::ones ? 1.0 : 0.0);
-    be.copy_from_host(model.params().get(spec.name), noise.data.data());
-  }
+  test::randomize_parameters<float>(be, model, 3);
   const auto t0 = test::random_tokens({kBatch * kSeq}, static_cast<int32_t>(cfg.vocab), 21);
   const auto t1 = test::random_tokens({kBatch * kSeq}, static_cast<int32_t>(cfg.vocab), 22);
   model.zero_grads();
