@@ -42,7 +42,7 @@ void head_logits(Backend& be, const HeadLayer& H, const Tensor& x_last, const Te
 
 namespace {
 
-// Rows [first, first + n) of a tensor whose rows are the B*T positions ([B, T, ...] or [B*T]).
+// Rows [first, first + n) of [B, T, d] as [n, d] (the rows are the B*T positions).
 Tensor rows_of(const Tensor& t, int64_t first, int64_t n) {
   return t.view({t.shape.rows(), t.shape.last()}).slice0(first, n);
 }
