@@ -19,6 +19,7 @@
 #include "core/profiling_backend.h"
 #include "launch/flops.h"
 #include "launch/step_log.h"
+#include "launch/train_config.h"
 #include "layers/model.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -37,7 +38,8 @@ double process_cpu_seconds() {
 
 int main(int argc, char** argv) {
   std::string preset = "tiny", block = "pha", recompute = "none";
-  int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1, head_chunk_rows = 256;
+  int64_t seq_len = 1024, batch = 1, steps = 3, threads = 1,
+          head_chunk_rows = pha::launch::TrainSettings{}.head_chunk_rows;
   bool profile = false;
   po::options_description opts("pha_bench_model [options]");
   opts.add_options()("help,h", "print this help")("preset", po::value(&preset), "model preset")(
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
       "threads", po::value(&threads), "OpenMP and OpenBLAS threads")(
       "recompute", po::value(&recompute), "none | selective | full (train.recompute)")(
       "head-chunk-rows", po::value(&head_chunk_rows),
-      "rows of logits at a time, 0 = whole (train.head_chunk_rows; default 256)")(
+      "rows of logits at a time, 0 = whole (train.head_chunk_rows, and its default)")(
       "profile", po::bool_switch(&profile), "print a per-op table of the timed steps");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);

@@ -19,11 +19,11 @@ FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s)
 
 void ffn_hidden(Backend& be, const FfnLayer& L, const Tensor& h) {
   be.linear_forward(h, L.w1.compute, L.pre);
-  be.gelu_forward(L.pre, L.act);
 }
 
 void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out) {
   ffn_hidden(be, L, h);
+  be.gelu_forward(L.pre, L.act);
   be.linear_forward(L.act, L.w2.compute, out);
 }
 

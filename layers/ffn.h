@@ -15,7 +15,8 @@ struct FfnLayer {
 
 FfnLayer make_ffn(Planner& plan, const std::string& prefix, const LayerShape& s);
 void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& out);
-// The hidden layer alone, what backward reads: pre (recomputation); act as a by-product.
+// The hidden layer's projection alone, what backward reads: pre (recomputation; backward
+// rebuilds act itself).
 void ffn_hidden(Backend& be, const FfnLayer& L, const Tensor& h);
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh);

@@ -59,7 +59,6 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
 
 void gss_input(Backend& be, const GssLayer& L, const Tensor& h) {
   be.linear_forward(h, L.wu.compute, L.u_pre);
-  be.gelu_forward(L.u_pre, L.u);
   be.linear_forward(h, L.wz.compute, L.z_pre);
   be.gelu_forward(L.z_pre, L.z);
   be.layernorm_forward(L.z, L.norm_weight.value, L.norm_bias.value, L.zn, L.ln_mean, L.ln_rstd,
@@ -69,11 +68,19 @@ void gss_input(Backend& be, const GssLayer& L, const Tensor& h) {
 void gss_gate(Backend& be, const GssLayer& L) {
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
   be.linear_forward(L.y, L.wg.compute, L.gate);
+}
+
+namespace {
+// The scratch that gss_backward reads and rebuilds itself: u = GELU(u_pre), gated = gate * u.
+void gss_gated(Backend& be, const GssLayer& L) {
+  be.gelu_forward(L.u_pre, L.u);
   be.mul(L.gate, L.u, L.gated);
 }
+}  // namespace
 
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
   gss_gate(be, L);
+  gss_gated(be, L);
   be.linear_forward(L.gated, L.wo.compute, out);
 }
 
@@ -98,8 +105,7 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh, Communicator* tp) {
-  be.gelu_forward(L.u_pre, L.u);
-  be.mul(L.gate, L.u, L.gated);
+  gss_gated(be, L);
   be.gelu_forward(L.z_pre, L.z);
   for (const Tensor* t :
        {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})

@@ -33,8 +33,8 @@ struct GssLayer {
 GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s);
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out);
 // The parts around the convolution (the incremental decoder supplies its own middle):
-// gss_input: u = GELU(h Wu^T), zn = LayerNorm(GELU(h Wz^T)); gss_output: from L.conv,
-// y = conv + D zn and out = ((y Wg^T) * u) Wo^T.
+// gss_input: u_pre = h Wu^T, zn = LayerNorm(GELU(h Wz^T)); gss_output: from L.conv,
+// y = conv + D zn and out = ((y Wg^T) * GELU(u_pre)) Wo^T.
 void gss_input(Backend& be, const GssLayer& L, const Tensor& h);
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
 // The first part of gss_output, what backward reads: y and gate (recomputation).
