@@ -187,13 +187,19 @@ class Backend {
   // ---- mixer ----
   // w [n, C] from alpha [n, C] (C = 1 or d): softmax over the n branches (normalize) or w = alpha.
   virtual void mixer_weights_forward(const Tensor& alpha, const Tensor& w, bool normalize) = 0;
+  // dalpha += J^T dw (core/math/mixer.h). dw_weighted (softmax only): dw holds w * dloss/dw, as
+  // the branches' output projections supply it when the branch outputs are not kept.
   virtual void mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,
-                                      bool normalize) = 0;
+                                      bool normalize, bool dw_weighted) = 0;
   // out += sum_i w[i, c] * branches[i][r, c] (w[i, 0] when C = 1). branches: n tensors [rows, d].
   virtual void mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) = 0;
   // dbranches[i] += w[i, c] * dout; dw[i, c] += sum over rows (and over c when C = 1).
   virtual void mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w,
                               const Tensor* dbranches, const Tensor& dw) = 0;
+  // out[0] += sum of a * b over all elements (a, b alike; out: one element of the parameter type,
+  // accumulated in double in an order that does not depend on the thread count). A branch's
+  // <d o, o> for the softmax mixer's weights (mixer.h).
+  virtual void dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
 
   // ---- reductions ----
   virtual double sum(const Tensor& x) = 0;

@@ -254,9 +254,10 @@ void ProfilingBackend::mixer_weights_forward(const Tensor& alpha, const Tensor& 
         [&] { inner_.mixer_weights_forward(alpha, w, normalize); });
 }
 void ProfilingBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw,
-                                              const Tensor& dalpha, bool normalize) {
+                                              const Tensor& dalpha, bool normalize,
+                                              bool dw_weighted) {
   timed("mixer_weights_backward", 0, bytes_of({&w, &dw, &dalpha}),
-        [&] { inner_.mixer_weights_backward(w, dw, dalpha, normalize); });
+        [&] { inner_.mixer_weights_backward(w, dw, dalpha, normalize, dw_weighted); });
 }
 void ProfilingBackend::mixer_forward(const Tensor* branches, int n, const Tensor& w,
                                      const Tensor& out) {
@@ -267,6 +268,9 @@ void ProfilingBackend::mixer_backward(const Tensor& dout, const Tensor* branches
                                       const Tensor& w, const Tensor* dbranches, const Tensor& dw) {
   timed("mixer_backward", 0, bytes_of({&dout}) + bytes_of(branches, n) + 2 * bytes_of(dbranches, n),
         [&] { inner_.mixer_backward(dout, branches, n, w, dbranches, dw); });
+}
+void ProfilingBackend::dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& out) {
+  timed("dot_accumulate", 0, bytes_of({&a, &b}), [&] { inner_.dot_accumulate(a, b, out); });
 }
 
 double ProfilingBackend::sum(const Tensor& x) {

@@ -72,20 +72,25 @@ void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out) {
   be.linear_forward(as_rows(L.o), L.wo.compute, out);
 }
 
-void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
-                       const Tensor& out) {
+void attention_core(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope) {
   attention_project(be, L, h, rope);
   if (L.ring)
     ring_attention_forward(be, *L.ring, L.q, L.k, L.v, L.o, L.lse, L.window);
   else
     be.attention_forward(L.q, L.k, L.v, L.o, L.lse, L.window);
+}
+
+void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
+                       const Tensor& out) {
+  attention_core(be, L, h, rope);
   attention_output(be, L, out);
 }
 
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
-                        const Tensor& dout, const Tensor& dh) {
+                        const Tensor& dout, const Tensor& dh, const Tensor& mixer_dot) {
   zero(be, L.d_o);
   be.linear_backward(dout, as_rows(L.o), L.wo.compute, as_rows(L.d_o), L.wo.grad);
+  if (!mixer_dot.empty()) be.dot_accumulate(L.d_o, L.o, mixer_dot);
   zero(be, L.dq);
   zero(be, L.dk);
   zero(be, L.dv);

@@ -27,8 +27,12 @@ void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, co
 // and out = o Wo^T.
 void attention_project(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope);
 void attention_output(Backend& be, const AttentionLayer& L, const Tensor& out);
-// dh += d Attention / dh . dout; parameter gradients +=.
+// Everything before the output projection: attention_project and the core into o and lse
+// (recomputation when the mixer needs no branch output).
+void attention_core(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope);
+// dh += d Attention / dh . dout; parameter gradients +=. mixer_dot (may be empty): += <d o, o>,
+// the softmax mixer's share of this branch (mixer.h).
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
-                        const Tensor& dout, const Tensor& dh);
+                        const Tensor& dout, const Tensor& dh, const Tensor& mixer_dot);
 
 }  // namespace pha

@@ -33,10 +33,13 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
   if (!serial) L.mixer = make_mixer(plan, prefix + "mixer.", s, L.n_branches);
   for (int i = 0; i < L.n_branches; ++i) {
     // A serial block's sub-layer outputs are never read by backward: scratch. A PHA block's
-    // branch outputs are read by the mixer's backward.
-    L.branch_out[i] = serial
-                          ? plan.scratch(i == 0 ? "block.attn_out" : "block.ffn_out", {B, T, c.d})
-                          : plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
+    // branch outputs are kept only for a mixer that reads them in backward (scalar, channel).
+    if (serial)
+      L.branch_out[i] = plan.scratch(i == 0 ? "block.attn_out" : "block.ffn_out", {B, T, c.d});
+    else if (L.mixer->reads_branch_outputs)
+      L.branch_out[i] = plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
+    else
+      L.branch_out[i] = plan.scratch(fmt::format("block.branch{}", i), {B, T, c.d});
     L.d_branch[i] = plan.scratch(fmt::format("block.d_branch{}", i), {B, T, c.d});
   }
   L.d_h = plan.scratch("block.d_h", {B, T, c.d});
@@ -61,11 +64,11 @@ void serial_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const
                      const Tensor& d_res, Communicator* tp) {
   // d_res = dloss/dx_out = dloss/dx_mid through the residual, plus the FFN path below.
   zero(be, L.d_h);
-  ffn_backward(be, *L.ffn, L.h2, d_res, L.d_h);
+  ffn_backward(be, *L.ffn, L.h2, d_res, L.d_h, Tensor());
   tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, L.x_mid, L.ffn_norm.value, L.rstd2, d_res, L.ffn_norm.grad);
   zero(be, L.d_h);
-  attention_backward(be, *L.attention, L.h, rope, d_res, L.d_h);
+  attention_backward(be, *L.attention, L.h, rope, d_res, L.d_h, Tensor());
   tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
 }
@@ -117,26 +120,33 @@ void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const
     return;
   }
   if (none) return;
-  // Full: each branch's output again (this rank's partial sum, as the mixer read it).
+  // Full: each branch again, up to its output (this rank's partial sum, as the mixer read it)
+  // when the mixer reads the outputs, else up to what the output projection's backward reads.
+  const bool outputs = full && L.mixer->reads_branch_outputs;
   int i = 0;
   if (L.attention) {
-    if (full)
+    if (outputs)
       attention_forward(be, *L.attention, L.h, rope, L.branch_out[i]);
+    else if (full)
+      attention_core(be, *L.attention, L.h, rope);
     else
       attention_project(be, *L.attention, L.h, rope);
     ++i;
   }
   if (L.gss) {
-    if (full) {
+    if (outputs) {
       gss_forward(be, *L.gss, L.h, L.branch_out[i]);
     } else {
-      gss_input(be, *L.gss, L.h);
+      if (full)
+        gss_state(be, *L.gss, L.h);
+      else
+        gss_input(be, *L.gss, L.h);
       gss_gate(be, *L.gss);
     }
     ++i;
   }
   if (L.ffn) {
-    if (full)
+    if (outputs)
       ffn_forward(be, *L.ffn, L.h, L.branch_out[i]);
     else
       ffn_hidden(be, *L.ffn, L.h);
@@ -149,13 +159,21 @@ void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const 
   block_recompute(be, L, x_in, rope, tp);
   if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res, tp);
   for (int b = 0; b < L.n_branches; ++b) zero(be, L.d_branch[b]);
-  mixer_backward(be, *L.mixer, d_res, L.branch_out, L.d_branch, tp);
+  const MixerLayer& M = *L.mixer;
+  mixer_backward(be, M, d_res, L.branch_out, L.d_branch);
   // The three branches read the same h: their input gradients sum into d_h.
   zero(be, L.d_h);
   int i = 0;
-  if (L.attention) attention_backward(be, *L.attention, L.h, rope, L.d_branch[i++], L.d_h);
-  if (L.gss) gss_backward(be, *L.gss, L.h, L.d_branch[i++], L.d_h, tp);
-  if (L.ffn) ffn_backward(be, *L.ffn, L.h, L.d_branch[i++], L.d_h);
+  if (L.attention) {
+    attention_backward(be, *L.attention, L.h, rope, L.d_branch[i], L.d_h, mixer_branch_dot(M, i));
+    ++i;
+  }
+  if (L.gss) {
+    gss_backward(be, *L.gss, L.h, L.d_branch[i], L.d_h, mixer_branch_dot(M, i), tp);
+    ++i;
+  }
+  if (L.ffn) ffn_backward(be, *L.ffn, L.h, L.d_branch[i], L.d_h, mixer_branch_dot(M, i));
+  mixer_weights_backward(be, M, tp);
   tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);
 }

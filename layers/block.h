@@ -21,7 +21,8 @@ struct BlockLayer {
   std::optional<GssLayer> gss;
   std::optional<FfnLayer> ffn;
   std::optional<MixerLayer> mixer;  // pha only
-  Tensor branch_out[3];             // [B, T, d], attention, gss, ffn: acts (serial: scratch)
+  Tensor branch_out[3];  // [B, T, d], attention, gss, ffn: acts for the scalar and channel
+                         // mixers, scratch for softmax (and serial)
   Tensor d_h, d_branch[3];          // scratch [B, T, d]
   int n_branches = 0;
   double eps = 1e-5;
@@ -42,15 +43,16 @@ void block_forward_with(Backend& be, const BlockLayer& L, const Tensor& x_in, co
                         Communicator* tp, const BranchFn& attention, const BranchFn& gss);
 // Recomputes from x_in the norms' outputs (scratch under every mode) and the activations the
 // block's recompute mode dropped (recomputed_from), bit-identical to the forward's: selective
-// runs the Q/K/V
-// projections with RoPE, GSS's input path and gates and the FFN hidden layer; full runs the whole
-// forward but the residual sum (a serial block all-reduces its attention output again for x_mid;
-// a PHA block's recomputation needs no communication). Under none only the norms.
+// runs the Q/K/V projections with RoPE, GSS's input path and gates and the FFN hidden layer; full
+// runs the whole forward but the residual sum and, under the softmax mixer, the output
+// projections (a serial block all-reduces its attention output again for x_mid; a PHA block's
+// recomputation needs no communication). Under none only the norms.
 void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                      Communicator* tp);
 // On entry d_res holds dloss/dx_out; on return dloss/dx_in. Parameter gradients +=. A PHA block
-// reduces the mixing weights' gradient (n or n x d floats), GSS's [B, T, H] state gradient and
-// ONE [B, T, d] input gradient. Starts with block_recompute.
+// reduces the mixing weights' gradient (n or n x d floats; under the softmax mixer summed from
+// the branches' output projections, mixer.h), GSS's [B, T, H] state gradient and ONE [B, T, d]
+// input gradient. Starts with block_recompute.
 void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const Tensor& rope,
                     const Tensor& d_res, Communicator* tp);
 

@@ -18,7 +18,9 @@ void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& 
 // The hidden layer's projection alone, what backward reads: pre (recomputation; backward
 // rebuilds act itself).
 void ffn_hidden(Backend& be, const FfnLayer& L, const Tensor& h);
+// dh += dFFN/dh . dout; parameter gradients +=. mixer_dot (may be empty): += <d act, act>, the
+// softmax mixer's share of this branch (mixer.h).
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
-                  const Tensor& dh);
+                  const Tensor& dh, const Tensor& mixer_dot);
 
 }  // namespace pha

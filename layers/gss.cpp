@@ -92,7 +92,7 @@ Tensor used_kernel(const GssLayer& L, const Tensor& kernel) {
 }
 }  // namespace
 
-void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
+void gss_state(Backend& be, const GssLayer& L, const Tensor& h) {
   gss_input(be, L, h);
   be.dss_kernel_forward(L.lambda_re.value, L.lambda_im.value, L.c_re.value, L.c_im.value,
                         used_kernel(L, L.kernel));
@@ -100,17 +100,22 @@ void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& 
     context_conv_forward(be, *L.context, L.zn, L.kernel, L.conv, L.conv_algo);
   else
     be.causal_conv_forward(L.zn, L.kernel, L.conv, L.conv_algo);
+}
+
+void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out) {
+  gss_state(be, L, h);
   gss_output(be, L, out);
 }
 
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
-                  const Tensor& dh, Communicator* tp) {
+                  const Tensor& dh, const Tensor& mixer_dot, Communicator* tp) {
   gss_gated(be, L);
   be.gelu_forward(L.z_pre, L.z);
   for (const Tensor* t :
        {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})
     zero(be, *t);
   be.linear_backward(dout, L.gated, L.wo.compute, L.d_gated, L.wo.grad);
+  if (!mixer_dot.empty()) be.dot_accumulate(L.d_gated, L.gated, mixer_dot);
   be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);
   be.linear_backward(L.d_gate, L.y, L.wg.compute, L.d_y, L.wg.grad);
   // d_y is a partial sum over this rank's F/tp gates; the replicated state path needs all of it.

@@ -32,6 +32,9 @@ struct GssLayer {
 
 GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s);
 void gss_forward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& out);
+// gss_forward up to the convolution's output L.conv (recomputation when the mixer needs no branch
+// output; backward rebuilds the gate path itself).
+void gss_state(Backend& be, const GssLayer& L, const Tensor& h);
 // The parts around the convolution (the incremental decoder supplies its own middle):
 // gss_input: u_pre = h Wu^T, zn = LayerNorm(GELU(h Wz^T)); gss_output: from L.conv,
 // y = conv + D zn and out = ((y Wg^T) * GELU(u_pre)) Wo^T.
@@ -40,8 +43,9 @@ void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
 // The first part of gss_output, what backward reads: y and gate (recomputation).
 void gss_gate(Backend& be, const GssLayer& L);
 // Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
-// input gradient; `tp` reduces the state path's gradient (nullptr: one rank).
+// input gradient; `tp` reduces the state path's gradient (nullptr: one rank). mixer_dot (may be
+// empty): += <d gated, gated>, the softmax mixer's share of this branch (mixer.h).
 void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor& dout,
-                  const Tensor& dh, Communicator* tp);
+                  const Tensor& dh, const Tensor& mixer_dot, Communicator* tp);
 
 }  // namespace pha

@@ -7,6 +7,7 @@ MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape
   MixerLayer M;
   M.n = n;
   M.normalize = c.mixer != MixerKind::scalar;
+  M.reads_branch_outputs = c.mixer != MixerKind::softmax;
   const int64_t C = c.mixer == MixerKind::channel ? c.d : 1;
   const Shape shape = C == 1 ? Shape{n} : Shape{n, C};
   M.alpha = plan.param(prefix + "alpha", shape,
@@ -35,11 +36,20 @@ void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, con
 }
 
 void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches, Communicator* tp) {
+                    const Tensor* dbranches) {
   zero(be, M.d_w);
-  be.mixer_backward(dout, branches, M.n, M.w, dbranches, M.d_w);
+  be.mixer_backward(dout, M.reads_branch_outputs ? branches : nullptr, M.n, M.w, dbranches,
+                    M.reads_branch_outputs ? M.d_w : Tensor());
+}
+
+Tensor mixer_branch_dot(const MixerLayer& M, int i) {
+  return M.reads_branch_outputs ? Tensor() : M.d_w.slice0(i, 1);
+}
+
+void mixer_weights_backward(Backend& be, const MixerLayer& M, Communicator* tp) {
   tp_all_reduce(tp, M.d_w);
-  be.mixer_weights_backward(M.w, M.d_w, as_matrix(M.alpha.grad, M.n), M.normalize);
+  be.mixer_weights_backward(M.w, M.d_w, as_matrix(M.alpha.grad, M.n), M.normalize,
+                            !M.reads_branch_outputs);
 }
 
 std::vector<float> mixer_weights(Backend& be, const MixerLayer& M) {

@@ -14,6 +14,10 @@ struct MixerLayer {
   Tensor d_w;   // scratch [n, C]
   int n = 0;
   bool normalize = true;
+  // scalar and channel: the weights' gradient reads the kept branch outputs. softmax: each
+  // branch's output projection backward adds <d o_i, o_i> = w_i <dout, branch_i> into d_w[i]
+  // (mixer_branch_dot), so the block keeps no branch outputs (docs/model.md).
+  bool reads_branch_outputs = true;
 };
 
 MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape& s, int n);
@@ -21,10 +25,16 @@ MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape
 void mixer_compute_weights(Backend& be, const MixerLayer& M);
 // out += sum_i w_i * branches[i]
 void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out);
-// dbranches[i] += w_i * dout; alpha.grad +=. Under tensor parallelism the branches are partial
-// sums, so the weights' gradient is summed over `tp` (n or n x d floats) before alpha's.
+// dbranches[i] += w_i * dout, and d_w from zero: <dout, branches[i]> summed here when the mixer
+// reads the branch outputs, else left to the branches (mixer_branch_dot; branches may be null).
 void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches, Communicator* tp);
+                    const Tensor* dbranches);
+// Where branch i's backward adds <d o_i, o_i> (a [1, 1] view of d_w), or an empty tensor when the
+// mixer reads the branch outputs itself.
+Tensor mixer_branch_dot(const MixerLayer& M, int i);
+// alpha.grad += J^T d_w once the branches' backward is done. Under tensor parallelism the branch
+// outputs (and the dots) are partial sums, so d_w (n or n x d floats) is summed over `tp` first.
+void mixer_weights_backward(Backend& be, const MixerLayer& M, Communicator* tp);
 // The current weights w as host floats, [n] or [n * d] (for logs and plots).
 std::vector<float> mixer_weights(Backend& be, const MixerLayer& M);
 

@@ -3,8 +3,9 @@
 // mode drops. The selective choices follow the measured cost of recomputing each tensor against
 // its bytes (docs/model.md): projections, norms, gates and the FFN hidden layer are cheap per byte
 // and recomputed; the attention core (O(T^2)), the FFT convolution, the DSS kernel, the branch
-// outputs (the output projections feed the mixer's gradient) and a serial block's x_mid (it needs
-// a tensor-parallel all-reduce) are kept. Context parallelism adds no kept tensor: ring attention
+// outputs of the scalar and channel mixers (their weights' gradient reads them; the softmax
+// mixer's comes from the output projections' backward and its blocks keep none) and a serial
+// block's x_mid (it needs a tensor-parallel all-reduce) are kept. Context parallelism adds no kept tensor: ring attention
 // (ring_attention.h) merges into attn.o and attn.lse (kept) from attn.k and attn.v (recomputed,
 // then sent around the ring again), the split convolution (context_conv.h) reads gss.zn
 // (recomputed, re-sent) and its prefix of gss.kernel (kept) into gss.conv (kept); their transfer

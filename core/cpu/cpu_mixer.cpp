@@ -6,6 +6,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/math/mixer.h"
 
 namespace pha {
 namespace {
@@ -20,17 +21,18 @@ void require_weights(const char* op, const char* name, const Tensor& t) {
               name, t.shape.str());
 }
 
-// branches: n tensors shaped like `ref` ([rows, d]); w [n, 1] or [n, d]. Returns C.
+// branches: n tensors shaped like `ref` ([rows, d]), or null where the op reads none; w [n, 1] or
+// [n, d]. Returns C.
 int64_t require_mixer(const char* op, const char* ref_name, const Tensor& ref,
                       const Tensor* branches, int n, const Tensor& w) {
-  PHA_REQUIRE(n >= 1 && branches != nullptr, "{}: needs at least one branch, got {}", op, n);
+  PHA_REQUIRE(n >= 1, "{}: needs at least one branch, got {}", op, n);
   PHA_REQUIRE(ref.rank() >= 1, "{}: {} {} needs a last dim", op, ref_name, ref.shape.str());
   const int64_t d = ref.shape.last();
   PHA_REQUIRE(w.rank() == 2 && w.dim(0) == n && (w.dim(1) == 1 || w.dim(1) == d),
               "{}: w has shape {}, expected [{}, 1] or [{}, {}] for {} branches of {} {}", op,
               w.shape.str(), n, n, d, n, ref_name, ref.shape.str());
   require_same_dtype(op, w, ref);
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; branches != nullptr && i < n; ++i) {
     PHA_REQUIRE(branches[i].shape == ref.shape,
                 "{}: branch {} has shape {} but {} has shape {}; they must match", op, i,
                 branches[i].shape.str(), ref_name, ref.shape.str());
@@ -65,28 +67,27 @@ void CpuBackend::mixer_weights_forward(const Tensor& alpha, const Tensor& w, boo
   });
 }
 
-// dalpha += J^T dw: with softmax, dalpha[i, c] += w[i, c] (dw[i, c] - sum_j w[j, c] dw[j, c]).
+// dalpha += J^T dw (core/math/mixer.h; dw_weighted: dw holds w * dloss/dw, softmax only).
 void CpuBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,
-                                        bool normalize) {
+                                        bool normalize, bool dw_weighted) {
   const char* op = "mixer_weights_backward";
   require_weights(op, "w", w);
   require_same_shape(op, "dw", dw, "w", w);
   require_same_shape(op, "dalpha", dalpha, "w", w);
   require_same_dtype(op, dw, w);
   require_same_dtype(op, dalpha, w);
+  PHA_REQUIRE(normalize || !dw_weighted,
+              "{}: a weighted dw (w * dloss/dw) needs the softmax mixer (normalize)", op);
   const int64_t n = w.dim(0), C = w.dim(1);
   dispatch_float(op, w.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *p = w.as<T>(), *g = dw.as<T>();  // [n, C]
     T* o = dalpha.as<T>();                    // [n, C]
     for (int64_t c = 0; c < C; ++c) {
-      double dot = 0;
-      if (normalize)
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(p[j * C + c]) * g[j * C + c];
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t k = i * C + c;
-        o[k] += normalize ? static_cast<T>(p[k] * (g[k] - dot)) : g[k];
-      }
+      auto wj = [&](int64_t j) { return static_cast<double>(p[j * C + c]); };
+      auto gj = [&](int64_t j) { return static_cast<double>(g[j * C + c]); };
+      for (int64_t i = 0; i < n; ++i)
+        o[i * C + c] += static_cast<T>(mixer_alpha_gradient(wj, gj, n, i, normalize, dw_weighted));
     }
   });
 }
@@ -94,6 +95,7 @@ void CpuBackend::mixer_weights_backward(const Tensor& w, const Tensor& dw, const
 // out[r, c] += sum_i w[i, c] * branches[i][r, c] (w[i, 0] when C = 1).
 void CpuBackend::mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) {
   const char* op = "mixer_forward";
+  PHA_REQUIRE(branches != nullptr, "{}: needs the branch outputs", op);
   const int64_t C = require_mixer(op, "out", out, branches, n, w);
   const int64_t rows = out.shape.rows(), d = out.shape.last();
   dispatch_float(op, out.dtype, [&](auto tag) {
@@ -114,12 +116,14 @@ void CpuBackend::mixer_forward(const Tensor* branches, int n, const Tensor& w, c
 }
 
 // dbranches[i] += w[i, c] * dout; dw[i, c] += sum over rows of dout * branches[i] (and over c
-// when C = 1). dbranches may be null, and any of its tensors or dw empty (not wanted).
+// when C = 1). dbranches may be null, and any of its tensors or dw empty (not wanted); branches
+// may be null when dw is empty.
 void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w,
                                 const Tensor* dbranches, const Tensor& dw) {
   const char* op = "mixer_backward";
   const int64_t C = require_mixer(op, "dout", dout, branches, n, w);
   if (!dw.empty()) {
+    PHA_REQUIRE(branches != nullptr, "{}: dw needs the branch outputs", op);
     require_same_shape(op, "dw", dw, "w", w);
     require_same_dtype(op, dw, w);
   }
@@ -138,7 +142,7 @@ void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int 
     std::vector<const T*> b(static_cast<size_t>(n));  // n x [rows, d]
     std::vector<T*> db(static_cast<size_t>(n));       // n x [rows, d] or null (not wanted)
     for (size_t i = 0; i < b.size(); ++i) {
-      b[i] = branches[i].as<T>();
+      b[i] = branches != nullptr ? branches[i].as<T>() : nullptr;
       const bool want = dbranches != nullptr && !dbranches[i].empty();
       db[i] = want ? dbranches[i].as<T>() : nullptr;
     }
@@ -177,6 +181,30 @@ void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int 
                                   }
                                 }
                               }
+                            });
+  });
+}
+
+// out[0] += sum of a * b over all elements, in double, in fixed row ranges (thread-count free).
+void CpuBackend::dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const char* op = "dot_accumulate";
+  require_same_shape(op, "b", b, "a", a);
+  require_same_dtype(op, b, a);
+  require_same_dtype(op, out, a);
+  PHA_REQUIRE(out.numel() == 1, "{}: out must hold one element, has shape {}", op,
+              out.shape.str());
+  const int64_t cols = a.rank() == 0 ? 1 : a.shape.last(), rows = a.numel() / cols;
+  dispatch_float(op, a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = a.as<T>(), *y = b.as<T>();  // [rows, cols]
+    double* partial = scratch<double>(kScratchSlot, static_cast<size_t>(cpu::kParts));
+    cpu::row_pass_with_sums(rows, cols, 1, partial, out.as<T>(),
+                            [&](int64_t r0, int64_t r1, double* acc) {
+                              double s = 0;
+#pragma omp simd reduction(+ : s)
+                              for (int64_t k = r0 * cols; k < r1 * cols; ++k)
+                                s += static_cast<double>(x[k]) * y[k];
+                              acc[0] += s;
                             });
   });
 }

@@ -109,10 +109,11 @@ class CudaBackend final : public Backend {
 
   void mixer_weights_forward(const Tensor& alpha, const Tensor& w, bool normalize) override;
   void mixer_weights_backward(const Tensor& w, const Tensor& dw, const Tensor& dalpha,
-                              bool normalize) override;
+                              bool normalize, bool dw_weighted) override;
   void mixer_forward(const Tensor* branches, int n, const Tensor& w, const Tensor& out) override;
   void mixer_backward(const Tensor& dout, const Tensor* branches, int n, const Tensor& w,
                       const Tensor* dbranches, const Tensor& dw) override;
+  void dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& out) override;
 
   double sum(const Tensor& x) override;
   double sum_squares(const Tensor& x) override;

@@ -117,7 +117,8 @@ constexpr int kMaxBranches = 8;
 void mixer_weights_forward(const Launch& l, DType dtype, const void* alpha, void* w, int64_t n,
                            int64_t wcols, bool normalize);
 void mixer_weights_backward(const Launch& l, DType dtype, const void* w, const void* dw,
-                            void* dalpha, int64_t n, int64_t wcols, bool normalize);
+                            void* dalpha, int64_t n, int64_t wcols, bool normalize,
+                            bool dw_weighted);
 // out += sum_i w[i, c] branches[i] (w[i, 0] when wcols is 1).
 void mixer_forward(const Launch& l, DType act, DType param, const void* const* branches, int n,
                    const void* w, int64_t wcols, void* out, int64_t rows, int64_t d);
@@ -126,6 +127,10 @@ void mixer_forward(const Launch& l, DType act, DType param, const void* const* b
 void mixer_backward(const Launch& l, DType act, DType param, const void* dout,
                     const void* const* branches, int n, const void* w, int64_t wcols,
                     void* const* dbranches, void* dw, int64_t rows, int64_t d, double* partial);
+// *out += sum of a[k] b[k], k < count (a, b: act; out: one param element); partial:
+// plan_sum(count).
+void dot_accumulate(const Launch& l, DType act, DType param, const void* a, const void* b,
+                    int64_t count, void* out, double* partial);
 
 // ---- reductions ----
 // *result = sum of x[i] (or of x[i]^2), in double; partial: plan_sum(n).

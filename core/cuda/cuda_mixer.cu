@@ -3,6 +3,7 @@
 // gradients are deterministic sums over rows (cuda_reduce.cuh); the weights' own math runs in
 // double, as in the CPU backend.
 #include "core/cuda/cuda_reduce.cuh"
+#include "core/math/mixer.h"
 
 namespace pha::cuda {
 
@@ -40,25 +41,22 @@ struct WeightsForward {
   }
 };
 
-// dalpha += J^T dw: with softmax, dalpha[i, c] += w[i, c] (dw[i, c] - sum_j w[j, c] dw[j, c]).
+// dalpha += J^T dw for column c (core/math/mixer.h).
 template <typename P>
 struct WeightsBackward {
   const P* w;
   const P* dw;
   P* dalpha;
   int64_t n, wcols;
-  bool normalize;
+  bool normalize, dw_weighted;
   __device__ void operator()(int64_t c) const {
-    double dot = 0;
-    if (normalize)
-      for (int64_t j = 0; j < n; ++j)
-        dot += static_cast<double>(load(w, j * wcols + c)) * load(dw, j * wcols + c);
+    auto wj = [&](int64_t j) { return static_cast<double>(load(w, j * wcols + c)); };
+    auto gj = [&](int64_t j) { return static_cast<double>(load(dw, j * wcols + c)); };
     for (int64_t i = 0; i < n; ++i) {
       const int64_t k = i * wcols + c;
-      const double g = load(dw, k);
       store(dalpha, k,
             load(dalpha, k) + static_cast<compute_t<P>>(
-                                  normalize ? static_cast<double>(load(w, k)) * (g - dot) : g));
+                                  mixer_alpha_gradient(wj, gj, n, i, normalize, dw_weighted)));
     }
   }
 };
@@ -142,12 +140,13 @@ void mixer_weights_forward(const Launch& l, DType dtype, const void* alpha, void
 }
 
 void mixer_weights_backward(const Launch& l, DType dtype, const void* w, const void* dw,
-                            void* dalpha, int64_t n, int64_t wcols, bool normalize) {
+                            void* dalpha, int64_t n, int64_t wcols, bool normalize,
+                            bool dw_weighted) {
   dispatch_float("mixer_weights_backward", dtype, [&](auto tag) {
     using P = decltype(tag);
     for_each(l, "mixer_weights_backward", wcols,
              WeightsBackward<P>{static_cast<const P*>(w), static_cast<const P*>(dw),
-                                static_cast<P*>(dalpha), n, wcols, normalize});
+                                static_cast<P*>(dalpha), n, wcols, normalize, dw_weighted});
   });
 }
 
@@ -184,6 +183,17 @@ void mixer_backward(const Launch& l, DType act, DType param, const void* dout,
         column_sums(l, "mixer_backward dw", plan_columns(rows, d), partial,
                     ProductColumns<S>{g, b, d}, AddColumn<P>{dwi});
     }
+  });
+}
+
+void dot_accumulate(const Launch& l, DType act, DType param, const void* a, const void* b,
+                    int64_t count, void* out, double* partial) {
+  dispatch_act_param("dot_accumulate", act, param, [&](auto s_tag, auto p_tag) {
+    using S = decltype(s_tag);
+    using P = decltype(p_tag);
+    full_sum(l, "dot_accumulate", plan_sum(count), partial,
+             ProductFlat<S>{static_cast<const S*>(a), static_cast<const S*>(b)},
+             AddScalar<P>{static_cast<P*>(out)});
   });
 }
 

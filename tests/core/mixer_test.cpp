@@ -56,10 +56,45 @@ TEST(Mixer, WeightsBackwardMatchesFiniteDifferences) {
         };
         loss();
         Grad dalpha({n, C}, 4);
-        be.mixer_weights_backward(w, probe, dalpha.buf, normalize);
+        be.mixer_weights_backward(w, probe, dalpha.buf, normalize, false);
         check_gradient(normalize ? "mixer_weights softmax" : "mixer_weights identity", alpha.data,
                        dalpha.added(), loss, 1e-8);
+        if (!normalize) continue;
+        // The same gradient from w * dloss/dw (what the branches' output projections supply).
+        loss();  // w at alpha again (the finite differences left it at a perturbed alpha)
+        Owned<double> weighted(Shape{n, C});
+        for (size_t k = 0; k < weighted.data.size(); ++k) weighted[k] = w[k] * probe.data[k];
+        Grad from_weighted({n, C}, 4);
+        be.mixer_weights_backward(w, weighted, from_weighted.buf, true, true);
+        const std::vector<double> a = dalpha.added(), b = from_weighted.added();
+        for (size_t k = 0; k < a.size(); ++k)
+          EXPECT_NEAR(b[k], a[k], 1e-15 * (1 + std::abs(a[k]))) << n << " x " << C << " at " << k;
       }
+}
+
+// out += sum of a * b: against a naive double sum, on odd shapes and one that takes the threaded
+// path; a second call adds again.
+template <typename T>
+void check_dot_accumulate(double tol) {
+  CpuBackend be;
+  for (const Shape& s : {Shape{1}, Shape{13, 7}, Shape{3, 5, 33}, Shape{1001, 67}}) {
+    const auto a = random_tensor<T>(s, 21), b = random_tensor<T>(s, 22);
+    double expect = 0.375;
+    for (size_t k = 0; k < a.data.size(); ++k)
+      expect += static_cast<double>(a.data[k]) * static_cast<double>(b.data[k]);
+    Owned<T> out(Shape{1, 1});
+    out[0] = T(0.375);
+    be.dot_accumulate(a, b, out);
+    EXPECT_NEAR(static_cast<double>(out[0]), expect, tol * (1 + std::abs(expect))) << s.str();
+    be.dot_accumulate(a, b, out);
+    EXPECT_NEAR(static_cast<double>(out[0]), 2 * expect - 0.375, 2 * tol * (1 + std::abs(expect)))
+        << s.str();
+  }
+}
+
+TEST(Mixer, DotAccumulate) {
+  check_dot_accumulate<double>(1e-13);
+  check_dot_accumulate<float>(1e-6);
 }
 
 // out += sum_i w[i, c or 0] * branch_i; rows * d = 40000 also takes the threaded path.
@@ -123,6 +158,14 @@ TEST(Mixer, BackwardMatchesFiniteDifferences) {
         Grad dw_only({n, C}, 9);  // no branch gradients wanted: dw alone, the same values
         be.mixer_backward(probe, views(branches).data(), n, w, nullptr, dw_only.buf);
         EXPECT_EQ(dw_only.added(), dw.added());
+        // No dw wanted: the branch outputs are not read (the softmax mixer's blocks keep none).
+        std::vector<Grad> db_alone;
+        for (int i = 0; i < n; ++i) db_alone.emplace_back(s, 30 + static_cast<uint64_t>(i));
+        std::vector<Tensor> db_alone_t;
+        for (const Grad& g : db_alone) db_alone_t.push_back(g.buf.t);
+        be.mixer_backward(probe, nullptr, n, w, db_alone_t.data(), Tensor());
+        for (size_t i = 0; i < db_alone.size(); ++i)
+          EXPECT_EQ(db_alone[i].added(), dbranches[i].added()) << "branch " << i;
       }
 }
 
@@ -203,9 +246,25 @@ TEST(Mixer, RefusesBadInput) {
   expect_error(
       [&] {
         be.mixer_weights_backward(Owned<float>(Shape{3, 1}), Owned<float>(Shape{3, 1}),
-                                  Owned<double>(Shape{3, 1}), true);
+                                  Owned<double>(Shape{3, 1}), true, false);
       },
       "mixed element types");
+  expect_error(
+      [&] {
+        be.mixer_weights_backward(Owned<float>(Shape{3, 1}), Owned<float>(Shape{3, 1}),
+                                  Owned<float>(Shape{3, 1}), false, true);
+      },
+      "a weighted dw (w * dloss/dw) needs the softmax mixer");
+  expect_error(
+      [&] {
+        be.mixer_backward(out, nullptr, 3, Owned<float>(Shape{3, 1}), nullptr,
+                          Owned<float>(Shape{3, 1}));
+      },
+      "mixer_backward: dw needs the branch outputs");
+  expect_error([&] { be.dot_accumulate(out, out, Owned<float>(Shape{2})); },
+               "dot_accumulate: out must hold one element, has shape [2]");
+  expect_error([&] { be.dot_accumulate(out, wrong, Owned<float>(Shape{1})); },
+               "dot_accumulate");
 }
 
 }  // namespace

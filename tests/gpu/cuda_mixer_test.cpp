@@ -54,9 +54,13 @@ TEST_F(cuda_mixer, Weights) {
         compare("mixer_weights_forward " + what, w, tolerance(dt));
         const Twin ww = make(values(w.cpu), {3, cols}, dt);
         const Twin dw = randn_twin({3, cols}, dt, ++seed), da = randn_twin({3, cols}, dt, ++seed);
-        cpu().mixer_weights_backward(ww.cpu, dw.cpu, da.cpu, normalize);
-        gpu().mixer_weights_backward(ww.gpu, dw.gpu, da.gpu, normalize);
+        cpu().mixer_weights_backward(ww.cpu, dw.cpu, da.cpu, normalize, false);
+        gpu().mixer_weights_backward(ww.gpu, dw.gpu, da.gpu, normalize, false);
         compare("mixer_weights_backward " + what, da, tolerance(dt));
+        if (!normalize) continue;
+        cpu().mixer_weights_backward(ww.cpu, dw.cpu, da.cpu, true, true);
+        gpu().mixer_weights_backward(ww.gpu, dw.gpu, da.gpu, true, true);
+        compare("mixer_weights_backward weighted " + what, da, tolerance(dt));
       }
     }
   }
@@ -85,6 +89,17 @@ TEST_F(cuda_mixer, Mix) {
       compare(what + " backward dbranch 2", d2, tolerance(t.act));
       compare(what + " backward dw", dw, tolerance(t.param));
     }
+  }
+}
+
+TEST_F(cuda_mixer, DotAccumulate) {
+  uint64_t seed = 550;
+  for (const Types t : kTypes) {
+    const Twin a = randn_twin(kX, t.act, ++seed), b = randn_twin(kX, t.act, ++seed);
+    const Twin out = randn_twin({1, 1}, t.param, ++seed);
+    cpu().dot_accumulate(a.cpu, b.cpu, out.cpu);
+    gpu().dot_accumulate(a.gpu, b.gpu, out.gpu);
+    compare(label("dot_accumulate", t), out, tolerance(t.param));
   }
 }
 

@@ -122,6 +122,34 @@ TEST(Recomputation, WindowUntiedDirectConv) {
   expect_identical(c);
 }
 
+// The softmax mixer's weight gradient comes from the output projections' backward, so its blocks
+// keep no branch outputs; the scalar and channel mixers read theirs (3 x [B, T, d] per layer).
+// The gradients themselves are checked against PyTorch (reference_test) and finite differences
+// (model_gradcheck_test) for every mixer.
+TEST(Recomputation, SoftmaxMixerKeepsNoBranchOutputs) {
+  for (Recompute mode : {Recompute::none, Recompute::selective, Recompute::full}) {
+    const auto bytes = [&](const std::string& mixer) {
+      CpuBackend be;
+      ModelPart part;
+      part.recompute = mode;
+      return Model(be, odd_config("pha", mixer), kBatch, kSeq, DType::f32, part)
+          .memory()
+          .activation_bytes;
+    };
+    // 3 layers x 3 branches of [B, T, 20] floats, each aligned in the arena.
+    const size_t align = SizeTable::kAlignment,
+                 one = (kBatch * kSeq * 20 * sizeof(float) + align - 1) / align * align;
+    const size_t branch_outputs = 3 * 3 * one;
+    const size_t softmax = bytes("softmax"), scalar = bytes("scalar");
+    if (mode == Recompute::full) {
+      // Full recomputation refills the branch outputs of a scalar mixer from one layer buffer.
+      EXPECT_LT(softmax, scalar) << recompute_name(mode);
+    } else {
+      EXPECT_EQ(scalar - softmax, branch_outputs) << recompute_name(mode);
+    }
+  }
+}
+
 TEST(Recomputation, UnknownModeIsRefused) {
   EXPECT_THROW(parse_recompute("partial"), Error);
   EXPECT_EQ(parse_recompute("selective"), Recompute::selective);
