@@ -150,7 +150,11 @@ void apply_blas_kernel_policy(char** argv) {
       reexec_with(best, current, argv);
     }
   } else {
-    const std::string wanted = policy == "best" ? (best.empty() ? current : best) : policy;
+    // best keeps a kernel of the best one's class (Zen on AMD, where OpenBLAS picks it, runs the
+    // same sgemm as Haswell: 92-94 GFLOP/s each on one Zen 3 core, docs/results.md).
+    const bool best_class = !best.empty() && now && now->rank == find_kernel(best)->rank;
+    const std::string wanted =
+        policy == "best" ? (best.empty() || best_class ? current : best) : policy;
     const KernelWidth* k = find_kernel(wanted);
     PHA_REQUIRE(k,
                 "PHA_BLAS_CORETYPE={} is not a policy (auto, best, keep) nor an OpenBLAS core "
