@@ -13,6 +13,7 @@
 #include "launch/grad_sync.h"
 #include "launch/grad_window_reduce.h"
 #include "layers/model.h"
+#include "layers/scratch_layout.h"
 #include "optim/adamw.h"
 #include "parallel/mpi_communicator.h"
 
@@ -161,7 +162,7 @@ LayoutPlan plan_layout(const TrainConfig& cfg, parallel::Layout layout, int zero
     // One layer's recomputed activations, shared by every layer and slot.
     if (t.recompute.size())
       r.activations_by_branch.emplace_back("recompute buffer", t.recompute.total_bytes());
-    r.scratch = t.scratch.total_bytes();
+    r.scratch = scratch_layout(t.scratch).bytes;
     for (const TensorSpec& e : t.scratch.entries())
       if (e.name.rfind("cp.", 0) == 0) r.context_buffers += aligned_bytes(e);
     r.comm_buffers =

@@ -10,6 +10,7 @@
 #include "core/element_range.h"
 #include "core/rope_table.h"
 #include "layers/init.h"
+#include "layers/scratch_layout.h"
 
 namespace pha {
 
@@ -129,7 +130,9 @@ Model::Model(Backend& backend, const ModelConfig& cfg, int64_t batch, int64_t se
   } else {
     compute_ = Arena(backend_, declare.compute_table(), "compute copies of the matmul weights");
   }
-  scratch_ = Arena(backend_, declare.scratch_table(), "backward scratch");
+  const ScratchLayout scratch_places = scratch_layout(declare.scratch_table());
+  scratch_ = Arena(backend_, declare.scratch_table(), scratch_places.offsets, "backward scratch",
+                   scratch_places.bytes);
   recompute_ = Arena(backend_, declare.recompute_table(), "recompute buffer");
   for (int s = 0; s < part_.slots; ++s) {
     acts_.emplace_back(backend_, declare.act_table(), fmt::format("activations (slot {})", s));
