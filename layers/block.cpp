@@ -40,8 +40,8 @@ BlockLayer make_block(Planner& plan, int64_t layer, const LayerShape& s) {
       L.branch_out[i] = plan.act(prefix + fmt::format("branch{}", i), {B, T, c.d});
     else
       L.branch_out[i] = plan.scratch(fmt::format("block.branch{}", i), {B, T, c.d});
-    L.d_branch[i] = plan.scratch(fmt::format("block.d_branch{}", i), {B, T, c.d});
   }
+  if (!serial) L.d_branch = plan.scratch("block.d_branch", {B, T, c.d});
   L.d_h = plan.scratch("block.d_h", {B, T, c.d});
   return L;
 }
@@ -141,7 +141,7 @@ void block_recompute(Backend& be, const BlockLayer& L, const Tensor& x_in, const
         gss_state(be, *L.gss, L.h);
       else
         gss_input(be, *L.gss, L.h);
-      gss_gate(be, *L.gss);
+      gss_skip(be, *L.gss);
     }
     ++i;
   }
@@ -158,21 +158,25 @@ void block_backward(Backend& be, const BlockLayer& L, const Tensor& x_in, const 
                     const Tensor& d_res, Communicator* tp) {
   block_recompute(be, L, x_in, rope, tp);
   if (L.kind.serial) return serial_backward(be, L, x_in, rope, d_res, tp);
-  for (int b = 0; b < L.n_branches; ++b) zero(be, L.d_branch[b]);
   const MixerLayer& M = *L.mixer;
-  mixer_backward(be, M, d_res, L.branch_out, L.d_branch);
+  mixer_backward(be, M, d_res, L.branch_out);
   // The three branches read the same h: their input gradients sum into d_h.
   zero(be, L.d_h);
   int i = 0;
   if (L.attention) {
-    attention_backward(be, *L.attention, L.h, rope, L.d_branch[i], L.d_h, mixer_branch_dot(M, i));
+    mixer_branch_gradient(be, M, d_res, i, L.d_branch);
+    attention_backward(be, *L.attention, L.h, rope, L.d_branch, L.d_h, mixer_branch_dot(M, i));
     ++i;
   }
   if (L.gss) {
-    gss_backward(be, *L.gss, L.h, L.d_branch[i], L.d_h, mixer_branch_dot(M, i), tp);
+    mixer_branch_gradient(be, M, d_res, i, L.d_branch);
+    gss_backward(be, *L.gss, L.h, L.d_branch, L.d_h, mixer_branch_dot(M, i), tp);
     ++i;
   }
-  if (L.ffn) ffn_backward(be, *L.ffn, L.h, L.d_branch[i], L.d_h, mixer_branch_dot(M, i));
+  if (L.ffn) {
+    mixer_branch_gradient(be, M, d_res, i, L.d_branch);
+    ffn_backward(be, *L.ffn, L.h, L.d_branch, L.d_h, mixer_branch_dot(M, i));
+  }
   mixer_weights_backward(be, M, tp);
   tp_all_reduce(tp, L.d_h);
   be.rmsnorm_backward(L.d_h, x_in, L.norm.value, L.rstd, d_res, L.norm.grad);

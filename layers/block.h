@@ -23,7 +23,7 @@ struct BlockLayer {
   std::optional<MixerLayer> mixer;  // pha only
   Tensor branch_out[3];  // [B, T, d], attention, gss, ffn: acts for the scalar and channel
                          // mixers, scratch for softmax (and serial)
-  Tensor d_h, d_branch[3];          // scratch [B, T, d]
+  Tensor d_h, d_branch;  // scratch [B, T, d] (d_branch: each branch's in turn)
   int n_branches = 0;
   double eps = 1e-5;
   Recompute recompute = Recompute::none;  // what block_recompute refills before backward

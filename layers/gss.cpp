@@ -30,7 +30,6 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   L.skip = plan.param(prefix + "d", {H}, InitKind::normal, 1.0, ParamGroup::no_decay);
 
   L.u_pre = plan.act(prefix + "u_pre", {B, T, F});
-  L.gate = plan.act(prefix + "gate", {B, T, F});
   L.z_pre = plan.act(prefix + "z_pre", {B, T, H});
   L.zn = plan.act(prefix + "zn", {B, T, H});
   L.conv = plan.act(prefix + "conv", {B, T, H});
@@ -40,6 +39,7 @@ GssLayer make_gss(Planner& plan, const std::string& prefix, const LayerShape& s)
   // The DSS kernel is generated from f32 parameters and convolved in f32: kept in that type.
   L.kernel = plan.act(prefix + "kernel", {s.global_seq_len(), H}, plan.precision().param);
 
+  L.gate = plan.scratch("gss.gate", {B, T, F});
   L.u = plan.scratch("gss.u", {B, T, F});
   L.gated = plan.scratch("gss.gated", {B, T, F});
   L.z = plan.scratch("gss.z", {B, T, H});
@@ -65,21 +65,22 @@ void gss_input(Backend& be, const GssLayer& L, const Tensor& h) {
                        L.eps);
 }
 
-void gss_gate(Backend& be, const GssLayer& L) {
+void gss_skip(Backend& be, const GssLayer& L) {
   be.channel_fma_forward(L.zn, L.skip.value, L.conv, L.y);
-  be.linear_forward(L.y, L.wg.compute, L.gate);
 }
 
 namespace {
-// The scratch that gss_backward reads and rebuilds itself: u = GELU(u_pre), gated = gate * u.
+// The scratch that gss_backward reads and rebuilds itself: gate = y Wg^T, u = GELU(u_pre),
+// gated = gate * u.
 void gss_gated(Backend& be, const GssLayer& L) {
+  be.linear_forward(L.y, L.wg.compute, L.gate);
   be.gelu_forward(L.u_pre, L.u);
   be.mul(L.gate, L.u, L.gated);
 }
 }  // namespace
 
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out) {
-  gss_gate(be, L);
+  gss_skip(be, L);
   gss_gated(be, L);
   be.linear_forward(L.gated, L.wo.compute, out);
 }

@@ -15,11 +15,12 @@ struct GssLayer {
   Param lambda_re, lambda_im;    // [N]
   Param c_re, c_im;              // [H, N]
   Param skip;                    // D: [H]
-  Tensor u_pre, gate;            // acts [B, T, F]: h Wu^T, y Wg^T
+  Tensor u_pre;                  // act [B, T, F]: h Wu^T
   Tensor z_pre, zn, conv, y;     // acts [B, T, H]
-  // Scratch rebuilt by backward from u_pre, gate and z_pre (elementwise passes instead of keeping
-  // 2F + H floats per row): u = GELU(u_pre), gated = gate * u [B, T, F]; z = GELU(z_pre) [B, T, H].
-  Tensor u, gated, z;
+  // Scratch rebuilt by backward from u_pre, y and z_pre instead of keeping 3F + H floats per row:
+  // gate = y Wg^T (one projection with K = H: 2 H F FLOPs per row), u = GELU(u_pre),
+  // gated = gate * u [B, T, F]; z = GELU(z_pre) [B, T, H].
+  Tensor gate, u, gated, z;
   Tensor ln_mean, ln_rstd;        // acts [B*T]
   Tensor kernel;                  // act [T, H] (T: the whole sequence's length)
   Tensor d_gated, d_gate, d_u;    // scratch [B, T, F]
@@ -40,8 +41,9 @@ void gss_state(Backend& be, const GssLayer& L, const Tensor& h);
 // y = conv + D zn and out = ((y Wg^T) * GELU(u_pre)) Wo^T.
 void gss_input(Backend& be, const GssLayer& L, const Tensor& h);
 void gss_output(Backend& be, const GssLayer& L, const Tensor& out);
-// The first part of gss_output, what backward reads: y and gate (recomputation).
-void gss_gate(Backend& be, const GssLayer& L);
+// The first part of gss_output, what backward reads besides its scratch: y = conv + D zn
+// (recomputation).
+void gss_skip(Backend& be, const GssLayer& L);
 // Under tensor parallelism `out` is this rank's partial sum and `dh` receives this rank's partial
 // input gradient; `tp` reduces the state path's gradient (nullptr: one rank). mixer_dot (may be
 // empty): += <d gated, gated>, the softmax mixer's share of this branch (mixer.h).

@@ -35,11 +35,17 @@ void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, con
   be.mixer_forward(branches, M.n, M.w, out);
 }
 
-void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches) {
+void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches) {
   zero(be, M.d_w);
-  be.mixer_backward(dout, M.reads_branch_outputs ? branches : nullptr, M.n, M.w, dbranches,
-                    M.reads_branch_outputs ? M.d_w : Tensor());
+  if (M.reads_branch_outputs) be.mixer_backward(dout, branches, M.n, M.w, nullptr, M.d_w);
+}
+
+void mixer_branch_gradient(Backend& be, const MixerLayer& M, const Tensor& dout, int i,
+                           const Tensor& dbranch) {
+  std::vector<Tensor> dbranches(static_cast<size_t>(M.n));  // only branch i's wanted
+  dbranches[static_cast<size_t>(i)] = dbranch;
+  zero(be, dbranch);
+  be.mixer_backward(dout, nullptr, M.n, M.w, dbranches.data(), Tensor());
 }
 
 Tensor mixer_branch_dot(const MixerLayer& M, int i) {

@@ -25,10 +25,13 @@ MixerLayer make_mixer(Planner& plan, const std::string& prefix, const LayerShape
 void mixer_compute_weights(Backend& be, const MixerLayer& M);
 // out += sum_i w_i * branches[i]
 void mixer_forward(Backend& be, const MixerLayer& M, const Tensor* branches, const Tensor& out);
-// dbranches[i] += w_i * dout, and d_w from zero: <dout, branches[i]> summed here when the mixer
-// reads the branch outputs, else left to the branches (mixer_branch_dot; branches may be null).
-void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches,
-                    const Tensor* dbranches);
+// d_w from zero: <dout, branches[i]> summed here when the mixer reads the branch outputs, else
+// left to the branches (mixer_branch_dot; branches may be null).
+void mixer_backward(Backend& be, const MixerLayer& M, const Tensor& dout, const Tensor* branches);
+// dbranch = w_i * dout: branch i's output gradient (the branches' backwards run one after the
+// other, so one buffer serves them all).
+void mixer_branch_gradient(Backend& be, const MixerLayer& M, const Tensor& dout, int i,
+                           const Tensor& dbranch);
 // Where branch i's backward adds <d o_i, o_i> (a [1, 1] view of d_w), or an empty tensor when the
 // mixer reads the branch outputs itself.
 Tensor mixer_branch_dot(const MixerLayer& M, int i);

@@ -5,13 +5,14 @@
 // and recomputed; the attention core (O(T^2)), the FFT convolution, the DSS kernel, the branch
 // outputs of the scalar and channel mixers (their weights' gradient reads them; the softmax
 // mixer's comes from the output projections' backward and its blocks keep none) and a serial
-// block's x_mid (it needs a tensor-parallel all-reduce) are kept. Context parallelism adds no kept tensor: ring attention
-// (ring_attention.h) merges into attn.o and attn.lse (kept) from attn.k and attn.v (recomputed,
-// then sent around the ring again), the split convolution (context_conv.h) reads gss.zn
-// (recomputed, re-sent) and its prefix of gss.kernel (kept) into gss.conv (kept); their transfer
-// buffers are scratch. What one elementwise pass rebuilds from a kept tensor (the norms' outputs,
-// the GELUs, GSS's gate product) and a serial block's sub-layer outputs (never read by backward)
-// are scratch under every mode and have no row here.
+// block's x_mid (it needs a tensor-parallel all-reduce) are kept. Context parallelism adds no kept
+// tensor: ring attention (ring_attention.h) merges into attn.o and attn.lse (kept) from attn.k and
+// attn.v (recomputed, then sent around the ring again), the split convolution (context_conv.h)
+// reads gss.zn (recomputed, re-sent) and its prefix of gss.kernel (kept) into gss.conv (kept);
+// their transfer buffers are scratch. What one elementwise pass rebuilds from a kept tensor (the
+// norms' outputs, the GELUs, GSS's gate product), GSS's gate (one projection with K = H of the kept
+// y) and a serial block's sub-layer outputs (never read by backward) are scratch under every mode
+// and have no row here.
 #include <map>
 
 #include "layers/planner.h"
@@ -59,7 +60,6 @@ Recompute recomputed_from(const std::string& name) {
       // GSS: the projections, LayerNorm and gates are recomputed; the FFT convolution's output
       // and the DSS kernel are kept.
       {"gss.u_pre", R::selective},
-      {"gss.gate", R::selective},
       {"gss.z_pre", R::selective},
       {"gss.zn", R::selective},
       {"gss.y", R::selective},

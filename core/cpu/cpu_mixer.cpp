@@ -191,8 +191,7 @@ void CpuBackend::dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& 
   require_same_shape(op, "b", b, "a", a);
   require_same_dtype(op, b, a);
   require_same_dtype(op, out, a);
-  PHA_REQUIRE(out.numel() == 1, "{}: out must hold one element, has shape {}", op,
-              out.shape.str());
+  PHA_REQUIRE(out.numel() == 1, "{}: out must hold one element, has shape {}", op, out.shape.str());
   const int64_t cols = a.rank() == 0 ? 1 : a.shape.last(), rows = a.numel() / cols;
   dispatch_float(op, a.dtype, [&](auto tag) {
     using T = decltype(tag);

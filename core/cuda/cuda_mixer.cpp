@@ -17,8 +17,8 @@ void require_weights(const char* op, const char* name, const Tensor& t) {
 // [n, d]. Returns C.
 int64_t require_mixer(const char* op, const char* ref_name, const Tensor& ref,
                       const Tensor* branches, int n, const Tensor& w) {
-  PHA_REQUIRE(n >= 1 && n <= cuda::kMaxBranches,
-              "{}: needs 1 to {} branches, got {}", op, cuda::kMaxBranches, n);
+  PHA_REQUIRE(n >= 1 && n <= cuda::kMaxBranches, "{}: needs 1 to {} branches, got {}", op,
+              cuda::kMaxBranches, n);
   cuda::require_float_on_gpu(op, ref_name, ref);
   PHA_REQUIRE(ref.rank() >= 1, "{}: {} {} needs a last dim", op, ref_name, ref.shape.str());
   const int64_t d = ref.shape.last();
@@ -98,8 +98,7 @@ void CudaBackend::dot_accumulate(const Tensor& a, const Tensor& b, const Tensor&
   cuda::require_float_on_gpu(op, "a", a);
   cuda::require_like(op, "b", b, "a", a);
   cuda::require_param(op, "out", out, out.shape, a);
-  PHA_REQUIRE(out.numel() == 1, "{}: out must hold one element, has shape {}", op,
-              out.shape.str());
+  PHA_REQUIRE(out.numel() == 1, "{}: out must hold one element, has shape {}", op, out.shape.str());
   const int64_t count = a.numel();
   double* partial =
       scratch<double>(cuda::slot::partials, static_cast<size_t>(cuda::plan_sum(count).blocks));

@@ -263,8 +263,7 @@ TEST(Mixer, RefusesBadInput) {
       "mixer_backward: dw needs the branch outputs");
   expect_error([&] { be.dot_accumulate(out, out, Owned<float>(Shape{2})); },
                "dot_accumulate: out must hold one element, has shape [2]");
-  expect_error([&] { be.dot_accumulate(out, wrong, Owned<float>(Shape{1})); },
-               "dot_accumulate");
+  expect_error([&] { be.dot_accumulate(out, wrong, Owned<float>(Shape{1})); }, "dot_accumulate");
 }
 
 }  // namespace
