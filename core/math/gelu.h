@@ -8,24 +8,26 @@
 
 namespace pha {
 
+// T: the value type; C: the type of the constants, T itself by default, the element type when T
+// is a SIMD register (core/cpu/simd.h: a register times a scalar broadcasts it).
 // The argument of the tanh.
-template <typename T>
+template <typename T, typename C = T>
 PHA_HD T gelu_inner(T x) {
-  const T k = T(0.7978845608028654);  // sqrt(2/pi)
-  return k * (x + T(0.044715) * x * x * x);
+  const C k = C(0.7978845608028654);  // sqrt(2/pi)
+  return k * (x + C(0.044715) * x * x * x);
 }
 
-template <typename T>
+template <typename T, typename C = T>
 PHA_HD T gelu_value_from_tanh(T x, T th) {
-  return T(0.5) * x * (T(1) + th);
+  return C(0.5) * x * (C(1) + th);
 }
 
 // d gelu / dx, with th = tanh(gelu_inner(x)).
-template <typename T>
+template <typename T, typename C = T>
 PHA_HD T gelu_grad_from_tanh(T x, T th) {
-  const T k = T(0.7978845608028654);
-  const T sech2 = T(1) - th * th;
-  return T(0.5) * (T(1) + th) + T(0.5) * x * sech2 * k * (T(1) + T(3) * T(0.044715) * x * x);
+  const C k = C(0.7978845608028654);
+  const T sech2 = C(1) - th * th;
+  return C(0.5) * (C(1) + th) + C(0.5) * x * sech2 * k * (C(1) + C(3) * C(0.044715) * x * x);
 }
 
 template <typename T>
