@@ -8,7 +8,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "layers/model.h"
-#include "tests/test_util.h"
+#include "tests/model_test_util.h"
 
 namespace pha {
 namespace {
@@ -51,17 +51,8 @@ TEST(ScratchLayout, ExclusiveScopesOverlapAfterTheSharedRegion) {
 }
 
 TEST(ScratchLayout, ModelArenaOverlapsTheHeadWithTheBranches) {
-  ModelConfig c;
-  c.d = 20;
-  c.n_q = 4;
-  c.n_kv = 2;
+  ModelConfig c = test::sized_model({20, 4, 2, 26, 14, 7, 5, 2, 37});
   c.d_h = 6;
-  c.d_ff = 26;
-  c.gss_f = 14;
-  c.gss_h = 7;
-  c.dss_n = 5;
-  c.n_layers = 2;
-  c.vocab = 37;
   c.max_seq_len = 13;
   CpuBackend be;
   ModelPart part;
