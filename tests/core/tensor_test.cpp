@@ -1,6 +1,8 @@
 // Tensor views, shape checks and the arena built from a size table.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "core/arena.h"
 #include "core/cpu/cpu_backend.h"
 #include "tests/test_util.h"
@@ -45,6 +47,21 @@ TEST(Arena, CarvesAlignedTensorsFromOneAllocation) {
   twice.add("x", {1});
   twice.add("x", {1});
   test::expect_error([&] { Arena bad(backend, twice, "twice"); }, "listed twice");
+}
+
+// memset_zero splits large buffers over the threads in 64 KiB chunks: an odd length past the
+// threshold, at an odd offset, is zeroed exactly, and the bytes around it are left alone.
+TEST(CpuBackend, MemsetZeroLargeOddBuffer) {
+  CpuBackend backend;
+  for (size_t bytes : {size_t{1000}, (size_t{3} << 20) + 12345}) {
+    std::vector<unsigned char> buf(bytes + 2, 0xab);
+    backend.memset_zero(buf.data() + 1, bytes);
+    EXPECT_EQ(buf.front(), 0xab) << bytes;
+    EXPECT_EQ(buf.back(), 0xab) << bytes;
+    size_t nonzero = 0;
+    for (size_t i = 1; i <= bytes; ++i) nonzero += buf[i] != 0;
+    EXPECT_EQ(nonzero, 0u) << bytes;
+  }
 }
 
 }  // namespace
