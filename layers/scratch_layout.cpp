@@ -25,32 +25,27 @@ ScratchScope scratch_scope(const std::string& name) {
 }
 
 ScratchLayout scratch_layout(const SizeTable& table) {
-  constexpr size_t kAlign = SizeTable::kAlignment;
-  const auto aligned = [&](const TensorSpec& e) {
-    const size_t b = static_cast<size_t>(e.shape.numel()) * dtype_size(e.dtype);
-    return (b + kAlign - 1) / kAlign * kAlign;
-  };
+  // One sub-table per scope, packed by SizeTable's own layout: the shared one from byte 0, every
+  // exclusive one from the shared one's end.
+  constexpr size_t kScopes = static_cast<size_t>(ScratchScope::head) + 1;
+  std::array<SizeTable, kScopes> scopes;
+  std::array<std::vector<size_t>, kScopes> members;  // table indices of each scope's entries
+  for (size_t i = 0; i < table.size(); ++i) {
+    const TensorSpec& e = table.entries()[i];
+    const auto s = static_cast<size_t>(scratch_scope(e.name));
+    scopes[s].add(e.name, e.shape, e.dtype);
+    members[s].push_back(i);
+  }
   ScratchLayout layout;
   layout.offsets.resize(table.size());
-  // The shared region first, then every exclusive scope from the same start.
-  size_t shared_end = 0;
-  for (size_t i = 0; i < table.size(); ++i)
-    if (scratch_scope(table.entries()[i].name) == ScratchScope::shared) {
-      layout.offsets[i] = shared_end;
-      shared_end += aligned(table.entries()[i]);
-    }
-  size_t end = shared_end;
-  for (ScratchScope scope :
-       {ScratchScope::attention, ScratchScope::gss, ScratchScope::ffn, ScratchScope::head}) {
-    size_t at = shared_end;
-    for (size_t i = 0; i < table.size(); ++i)
-      if (scratch_scope(table.entries()[i].name) == scope) {
-        layout.offsets[i] = at;
-        at += aligned(table.entries()[i]);
-      }
-    end = std::max(end, at);
+  const size_t shared_end = scopes[0].total_bytes();
+  layout.bytes = shared_end;
+  for (size_t s = 0; s < kScopes; ++s) {
+    const size_t base = s == 0 ? 0 : shared_end;
+    const std::vector<size_t> offsets = scopes[s].byte_offsets();
+    for (size_t k = 0; k < offsets.size(); ++k) layout.offsets[members[s][k]] = base + offsets[k];
+    layout.bytes = std::max(layout.bytes, base + scopes[s].total_bytes());
   }
-  layout.bytes = end;
   return layout;
 }
 

@@ -13,6 +13,7 @@
 
 namespace pha {
 
+// shared first and head last: scratch_layout indexes its per-scope tables by these values.
 enum class ScratchScope : uint8_t { shared, attention, gss, ffn, head };
 
 // By the name's prefix ("attn.", "cp.ring." -> attention, ...). Throws for a name without a
