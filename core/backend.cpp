@@ -45,14 +45,14 @@ void Backend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, 
 }
 
 void Backend::linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& dx,
-                              const Tensor& dw) {
+                              const Tensor& dw, double dx_beta) {
   require_rank("linear_backward", "w", w, 2);
   require_last_dim("linear_backward", "x", x, w.dim(1));
   require_last_dim("linear_backward", "dy", dy, w.dim(0));
   const Tensor dy2 = dy.view({dy.shape.rows(), dy.shape.last()});
   if (!dx.empty()) {
     require_same_shape("linear_backward", "dx", dx, "x", x);
-    matmul(dy2, false, w, false, dx.view({dx.shape.rows(), dx.shape.last()}), 1.0, 1.0);
+    matmul(dy2, false, w, false, dx.view({dx.shape.rows(), dx.shape.last()}), 1.0, dx_beta);
   }
   if (!dw.empty()) {
     require_same_shape("linear_backward", "dw", dw, "w", w);

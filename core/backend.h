@@ -56,9 +56,10 @@ class Backend {
                       double alpha = 1.0, double beta = 0.0) = 0;
   // y = x w^T (+ beta * y): x [rows, in], w [out, in], y [rows, out].
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta = 0.0);
-  // dx += dy w;  dw += dy^T x.  Either output may be empty (not wanted).
+  // dx = dy w + dx_beta * dx;  dw += dy^T x.  Either output may be empty (not wanted). dx_beta 0
+  // overwrites dx without reading it (no zeroing pass over a buffer the GEMM writes anyway).
   void linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& dx,
-                       const Tensor& dw);
+                       const Tensor& dw, double dx_beta = 1.0);
 
   // ---- embedding ----
   // out[i, :] = table[tokens[i], :]. tokens i32 [...], table [V, d], out [..., d]. A token id of

@@ -88,8 +88,7 @@ void attention_forward(Backend& be, const AttentionLayer& L, const Tensor& h, co
 
 void attention_backward(Backend& be, const AttentionLayer& L, const Tensor& h, const Tensor& rope,
                         const Tensor& dout, const Tensor& dh, const Tensor& mixer_dot) {
-  zero(be, L.d_o);
-  be.linear_backward(dout, as_rows(L.o), L.wo.compute, as_rows(L.d_o), L.wo.grad);
+  be.linear_backward(dout, as_rows(L.o), L.wo.compute, as_rows(L.d_o), L.wo.grad, 0.0);
   if (!mixer_dot.empty()) be.dot_accumulate(L.d_o, L.o, mixer_dot);
   zero(be, L.dq);
   zero(be, L.dk);

@@ -30,8 +30,7 @@ void ffn_forward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& 
 void ffn_backward(Backend& be, const FfnLayer& L, const Tensor& h, const Tensor& dout,
                   const Tensor& dh, const Tensor& mixer_dot) {
   be.gelu_forward(L.pre, L.act);
-  zero(be, L.d_act);
-  be.linear_backward(dout, L.act, L.w2.compute, L.d_act, L.w2.grad);
+  be.linear_backward(dout, L.act, L.w2.compute, L.d_act, L.w2.grad, 0.0);
   if (!mixer_dot.empty()) be.dot_accumulate(L.d_act, L.act, mixer_dot);
   const Tensor& d_pre = L.act;  // act is read: its buffer takes d_pre
   zero(be, d_pre);

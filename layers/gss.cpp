@@ -112,13 +112,12 @@ void gss_backward(Backend& be, const GssLayer& L, const Tensor& h, const Tensor&
                   const Tensor& dh, const Tensor& mixer_dot, Communicator* tp) {
   gss_gated(be, L);
   be.gelu_forward(L.z_pre, L.z);
-  for (const Tensor* t :
-       {&L.d_gated, &L.d_gate, &L.d_u, &L.d_y, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel})
-    zero(be, *t);
-  be.linear_backward(dout, L.gated, L.wo.compute, L.d_gated, L.wo.grad);
+  // The accumulating ops' outputs start at zero; d_gated and d_y are written by their GEMMs.
+  for (const Tensor* t : {&L.d_gate, &L.d_u, &L.d_zn, &L.d_conv, &L.d_z, &L.d_kernel}) zero(be, *t);
+  be.linear_backward(dout, L.gated, L.wo.compute, L.d_gated, L.wo.grad, 0.0);
   if (!mixer_dot.empty()) be.dot_accumulate(L.d_gated, L.gated, mixer_dot);
   be.mul_backward(L.d_gated, L.gate, L.u, L.d_gate, L.d_u);
-  be.linear_backward(L.d_gate, L.y, L.wg.compute, L.d_y, L.wg.grad);
+  be.linear_backward(L.d_gate, L.y, L.wg.compute, L.d_y, L.wg.grad, 0.0);
   // d_y is a partial sum over this rank's F/tp gates; the replicated state path needs all of it.
   tp_all_reduce(tp, L.d_y);
   be.channel_fma_backward(L.d_y, L.zn, L.skip.value, L.d_zn, L.skip.grad, L.d_conv);

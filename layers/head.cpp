@@ -81,7 +81,6 @@ double head_forward(Backend& be, const HeadLayer& H, const Tensor& x_last, const
   if (predictions) predictions->clear();
   const int64_t rows = H.losses.numel();
   const int64_t chunk = H.chunk_rows > 0 ? H.chunk_rows : rows;
-  if (grad) zero(be, H.d_y);
   for (int64_t first = 0; first < rows; first += chunk) {
     const int64_t n = std::min(chunk, rows - first);
     const Tensor y = rows_of(H.y, first, n), logits = H.logits.slice0(0, n);
@@ -94,7 +93,7 @@ double head_forward(Backend& be, const HeadLayer& H, const Tensor& x_last, const
     }
     if (grad) {
       rows_dlogits(be, H, logits, lse, t, grad->scale, tp);
-      be.linear_backward(logits, y, weight, rows_of(H.d_y, first, n), grad->weight_grad);
+      be.linear_backward(logits, y, weight, rows_of(H.d_y, first, n), grad->weight_grad, 0.0);
     }
   }
   return be.sum(H.losses);
@@ -105,8 +104,7 @@ void head_backward(Backend& be, const HeadLayer& H, const Tensor& x_last, const 
                    const Tensor& d_res, Communicator* tp) {
   if (H.chunk_rows == 0) {
     rows_dlogits(be, H, H.logits, H.lse, targets, scale, tp);
-    zero(be, H.d_y);
-    be.linear_backward(H.logits, H.y, weight, H.d_y, weight_grad);
+    be.linear_backward(H.logits, H.y, weight, H.d_y, weight_grad, 0.0);
   }
   tp_all_reduce(tp, H.d_y);  // each rank's dy covers only its vocabulary columns
   zero(be, d_res);

@@ -150,6 +150,27 @@ TEST(Matmul, LinearBackwardMatchesFiniteDifferences) {
   }
 }
 
+// dx_beta = 0 overwrites dx (NaN before: never read) with dy w, and still adds to dw.
+TEST(Matmul, LinearBackwardWithBetaZeroOverwritesDx) {
+  CpuBackend be;
+  const auto x = random_tensor<double>({3, 5, 7}, 20);
+  const auto w = random_tensor<double>({13, 7}, 21);
+  const auto dy = random_tensor<double>({3, 5, 13}, 22);
+  Owned<double> dx(x.t.shape);
+  be.fill(dx, std::numeric_limits<double>::quiet_NaN());
+  auto dw = random_tensor<double>(w.t.shape, 23);
+  auto dw_ref = dw;
+  be.linear_backward(dy, x, w, dx, dw, 0.0);
+  for (int64_t r = 0; r < 15; ++r)
+    for (int64_t i = 0; i < 7; ++i) {
+      double want = 0;
+      for (int64_t o = 0; o < 13; ++o) want += dy.data[r * 13 + o] * w.data[o * 7 + i];
+      EXPECT_NEAR(dx[r * 7 + i], want, 1e-12) << r << ", " << i;
+    }
+  be.linear_backward(dy, x, w, Tensor(), dw_ref);  // dw is the same with either dx_beta
+  for (size_t i = 0; i < dw.size(); ++i) EXPECT_EQ(dw[i], dw_ref[i]);
+}
+
 TEST(Matmul, RefusesBadShapes) {
   CpuBackend be;
   const auto a = random_tensor<float>({3, 7}, 1);
