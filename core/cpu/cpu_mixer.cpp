@@ -6,6 +6,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/cpu/simd.h"
 #include "core/math/mixer.h"
 
 namespace pha {
@@ -169,11 +170,7 @@ void CpuBackend::mixer_backward(const Tensor& dout, const Tensor* branches, int 
                                   const T* br = b[i] + r * d;
                                   double* ai = acc + static_cast<int64_t>(i) * C;
                                   if (C == 1) {
-                                    double s = 0;
-#pragma omp simd reduction(+ : s)
-                                    for (int64_t c = 0; c < d; ++c)
-                                      s += static_cast<double>(gr[c]) * br[c];
-                                    ai[0] += s;
+                                    ai[0] += simd::dot_f64(gr, br, d);
                                   } else {
 #pragma omp simd
                                     for (int64_t c = 0; c < d; ++c)
@@ -197,14 +194,10 @@ void CpuBackend::dot_accumulate(const Tensor& a, const Tensor& b, const Tensor& 
     using T = decltype(tag);
     const T *x = a.as<T>(), *y = b.as<T>();  // [rows, cols]
     double* partial = scratch<double>(kScratchSlot, static_cast<size_t>(cpu::kParts));
-    cpu::row_pass_with_sums(rows, cols, 1, partial, out.as<T>(),
-                            [&](int64_t r0, int64_t r1, double* acc) {
-                              double s = 0;
-#pragma omp simd reduction(+ : s)
-                              for (int64_t k = r0 * cols; k < r1 * cols; ++k)
-                                s += static_cast<double>(x[k]) * y[k];
-                              acc[0] += s;
-                            });
+    cpu::row_pass_with_sums(
+        rows, cols, 1, partial, out.as<T>(), [&](int64_t r0, int64_t r1, double* acc) {
+          acc[0] += simd::dot_f64(x + r0 * cols, y + r0 * cols, (r1 - r0) * cols);
+        });
   });
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/simd.h"
 
 namespace pha {
 
@@ -76,9 +77,7 @@ void CpuBackend::rmsnorm_forward(const Tensor& x, const Tensor& g, const Tensor&
 #pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
     for (int64_t r = 0; r < rows; ++r) {
       const T* xr = xs + r * C;
-      double ss = 0;
-#pragma omp simd reduction(+ : ss)
-      for (int64_t j = 0; j < C; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      const double ss = simd::dot_f64(xr, xr, C);
       // y uses the rstd that backward will read (rounded to T).
       const T rr = static_cast<T>(1.0 / std::sqrt(ss / static_cast<double>(C) + eps));
       rs[r] = rr;

@@ -108,6 +108,30 @@ T dot(const T* a, const T* b, int64_t n) {
   return s;
 }
 
+// sum_i a[i] b[i] in double, for sums over whole tensors: each register of T is widened to two
+// of double, and four accumulators hide the FMA's latency. `#pragma omp simd reduction` over a
+// double sum ran at 8.5 GB/s on Zen 3 (its lane-private copies go through memory); this, 25+.
+template <typename T>
+double dot_f64(const T* a, const T* b, int64_t n) {
+  using D = Simd<double>;
+  constexpr int64_t w = D::width;  // doubles per register: T elements widened per step
+  typedef T Narrow __attribute__((vector_size(w * sizeof(T))));
+  auto widen = [](const T* p) {
+    Narrow v;
+    std::memcpy(&v, p, sizeof(Narrow));
+    return __builtin_convertvector(v, D::Vec);
+  };
+  D::Vec acc[4] = {};
+  int64_t i = 0;
+  for (; i + 4 * w <= n; i += 4 * w)
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) acc[u] += widen(a + i + u * w) * widen(b + i + u * w);
+  for (; i + w <= n; i += w) acc[0] += widen(a + i) * widen(b + i);
+  double s = D::sum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+  for (; i < n; ++i) s += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return s;
+}
+
 // n rounded up to whole registers of T.
 template <typename T>
 constexpr int64_t padded(int64_t n) {

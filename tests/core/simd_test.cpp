@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace pha {
 namespace {
@@ -65,6 +66,30 @@ TEST(Simd, ExpIsWithinTwoUlpOverItsRange) {
       EXPECT_LE(std::abs(e[u] - want), 2 * ulp) << "exp(" << x[u] << ")";
     }
   }
+}
+
+// The double dot of whole tensors: every length's tail (odd lengths, shorter than one register)
+// against an in-order double sum; float inputs are widened exactly, so only the order differs.
+template <typename T>
+void check_dot_f64() {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<T> uniform(-2, 2);
+  for (int64_t n : {0, 1, 3, 7, 15, 16, 33, 1001}) {
+    std::vector<T> a(static_cast<size_t>(n)), b(a.size());
+    for (T& x : a) x = uniform(rng);
+    for (T& x : b) x = uniform(rng);
+    double want = 0, scale = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      want += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+      scale += std::abs(static_cast<double>(a[i]) * static_cast<double>(b[i]));
+    }
+    EXPECT_NEAR(simd::dot_f64(a.data(), b.data(), n), want, 1e-14 * scale + 1e-300) << "n " << n;
+  }
+}
+
+TEST(Simd, DotInDoubleMatchesAnInOrderSum) {
+  check_dot_f64<float>();
+  check_dot_f64<double>();
 }
 
 }  // namespace
