@@ -2,11 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "core/cuda_plugin.h"
 #include "parallel/abort.h"
 #include "parallel/pipeline_schedule.h"
-#if PHA_WITH_NCCL
-#include "parallel/make_nccl_communicator.h"
-#endif
 
 namespace pha::launch {
 
@@ -68,14 +66,12 @@ std::vector<std::unique_ptr<parallel::Communicator>> group_communicators(
       groups.push_back(std::move(mpi));
       continue;
     }
-#if PHA_WITH_NCCL
-    groups.push_back(parallel::make_nccl_communicator(*mpi, *backend));
-#else
-    fail(
-        "the {} group: the {} backend's tensors need the NCCL communicator, which this build "
-        "lacks (configure with CUDA and NCCL found)",
-        mpi->name(), backend->name());
-#endif
+    const NcclPlugin* nccl = nccl_plugin();
+    PHA_REQUIRE(nccl != nullptr,
+                "the {} group: the {} backend's tensors need the NCCL communicator, which this "
+                "build lacks (configure with CUDA and NCCL found)",
+                mpi->name(), backend->name());
+    groups.push_back(nccl->make_communicator(*mpi, *backend));
   }
   return groups;
 }

@@ -1,14 +1,12 @@
 #include "launch/grad_sync.h"
 
-#include <algorithm>
-
-#include "optim/clip.h"
-#if PHA_WITH_NCCL
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "core/cuda_plugin.h"
+#include "optim/clip.h"
 #include "parallel/abort.h"
-#include "parallel/make_nccl_communicator.h"
-#endif
 
 namespace pha::launch {
 
@@ -39,14 +37,13 @@ bool overlap_is_safe(Model& model, const Distributed& dist) {
   if (model.backend().device() == Device::cpu) return true;
   const parallel::Layout& layout = dist.grid.layout();
   if (layout.tp == 1 && layout.pp == 1) return true;
-#if PHA_WITH_NCCL
-  if (parallel::nccl_orders_communicators()) return true;
-  if (parallel::world_rank() == 0)
+  const NcclPlugin* nccl = nccl_plugin();
+  if (nccl != nullptr && nccl->orders_communicators()) return true;
+  if (nccl != nullptr && parallel::world_rank() == 0)
     fmt::print(stderr,
                "pha: the dp gradient average does not overlap backward: with tp {} x pp {} on "
                "NCCL that needs NCCL >= 2.26 with NCCL_LAUNCH_ORDER_IMPLICIT=1\n",
                layout.tp, layout.pp);
-#endif
   return false;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/cuda/cuda_backend.h"
+#include "core/cuda_plugin.h"
 #include "parallel/nccl_communicator.h"
 
 namespace pha::parallel {
@@ -43,3 +44,12 @@ std::unique_ptr<Communicator> make_nccl_communicator(MpiCommunicator& group, Bac
 }
 
 }  // namespace pha::parallel
+
+// core/cuda_plugin.h's NCCL table: exported by the CUDA plugin, or found statically where this
+// file is linked in (the NCCL tests).
+extern "C" __attribute__((visibility("default"))) const pha::NcclPlugin* pha_nccl_plugin() {
+  static const pha::NcclPlugin table{pha::kCudaPluginVersion,
+                                     &pha::parallel::make_nccl_communicator,
+                                     &pha::parallel::nccl_orders_communicators};
+  return &table;
+}

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_plugin_table.h"
 #include "core/cuda/cufft_plans.h"
 
 namespace pha {
@@ -240,3 +241,8 @@ void refuse_dtype(const char* op, DType dtype) {
 }  // namespace cuda
 
 }  // namespace pha
+
+extern "C" __attribute__((visibility("default"))) const pha::CudaPlugin* pha_cuda_plugin() {
+  static const pha::CudaPlugin table = pha::make_cuda_plugin_table();
+  return &table;
+}
