@@ -111,6 +111,24 @@ TEST(Matmul, BetaZeroOverwritesNaN) {
   }
 }
 
+// A c of 1 MiB and more takes beta = 0 as a zeroing pass and beta = 1 (cpu_matmul.cpp): NaN in c
+// must still vanish, in the row blocks and in a batched c.
+TEST(Matmul, LargeBetaZeroOverwritesNaN) {
+  CpuBackend be;
+  for (const Case& k : {Case{0, 0, 611, 5, 457}, Case{0, 0, 4099, 3, 65}, Case{2, 0, 523, 3, 509},
+                        Case{0, 2, 523, 3, 509}}) {
+    const int64_t batch_c = std::max(k.batch_a, k.batch_b);
+    const auto a = random_tensor<float>(stored(k.batch_a, k.M, k.K), 1);
+    const auto b = random_tensor<float>(stored(k.batch_b, k.K, k.N), 2);
+    Owned<float> c(stored(batch_c, k.M, k.N));
+    ASSERT_GE(c.t.bytes() / std::max<int64_t>(1, batch_c), size_t{1} << 20);
+    be.fill(c, std::numeric_limits<double>::quiet_NaN());
+    const auto expected = naive_matmul(a, false, b, false, c, 0.5, 0.0);
+    be.matmul(a, false, b, false, c, 0.5, 0.0);
+    EXPECT_LE(rel_error(c.data, expected), 2e-6);
+  }
+}
+
 // K = 0: the product is empty, so c = beta c (and exactly 0 for beta = 0, even over NaN).
 TEST(Matmul, EmptyInnerDimScalesC) {
   CpuBackend be;
