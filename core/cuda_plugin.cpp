@@ -87,13 +87,6 @@ Loaded load() {
       kPluginFile, tried);
 }
 
-}  // namespace
-
-bool cuda_plugin_built() {
-  return PHA_HAVE_CUDA_BUILD != 0;
-}
-
-namespace {
 // The process's one loaded plugin: a dlopen'ed library is process-wide state by nature.
 const Loaded& loaded() {
   PHA_REQUIRE(cuda_plugin_built(),
@@ -104,7 +97,12 @@ const Loaded& loaded() {
   std::call_once(once, [] { tables = load(); });  // a throw leaves it to the next call
   return tables;
 }
+
 }  // namespace
+
+bool cuda_plugin_built() {
+  return PHA_HAVE_CUDA_BUILD != 0;
+}
 
 const CudaPlugin& cuda_plugin() {
   return *loaded().cuda;
