@@ -57,7 +57,8 @@ class Backend {
   // y = x w^T (+ beta * y): x [rows, in], w [out, in], y [rows, out].
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& y, double beta = 0.0);
   // dx = dy w + dx_beta * dx;  dw += dy^T x.  Either output may be empty (not wanted). dx_beta 0
-  // overwrites dx without reading it (no zeroing pass over a buffer the GEMM writes anyway).
+  // overwrites dx without reading it: no zeroing pass before it on the GPU (cuBLAS writes C in its
+  // epilogue); the CPU's matmul zeroes C itself, as fast as a zero() before it.
   void linear_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& dx,
                        const Tensor& dw, double dx_beta = 1.0);
 

@@ -1,8 +1,8 @@
 #pragma once
 // The CUDA backend, its optimiser kernels and the NCCL communicator live in a plugin,
 // libpha_cuda_plugin.so, loaded on first use. Linked into pha, cuBLAS(Lt), cuFFT and NCCL were
-// loaded by every process, GPU or not: `pha --help` peaked at 235 MiB resident against 8 MiB
-// without them, and each CPU rank of a run carried those 230 MiB. The plugin holds its own copy of
+// loaded by every process, GPU or not: `pha --help` peaked at 235 MiB resident (16 MiB without
+// them), and each CPU rank of a run carried those ~220 MiB. The plugin holds its own copy of
 // pha_core (position-independent), so any program can load it; this header needs no CUDA.
 #include <memory>
 #include <string>

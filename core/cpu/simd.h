@@ -55,10 +55,8 @@ struct Simd {
     return v;
   }
   static IVec splat_int(Int x) {
-    IVec v;
-    for (int64_t u = 0; u < width; ++u) v[u] = x;
-    return v;
-  }
+    return IVec{} + x;
+  }  // an integer + 0 folds away
   static Vec max(Vec a, Vec b) {
     return a > b ? a : b;
   }
